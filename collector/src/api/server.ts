@@ -1,0 +1,202 @@
+// The HTTP API (/api/v1), health endpoints, /metrics and the status page.
+import express, { NextFunction, Request, Response, Router } from 'express';
+import { Logger } from 'pino';
+import { Principal, Role, ROLE_RANK, TokenStore } from '../auth/tokens.js';
+import { Catalog } from '../catalog/catalog.js';
+import { Metrics } from '../metrics/metrics.js';
+import { checkLabelName, checkSample, Sample, ValidationError } from '../model/series.js';
+import { Pipeline } from '../pipeline/pipeline.js';
+import { QueryEngine } from '../query/engine.js';
+import { parseDuration } from '../util/time.js';
+import { errorHandler, HttpError, sendError } from './http-error.js';
+import { openapi } from './openapi.js';
+import * as p from './params.js';
+import { statusPage } from './status-page.js';
+
+export interface ApiDeps {
+  version: string;
+  catalog: Catalog;
+  pipeline: Pipeline;
+  query: QueryEngine;
+  metrics: Metrics;
+  tokens: TokenStore;
+  auth: { anonymousRead: boolean; anonymousWrite: boolean };
+  log: Logger;
+  ready: () => boolean;
+  startedAt: number;
+  /** Drains the pipeline and makes everything durable. */
+  flush: () => Promise<void>;
+  /** Extra routers mounted under /api/v1 by other stages (downtimes, ...). */
+  routers?: Router[];
+}
+
+export const MAX_BATCH = 100000;
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    principal?: Principal;
+  }
+}
+
+/** Authenticates the bearer token (a bad token is always 401) and checks the role the route needs. */
+export function authenticate(deps: Pick<ApiDeps, 'tokens' | 'auth'>) {
+  return async (req: Request, _res: Response, next: NextFunction) => {
+    const h = req.get('authorization');
+    if (!h) {
+      req.principal = undefined;
+      return next();
+    }
+    const m = /^Bearer\s+(\S+)$/i.exec(h);
+    if (!m) return next(new HttpError(401, 'Authorization header must be "Bearer <token>"', 'Authorization'));
+    const principal = await deps.tokens.lookup(m[1]);
+    if (!principal) return next(new HttpError(401, 'unknown or revoked API token', 'Authorization'));
+    req.principal = principal;
+    next();
+  };
+}
+
+export function requireRole(role: Role, deps: Pick<ApiDeps, 'auth'>) {
+  return (req: Request, _res: Response, next: NextFunction) => {
+    const pr = req.principal;
+    if (!pr) {
+      const anonymousOk = (role === 'viewer' && deps.auth.anonymousRead) || (role === 'editor' && deps.auth.anonymousWrite);
+      if (anonymousOk) {
+        req.principal = { name: 'anonymous', role, anonymous: true };
+        return next();
+      }
+      return next(new HttpError(401, `this needs an API token with role ${role} (Authorization: Bearer <token>)`, 'Authorization'));
+    }
+    if (ROLE_RANK[pr.role] < ROLE_RANK[role]) return next(new HttpError(403, `token ${JSON.stringify(pr.name)} has role ${pr.role}; this needs ${role}`));
+    next();
+  };
+}
+
+export function createApp(deps: ApiDeps): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+  const read = requireRole('viewer', deps);
+  const write = requireRole('editor', deps);
+  const admin = requireRole('admin', deps);
+
+  app.use((req, res, next) => {
+    res.on('finish', () => deps.metrics.httpRequests.inc({ route: req.route?.path ?? 'unmatched', status: String(res.statusCode) }));
+    next();
+  });
+
+  app.get('/healthz', (_req, res) => void res.json({ status: 'ok' }));
+  app.get('/readyz', (_req, res) => {
+    if (deps.ready()) res.json({ status: 'ready' });
+    else sendError(res, 503, 'starting or stopping');
+  });
+  app.get('/metrics', async (_req, res) => {
+    deps.metrics.series.set(deps.catalog.size);
+    res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
+  });
+  app.get('/', authenticate(deps), read, (_req, res) => void res.type('html').send(statusPage(deps)));
+
+  const api = express.Router();
+  api.use(authenticate(deps));
+  api.use(express.json({ limit: '32mb' }));
+
+  api.get('/openapi.json', (_req, res) => void res.json(openapi(deps.version)));
+
+  api.get('/status', read, (_req, res) => {
+    res.json({ data: { version: deps.version, series: deps.catalog.size, uptimeSeconds: Math.round(Date.now() / 1000 - deps.startedAt), queues: deps.pipeline.depth() } });
+  });
+
+  api.get('/auth/whoami', read, (req, res) => void res.json({ data: { name: req.principal!.name, role: req.principal!.role } }));
+
+  api.get('/series', read, (req, res) => {
+    const limit = p.int(req, 'limit', 1, 100000) ?? 10000;
+    const found = deps.catalog.find(p.selectors(req, false), limit);
+    res.json({ data: found.map((e) => ({ name: e.name, labels: e.labels })) });
+  });
+
+  api.get('/labels', read, (req, res) => void res.json({ data: deps.catalog.labelNames(p.selectors(req, false)) }));
+
+  api.get('/label/:name/values', read, (req, res) => {
+    const name = String(req.params.name);
+    if (name !== '__name__') checkLabelName(name, 'name');
+    res.json({ data: deps.catalog.labelValues(name, p.selectors(req, false)) });
+  });
+
+  api.get('/query', read, async (req, res) => {
+    const t0 = performance.now();
+    const now = Math.floor(Date.now() / 1000);
+    const to = p.time(req, 'to', now);
+    const from = p.time(req, 'from', to - 3600);
+    const stepText = p.one(req, 'step');
+    let step: number | undefined;
+    if (stepText !== undefined && stepText !== '') {
+      step = parseDuration(stepText, 'step');
+      if (step <= 0) throw new ValidationError('step must be positive', 'step');
+    }
+    const agg = p.oneOf(req, 'agg', ['sum', 'avg', 'min', 'max', 'count'] as const);
+    const byText = p.one(req, 'by');
+    const by = byText ? byText.split(',').map((s) => s.trim()).filter(Boolean) : [];
+    by.forEach((b) => checkLabelName(b, 'by'));
+    if (by.length && !agg) throw new ValidationError('`by` needs `agg`', 'by');
+    const result = await deps.query.run({
+      selectors: p.selectors(req, true),
+      from,
+      to,
+      step,
+      maxDataPoints: p.int(req, 'maxDataPoints', 2, 100000),
+      cf: p.oneOf(req, 'cf', ['AVERAGE', 'MIN', 'MAX', 'LAST'] as const, 'AVERAGE')!,
+      agg,
+      by,
+    });
+    deps.metrics.queryMs.observe((performance.now() - t0) / 1000);
+    res.json({ data: result });
+  });
+
+  api.post('/samples', write, async (req, res) => {
+    const body = req.body;
+    const list = Array.isArray(body) ? body : body && typeof body === 'object' && Array.isArray(body.samples) ? body.samples : undefined;
+    if (!list) throw new HttpError(400, 'body must be a JSON array of samples: [{"name": ..., "labels": {...}, "value": ..., "time": ...}]', 'body');
+    if (list.length > MAX_BATCH) throw new HttpError(413, `at most ${MAX_BATCH} samples per request; got ${list.length}`, 'body');
+    const now = Math.floor(Date.now() / 1000);
+    const samples: Sample[] = [];
+    const errors: { index: number; path?: string; message: string }[] = [];
+    list.forEach((raw: unknown, i: number) => {
+      try {
+        if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ValidationError('expected an object', `[${i}]`);
+        samples.push(checkSample(raw as never, now, `[${i}]`));
+      } catch (e) {
+        errors.push({ index: i, path: (e as ValidationError).path, message: (e as Error).message });
+      }
+    });
+    // A batch is taken whole or not at all, so a client can fix it and send it again without duplicates.
+    if (errors.length) {
+      deps.metrics.invalidLines.inc({ source: 'http' }, errors.length);
+      return sendError(res, 400, `${errors.length} of ${list.length} samples are invalid; nothing was stored`, errors[0].path, { errors: errors.slice(0, 100) });
+    }
+    if (!deps.pipeline.push(samples, 'http')) {
+      deps.metrics.dropped.inc({ source: 'http', reason: 'queue_full_refused' }, samples.length);
+      res.set('Retry-After', '1');
+      return sendError(res, 503, 'the ingest queue is full; nothing was stored, retry later');
+    }
+    res.status(202).json({ data: { accepted: samples.length } });
+  });
+
+  api.post('/admin/flush', write, async (_req, res) => {
+    await deps.flush();
+    res.json({ data: { flushed: true } });
+  });
+
+  api.post('/tokens', admin, async (req, res) => {
+    const { name, role } = (req.body ?? {}) as { name?: unknown; role?: unknown };
+    if (typeof name !== 'string' || name.trim() === '' || name.length > 200) throw new ValidationError('name must be a non-empty string (at most 200 characters)', 'name');
+    if (typeof role !== 'string' || !(role in ROLE_RANK)) throw new ValidationError('role must be one of viewer, editor, admin', 'role');
+    const token = await deps.tokens.create(name, role as Role);
+    res.status(201).json({ data: { name, role, token } });
+  });
+
+  for (const r of deps.routers ?? []) api.use(r);
+  api.use((req, _res, next) => next(new HttpError(404, `no such endpoint: ${req.method} /api/v1${req.path}`)));
+  app.use('/api/v1', api);
+  app.use((req, res) => sendError(res, 404, `no such endpoint: ${req.method} ${req.path}`));
+  app.use(errorHandler((err, msg) => deps.log.error({ err }, msg)));
+  return app;
+}

@@ -1,0 +1,172 @@
+// The collector process: wires config → database → catalog → RRD archive → pipeline → listeners, slurpers, API.
+import dgram from 'node:dgram';
+import { Server } from 'node:http';
+import net from 'node:net';
+import path from 'node:path';
+import pino, { Logger } from 'pino';
+import { TokenStore } from './auth/tokens.js';
+import { createApp } from './api/server.js';
+import { Catalog } from './catalog/catalog.js';
+import { Config } from './config/schema.js';
+import { Db, openDb } from './db/index.js';
+import { GraphiteMapper } from './ingest/graphite.js';
+import { startGraphiteTcp, startGraphiteUdp } from './ingest/graphite-listeners.js';
+import { Metrics } from './metrics/metrics.js';
+import { Pipeline } from './pipeline/pipeline.js';
+import { QueryEngine } from './query/engine.js';
+import { RrdArchive } from './rrd/archive.js';
+import { RrdcachedClient, RrdcachedProcess } from './rrd/cached.js';
+import { RrdWriter, TemplateChooser } from './rrd/writer.js';
+import { SlurperScheduler } from './slurpers/scheduler.js';
+import { VERSION } from './version.js';
+
+export function isLoopback(hostPort: string): boolean {
+  const host = hostPort.slice(0, hostPort.lastIndexOf(':')).replace(/^\[|\]$/g, '');
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
+}
+
+export function openDatabase(config: Config): Promise<Db> {
+  return openDb({ client: config.database.client, filename: path.resolve(config.dataDir, config.database.filename), connection: config.database.connection });
+}
+
+export class Collector {
+  readonly metrics = new Metrics();
+  readonly log: Logger;
+  db!: Db;
+  catalog!: Catalog;
+  archive!: RrdArchive;
+  pipeline!: Pipeline;
+  writer!: RrdWriter;
+  slurpers!: SlurperScheduler;
+  private cachedProc?: RrdcachedProcess;
+  private cachedClient?: RrdcachedClient;
+  private http?: Server;
+  private tcp?: net.Server;
+  private udp?: dgram.Socket;
+  private refreshTimer?: NodeJS.Timeout;
+  private ready = false;
+  /** Where each listener really listens (ports resolved when configured as 0). */
+  readonly addresses: { http?: string; graphiteTcp?: string; graphiteUdp?: string } = {};
+
+  constructor(
+    readonly config: Config,
+    log?: Logger,
+  ) {
+    this.log = log ?? pino({ level: config.log.level, base: { service: 'rexmon' } });
+  }
+
+  async start(): Promise<void> {
+    const c = this.config;
+    const dataDir = path.resolve(c.dataDir);
+    const archiveRoot = path.resolve(dataDir, c.rrd.archive);
+    this.db = await openDatabase(c);
+    this.catalog = new Catalog(this.db, archiveRoot);
+    await this.catalog.refresh();
+    this.metrics.series.set(this.catalog.size);
+
+    if (c.rrd.cached.mode === 'spawn') {
+      this.cachedProc = new RrdcachedProcess(c.rrd.cached.binary, archiveRoot, path.join(dataDir, 'rrdcached'), c.rrd.cached.writeInterval, (m) => this.log.warn(m));
+      await (await import('node:fs/promises')).mkdir(archiveRoot, { recursive: true });
+      await this.cachedProc.start();
+      this.cachedClient = new RrdcachedClient(this.cachedProc.address);
+    } else if (c.rrd.cached.mode === 'external') {
+      this.cachedClient = new RrdcachedClient(c.rrd.cached.address!);
+    }
+    this.archive = new RrdArchive({
+      root: archiveRoot,
+      rrdtool: c.rrd.rrdtool,
+      writers: c.rrd.writers,
+      readers: c.rrd.readers,
+      cached: this.cachedClient,
+      hooks: {
+        onLatency: (s) => this.metrics.rrdLatency.observe(s),
+        onRestart: (reason) => {
+          this.metrics.rrdRestarts.inc();
+          this.log.warn(`${reason}; restarted, commands in flight are sent again`);
+        },
+      },
+    });
+    this.writer = new RrdWriter(this.archive, this.catalog, new TemplateChooser(c.rrd), this.metrics, (m) => this.log.warn(m));
+    this.pipeline = new Pipeline({ ...c.pipeline, log: (msg, err) => this.log.error({ err }, msg) }, this.metrics);
+    this.pipeline.add(this.writer);
+    this.pipeline.start();
+
+    const mapper = new GraphiteMapper(c.graphite.mappings);
+    const query = new QueryEngine(this.catalog, this.archive, this.writer);
+    query.isGauge = (e) => c.rrd.templates[e.template]?.type === 'GAUGE';
+    const anonymousRead = c.auth.anonymousRead ?? isLoopback(c.http.listen);
+    const app = createApp({
+      version: VERSION,
+      catalog: this.catalog,
+      pipeline: this.pipeline,
+      query,
+      metrics: this.metrics,
+      tokens: new TokenStore(c.auth.tokens, this.db),
+      auth: { anonymousRead, anonymousWrite: c.auth.anonymousWrite },
+      log: this.log,
+      ready: () => this.ready,
+      startedAt: Math.floor(Date.now() / 1000),
+      flush: () => this.pipeline.flush(),
+    });
+    const [host, port] = splitHostPort(c.http.listen);
+    this.http = await new Promise<Server>((resolve, reject) => {
+      const s = app.listen(port, host, () => resolve(s));
+      s.once('error', (e) => reject(new Error(`cannot listen on ${c.http.listen} for HTTP: ${e.message}`)));
+    });
+    this.addresses.http = `http://${fmtAddr(this.http.address() as net.AddressInfo)}`;
+
+    const deps = { pipeline: this.pipeline, metrics: this.metrics, mapper, log: this.log, maxLineLength: c.graphite.maxLineLength };
+    if (c.graphite.tcp) {
+      this.tcp = await startGraphiteTcp(c.graphite.tcp, deps).catch((e) => {
+        throw new Error(`cannot listen on ${c.graphite.tcp} for Graphite TCP: ${e.message}`);
+      });
+      this.addresses.graphiteTcp = fmtAddr(this.tcp.address() as net.AddressInfo);
+    }
+    if (c.graphite.udp) {
+      this.udp = await startGraphiteUdp(c.graphite.udp, deps).catch((e) => {
+        throw new Error(`cannot listen on ${c.graphite.udp} for Graphite UDP: ${e.message}`);
+      });
+      this.addresses.graphiteUdp = fmtAddr(this.udp.address());
+    }
+    this.slurpers = new SlurperScheduler(c.slurpers, { pipeline: this.pipeline, metrics: this.metrics, mapper, log: this.log });
+    this.slurpers.start();
+    // Series added by other processes (rexmon import, other collectors on the same PostgreSQL).
+    this.refreshTimer = setInterval(() => {
+      this.catalog.refresh().catch((e) => this.log.error({ err: e }, 'catalog refresh failed'));
+    }, c.catalog.refreshInterval * 1000);
+    this.refreshTimer.unref();
+    this.ready = true;
+    this.log.info({ ...this.addresses, dataDir, archive: archiveRoot, rrdcached: this.cachedClient?.address ?? 'off', anonymousRead, series: this.catalog.size }, `rexmon collector ${VERSION} listening on ${this.addresses.http}`);
+    if (anonymousRead && !isLoopback(c.http.listen)) this.log.warn('anonymous read is on while the API listens beyond loopback');
+  }
+
+  /** Stops input first, then drains and flushes every accepted sample, then the backends. */
+  async stop(): Promise<void> {
+    this.ready = false;
+    clearInterval(this.refreshTimer);
+    this.slurpers?.stop();
+    await Promise.all([
+      this.tcp && new Promise((r) => this.tcp!.close(r)),
+      this.udp && new Promise((r) => this.udp!.close(() => r(undefined))),
+    ]);
+    await this.pipeline?.stop();
+    if (this.http) {
+      this.http.closeAllConnections();
+      await new Promise((r) => this.http!.close(r));
+    }
+    await this.archive?.close();
+    await this.cachedClient?.close();
+    await this.cachedProc?.stop();
+    await this.db?.destroy();
+    this.log.info('rexmon collector stopped');
+  }
+}
+
+function splitHostPort(hp: string): [string, number] {
+  const i = hp.lastIndexOf(':');
+  return [hp.slice(0, i).replace(/^\[|\]$/g, ''), Number(hp.slice(i + 1))];
+}
+
+function fmtAddr(a: net.AddressInfo): string {
+  return a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
+}

@@ -1,0 +1,171 @@
+// The series catalog: metric name + labels ↔ RRD file + DS + template, kept in SQL and mirrored in memory
+// so that the hot path (ingest) and matcher searches never wait on the database.
+import path from 'node:path';
+import { Db } from '../db/index.js';
+import { exactName, matchesLabels, Selector } from '../matchers/selector.js';
+import { Labels, seriesKey } from '../model/series.js';
+import { resolveInside, seriesFile } from '../rrd/naming.js';
+
+export interface SeriesEntry {
+  id: number;
+  key: string;
+  name: string;
+  labels: Labels;
+  /** Absolute path. */
+  file: string;
+  ds: string;
+  template: string;
+  step: number;
+  origin: 'native' | 'imported';
+  /** Last time written (seconds), 0 when unknown; values at or before it would be refused by rrdtool. */
+  lastUpdate: number;
+  /** The last value written (with lastUpdate), for the live point of an interval rrdtool has not closed yet. */
+  lastValue?: number;
+}
+
+export interface NewSeries {
+  name: string;
+  labels: Labels;
+  template: string;
+  step: number;
+  ds: string;
+  /** For imported series: the absolute file. Native files are derived from the series. */
+  file?: string;
+  origin?: 'native' | 'imported';
+}
+
+interface Row {
+  id: number;
+  key: string;
+  name: string;
+  labels: string;
+  file: string;
+  ds: string;
+  template: string;
+  step: number;
+  origin: string;
+}
+
+export class Catalog {
+  private readonly byKey = new Map<string, SeriesEntry>();
+  private readonly byName = new Map<string, Set<SeriesEntry>>();
+  private maxId = 0;
+
+  constructor(
+    private readonly db: Db,
+    readonly archiveRoot: string,
+  ) {}
+
+  get size(): number {
+    return this.byKey.size;
+  }
+
+  /** Loads rows not seen yet (all at start; later the ones other processes such as `rexmon import` added). */
+  async refresh(): Promise<number> {
+    let added = 0;
+    for (;;) {
+      const rows: Row[] = await this.db('series').where('id', '>', this.maxId).orderBy('id').limit(10000);
+      if (rows.length === 0) return added;
+      for (const r of rows) {
+        this.maxId = Math.max(this.maxId, r.id);
+        if (this.byKey.has(r.key)) continue;
+        this.add(this.fromRow(r));
+        added++;
+      }
+    }
+  }
+
+  private fromRow(r: Row): SeriesEntry {
+    return {
+      id: r.id,
+      key: r.key,
+      name: r.name,
+      labels: JSON.parse(r.labels),
+      file: r.origin === 'imported' ? r.file : path.join(this.archiveRoot, r.file),
+      ds: r.ds,
+      template: r.template,
+      step: Number(r.step),
+      origin: r.origin === 'imported' ? 'imported' : 'native',
+      lastUpdate: 0,
+    };
+  }
+
+  private add(e: SeriesEntry) {
+    this.byKey.set(e.key, e);
+    let set = this.byName.get(e.name);
+    if (!set) this.byName.set(e.name, (set = new Set()));
+    set.add(e);
+  }
+
+  get(key: string): SeriesEntry | undefined {
+    return this.byKey.get(key);
+  }
+
+  /**
+   * Registers series not yet known, in one transaction. Returns the entries (existing ones included), in order.
+   * Safe against another process adding the same key meanwhile: the unique key wins, we re-read.
+   */
+  async register(items: NewSeries[]): Promise<SeriesEntry[]> {
+    const now = Math.floor(Date.now() / 1000);
+    const fresh: { item: NewSeries; key: string; rel: string }[] = [];
+    const seen = new Set<string>();
+    for (const item of items) {
+      const key = seriesKey(item.name, item.labels);
+      if (this.byKey.has(key) || seen.has(key)) continue;
+      seen.add(key);
+      const rel = item.file ?? seriesFile(item.name, item.labels);
+      if (!item.file) resolveInside(this.archiveRoot, rel); // proves the derived path stays in the root
+      fresh.push({ item, key, rel });
+    }
+    if (fresh.length) {
+      const rows = fresh.map((f) => ({
+        key: f.key,
+        name: f.item.name,
+        labels: JSON.stringify(f.item.labels),
+        file: f.rel,
+        ds: f.item.ds,
+        template: f.item.template,
+        step: f.item.step,
+        origin: f.item.origin ?? 'native',
+        created_at: now,
+      }));
+      await this.db.transaction(async (trx) => {
+        // Chunks keep SQLite under its bound-variable limit.
+        for (let i = 0; i < rows.length; i += 500) await trx('series').insert(rows.slice(i, i + 500)).onConflict('key').ignore();
+      });
+      const keys = fresh.map((f) => f.key);
+      for (let i = 0; i < keys.length; i += 500) {
+        const got: Row[] = await this.db('series').whereIn('key', keys.slice(i, i + 500));
+        for (const r of got) if (!this.byKey.has(r.key)) this.add(this.fromRow(r));
+      }
+    }
+    return items.map((item) => this.byKey.get(seriesKey(item.name, item.labels))!);
+  }
+
+  /** Series matching any of the selectors (union), sorted by key. */
+  find(selectors: Selector[], limit = Infinity): SeriesEntry[] {
+    const out = new Map<string, SeriesEntry>();
+    for (const sel of selectors) {
+      const name = exactName(sel);
+      const pool: Iterable<SeriesEntry> = name !== undefined ? (this.byName.get(name) ?? []) : this.byKey.values();
+      for (const e of pool) if (matchesLabels(sel, e.name, e.labels)) out.set(e.key, e);
+    }
+    const list = [...out.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    return list.length > limit ? list.slice(0, limit) : list;
+  }
+
+  labelNames(selectors: Selector[]): string[] {
+    const names = new Set<string>(['__name__']);
+    for (const e of this.find(selectors)) for (const k of Object.keys(e.labels)) names.add(k);
+    return [...names].sort();
+  }
+
+  labelValues(label: string, selectors: Selector[]): string[] {
+    const values = new Set<string>();
+    for (const e of this.find(selectors)) {
+      const v = label === '__name__' ? e.name : e.labels[label];
+      if (v !== undefined) values.add(v);
+    }
+    return [...values].sort();
+  }
+}

@@ -1,0 +1,218 @@
+// The collector's configuration: one YAML file, every key with a default that works on one machine.
+import { z } from 'zod';
+import { parseDuration } from '../util/time.js';
+
+const duration = z
+  .union([z.number().nonnegative(), z.string()])
+  .transform((v, ctx) => {
+    try {
+      return parseDuration(v);
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', message: (e as Error).message.replace(/^duration: /, '') });
+      return z.NEVER;
+    }
+  });
+
+/** `host:port`, `false` turns a listener off. Port 0 picks a free port. */
+const hostPort = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'expected HOST:PORT, e.g. 127.0.0.1:2003')
+  .refine((s) => Number(s.slice(s.lastIndexOf(':') + 1)) <= 65535, 'port must be at most 65535');
+const listener = z.union([z.literal(false), hostPort]);
+
+const CF = z.enum(['AVERAGE', 'MIN', 'MAX', 'LAST']);
+const DS_TYPE = z.enum(['GAUGE', 'COUNTER', 'DERIVE', 'ABSOLUTE']);
+
+const rra = z
+  .object({
+    cf: z.array(CF).min(1),
+    /** Primary data points per row (1 = the template's step). */
+    steps: z.number().int().positive(),
+    rows: z.number().int().positive(),
+    xff: z.number().min(0).max(0.99).default(0.5),
+  })
+  .strict();
+
+export const templateSchema = z
+  .object({
+    step: duration.default(60),
+    type: DS_TYPE.default('GAUGE'),
+    /** Seconds without data before a point becomes unknown; default twice the step. */
+    heartbeat: duration.optional(),
+    min: z.number().optional(),
+    max: z.number().optional(),
+    rras: z.array(rra).min(1),
+  })
+  .strict();
+export type RrdTemplate = z.infer<typeof templateSchema>;
+
+export const DEFAULT_TEMPLATES: Record<string, z.input<typeof templateSchema>> = {
+  // 1 min for 2 days, 5 min for 2 weeks, 1 h for 13 months: ~300 KB per series.
+  gauge: {
+    step: 60,
+    type: 'GAUGE',
+    rras: [
+      { cf: ['AVERAGE', 'MIN', 'MAX', 'LAST'], steps: 1, rows: 2880 },
+      { cf: ['AVERAGE', 'MIN', 'MAX'], steps: 5, rows: 4032 },
+      { cf: ['AVERAGE', 'MIN', 'MAX'], steps: 60, rows: 9504 },
+    ],
+  },
+  counter: {
+    step: 60,
+    type: 'DERIVE',
+    min: 0,
+    rras: [
+      { cf: ['AVERAGE', 'MIN', 'MAX', 'LAST'], steps: 1, rows: 2880 },
+      { cf: ['AVERAGE', 'MIN', 'MAX'], steps: 5, rows: 4032 },
+      { cf: ['AVERAGE', 'MIN', 'MAX'], steps: 60, rows: 9504 },
+    ],
+  },
+};
+
+const tokenSchema = z
+  .object({
+    name: z.string().min(1),
+    role: z.enum(['viewer', 'editor', 'admin']),
+    /** Hex SHA-256 of the token; the token itself never sits in the file. */
+    sha256: z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 lowercase hex digits (sha256 of the token)'),
+  })
+  .strict();
+
+const graphiteMapping = z
+  .object({
+    /** Glob over the dotted path: `*` is one path part, `**` any number; each is a capture $1, $2... */
+    match: z.string().min(1),
+    name: z.string().min(1),
+    labels: z.record(z.string(), z.string()).default({}),
+  })
+  .strict();
+
+const labelMap = z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'label names use letters, digits and _'), z.string().regex(/^[^\u0000-\u001f\u007f]*$/, 'no control characters'));
+
+const schedule = {
+  interval: duration.optional(),
+  /** Cron expression (5 or 6 fields); wins over interval. */
+  cron: z.string().optional(),
+  timeout: duration.default(30),
+};
+
+const slurper = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('host'), name: z.string().default('host'), ...schedule, interval: duration.default(60), prefix: z.string().default('host') }).strict(),
+  z
+    .object({
+      type: z.literal('command'),
+      name: z.string().min(1),
+      ...schedule,
+      /** argv: the executable then its arguments; no shell is involved. */
+      command: z.array(z.string().min(1)).min(1),
+      format: z.enum(['graphite', 'json', 'auto']).default('auto'),
+      env: z.record(z.string(), z.string()).default({}),
+      labels: labelMap.default({}),
+    })
+    .strict(),
+  z
+    .object({
+      type: z.literal('http'),
+      name: z.string().min(1),
+      ...schedule,
+      url: z.url(),
+      format: z.enum(['prometheus', 'json', 'auto']).default('auto'),
+      headers: z.record(z.string(), z.string()).default({}),
+      labels: labelMap.default({}),
+    })
+    .strict(),
+]);
+export type SlurperConfig = z.infer<typeof slurper>;
+
+export const configSchema = z
+  .object({
+    dataDir: z.string().default('./data'),
+    http: z.object({ listen: hostPort.default('127.0.0.1:8080') }).strict().prefault({}),
+    log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).strict().prefault({}),
+    auth: z
+      .object({
+        /** Default: allowed when the API listens on loopback only, refused otherwise. */
+        anonymousRead: z.boolean().optional(),
+        /** Off unless the operator turns it on explicitly. */
+        anonymousWrite: z.boolean().default(false),
+        tokens: z.array(tokenSchema).default([]),
+      })
+      .strict()
+      .prefault({}),
+    database: z
+      .object({
+        client: z.enum(['sqlite', 'pg']).default('sqlite'),
+        /** SQLite file; relative to dataDir. */
+        filename: z.string().default('rexmon.sqlite'),
+        /** PostgreSQL connection string, for client pg. */
+        connection: z.string().optional(),
+      })
+      .strict()
+      .prefault({}),
+    graphite: z
+      .object({
+        tcp: listener.default('127.0.0.1:2003'),
+        udp: listener.default('127.0.0.1:2003'),
+        maxLineLength: z.number().int().positive().default(4096),
+        mappings: z.array(graphiteMapping).default([]),
+      })
+      .strict()
+      .prefault({}),
+    rrd: z
+      .object({
+        /** Archive root; relative to dataDir. */
+        archive: z.string().default('rrd'),
+        rrdtool: z.string().default('rrdtool'),
+        cached: z
+          .object({
+            /** spawn: run our own rrdcached on a UNIX socket; external: use `address`; off: rrdtool pipes only. */
+            mode: z.enum(['spawn', 'external', 'off']).default('spawn'),
+            binary: z.string().default('rrdcached'),
+            address: z.string().optional(),
+            writeInterval: duration.default(300),
+          })
+          .strict()
+          .prefault({}),
+        templates: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/), templateSchema).prefault(DEFAULT_TEMPLATES),
+        /** First rule whose glob matches the metric name wins; else defaultTemplate. */
+        rules: z.array(z.object({ match: z.string().min(1), template: z.string() }).strict()).default([]),
+        defaultTemplate: z.string().default('gauge'),
+        writers: z.number().int().min(1).max(16).default(2),
+        readers: z.number().int().min(1).max(16).default(2),
+      })
+      .strict()
+      .prefault({}),
+    pipeline: z
+      .object({
+        queueCapacity: z.number().int().positive().default(200000),
+        batchSize: z.number().int().positive().default(20000),
+        flushInterval: duration.default(0.2),
+      })
+      .strict()
+      .prefault({}),
+    catalog: z.object({ refreshInterval: duration.default(10) }).strict().prefault({}),
+    slurpers: z.array(slurper).default([{ type: 'host', name: 'host', interval: 60, timeout: 30, prefix: 'host' }]),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    const names = Object.keys(c.rrd.templates);
+    if (!names.includes(c.rrd.defaultTemplate))
+      ctx.addIssue({ code: 'custom', path: ['rrd', 'defaultTemplate'], message: `unknown template ${JSON.stringify(c.rrd.defaultTemplate)}; defined: ${names.join(', ')}` });
+    c.rrd.rules.forEach((r, i) => {
+      if (!names.includes(r.template))
+        ctx.addIssue({ code: 'custom', path: ['rrd', 'rules', i, 'template'], message: `unknown template ${JSON.stringify(r.template)}; defined: ${names.join(', ')}` });
+    });
+    const seen = new Set<string>();
+    c.slurpers.forEach((s, i) => {
+      if (seen.has(s.name)) ctx.addIssue({ code: 'custom', path: ['slurpers', i, 'name'], message: `duplicate slurper name ${JSON.stringify(s.name)}` });
+      seen.add(s.name);
+      if (s.type !== 'host' && s.interval === undefined && s.cron === undefined)
+        ctx.addIssue({ code: 'custom', path: ['slurpers', i], message: 'needs `interval` or `cron`' });
+    });
+    if (c.database.client === 'pg' && !c.database.connection)
+      ctx.addIssue({ code: 'custom', path: ['database', 'connection'], message: 'required when client is pg' });
+    if (c.rrd.cached.mode === 'external' && !c.rrd.cached.address)
+      ctx.addIssue({ code: 'custom', path: ['rrd', 'cached', 'address'], message: 'required when mode is external' });
+  });
+
+export type Config = z.infer<typeof configSchema>;

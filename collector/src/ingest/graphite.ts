@@ -1,0 +1,92 @@
+// Graphite plaintext: `path value [timestamp]`, plus the tagged form `name;tag=value;...`.
+// Paths become series through mapping rules (globs with captures), in the spirit of graphite_exporter.
+import { checkLabels, checkMetricName, Labels, Sample, ValidationError } from '../model/series.js';
+
+export interface GraphiteMapping {
+  match: string;
+  name: string;
+  labels: Record<string, string>;
+}
+
+interface CompiledMapping {
+  re: RegExp;
+  name: string;
+  labels: [string, string][];
+}
+
+export class GraphiteMapper {
+  private readonly rules: CompiledMapping[];
+
+  constructor(mappings: GraphiteMapping[]) {
+    this.rules = mappings.map((m) => ({ re: compileGlob(m.match), name: m.name, labels: Object.entries(m.labels) }));
+  }
+
+  /** Maps a dotted path to a series; unmapped paths keep the whole path as the metric name. */
+  map(path: string): { name: string; labels: Labels } {
+    for (const r of this.rules) {
+      const m = r.re.exec(path);
+      if (!m) continue;
+      const expand = (s: string) => s.replace(/\$(\d+)|\$\{(\d+)\}/g, (_, a, b) => m[Number(a ?? b)] ?? '');
+      const labels: Labels = {};
+      for (const [k, v] of r.labels) labels[k] = expand(v);
+      return { name: expand(r.name), labels };
+    }
+    return { name: path, labels: {} };
+  }
+}
+
+/** `*` matches one path part, `**` one or more parts; each is a capture group. */
+export function compileGlob(glob: string): RegExp {
+  const parts = glob.split('.');
+  const re = parts
+    .map((p) => {
+      if (p === '**') return '(.+)';
+      return p
+        .split('*')
+        .map((lit) => lit.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+        .join('([^.]+)');
+    })
+    .join('\\.');
+  return new RegExp(`^${re}$`);
+}
+
+export type ParseResult = { sample: Sample } | { error: string };
+
+/** Parses one line (without its newline). Empty lines are not errors: return undefined. */
+export function parseGraphiteLine(line: string, mapper: GraphiteMapper, nowSeconds: number): ParseResult | undefined {
+  const text = line.endsWith('\r') ? line.slice(0, -1) : line;
+  if (text.trim() === '') return undefined;
+  const fields = text.trim().split(/\s+/);
+  if (fields.length < 2 || fields.length > 3) return { error: `expected "path value [timestamp]", got ${fields.length} field(s)` };
+  const [path, rawValue, rawTime] = fields;
+  const value = Number(rawValue);
+  if (rawValue === '' || !Number.isFinite(value)) return { error: `value ${JSON.stringify(rawValue.slice(0, 40))} is not a finite number` };
+  let time = nowSeconds;
+  if (rawTime !== undefined && rawTime !== '-1' && rawTime !== 'N') {
+    const t = Number(rawTime);
+    if (!Number.isFinite(t) || t <= 0) return { error: `timestamp ${JSON.stringify(rawTime.slice(0, 40))} is not a positive number` };
+    time = Math.floor(t > 1e11 ? t / 1000 : t);
+  }
+  try {
+    let name: string;
+    let labels: Labels;
+    const semi = path.indexOf(';');
+    if (semi >= 0) {
+      // Tagged form: the tags are labels, the name is mapped like any path.
+      const tags: Record<string, string> = {};
+      for (const tag of path.slice(semi + 1).split(';')) {
+        const eq = tag.indexOf('=');
+        if (eq <= 0) throw new ValidationError(`tag ${JSON.stringify(tag.slice(0, 40))} is not name=value`);
+        tags[tag.slice(0, eq)] = tag.slice(eq + 1);
+      }
+      const mapped = mapper.map(path.slice(0, semi));
+      name = mapped.name;
+      labels = { ...mapped.labels, ...tags };
+    } else {
+      ({ name, labels } = mapper.map(path));
+    }
+    return { sample: { name: checkMetricName(name), labels: checkLabels(labels), value, time } };
+  } catch (e) {
+    return { error: `${(e as Error).message} (path ${JSON.stringify(path.slice(0, 80))})` };
+  }
+}

@@ -1,0 +1,135 @@
+// Range queries: matcher → series → one `xport` per chunk of series (on the reader pipes, in parallel),
+// the RRA chosen by rrdtool from the step and row limit, then optional aggregation across series by labels.
+import { Catalog, SeriesEntry } from '../catalog/catalog.js';
+import { Selector } from '../matchers/selector.js';
+import { Labels, ValidationError } from '../model/series.js';
+import { CF, RrdArchive } from '../rrd/archive.js';
+import { RrdError } from '../rrd/errors.js';
+import { RrdWriter } from '../rrd/writer.js';
+
+export type Aggregation = 'sum' | 'avg' | 'min' | 'max' | 'count';
+
+export interface QuerySpec {
+  selectors: Selector[];
+  from: number;
+  to: number;
+  /** Seconds; 0 or undefined: derived from maxDataPoints. */
+  step?: number;
+  maxDataPoints?: number;
+  cf: CF;
+  agg?: Aggregation;
+  by?: string[];
+}
+
+export interface SeriesData {
+  name: string;
+  labels: Labels;
+  timestamps: number[];
+  values: (number | null)[];
+}
+
+export interface QueryResult {
+  from: number;
+  to: number;
+  step: number;
+  cf: CF;
+  series: SeriesData[];
+}
+
+export const MAX_SERIES_PER_QUERY = 5000;
+export const DEFAULT_MAX_DATA_POINTS = 1000;
+const CHUNK = 64;
+
+export class QueryEngine {
+  constructor(
+    private readonly catalog: Catalog,
+    private readonly archive: RrdArchive,
+    private readonly writer: RrdWriter,
+  ) {}
+
+  /** Which templates store gauges: only for those is the last raw value a meaningful live point. */
+  isGauge: (e: SeriesEntry) => boolean = () => true;
+
+  async run(q: QuerySpec): Promise<QueryResult> {
+    if (!(q.to > q.from)) throw new ValidationError('`to` must be after `from`', 'to');
+    const maxDataPoints = q.maxDataPoints ?? DEFAULT_MAX_DATA_POINTS;
+    if (!Number.isInteger(maxDataPoints) || maxDataPoints < 2 || maxDataPoints > 100000) throw new ValidationError('maxDataPoints must be an integer between 2 and 100000', 'maxDataPoints');
+    const range = q.to - q.from;
+    const step = Math.max(q.step ?? 0, Math.ceil(range / maxDataPoints), 1);
+    const matched = this.catalog.find(q.selectors, MAX_SERIES_PER_QUERY + 1);
+    if (matched.length > MAX_SERIES_PER_QUERY) throw new ValidationError(`the matcher selects more than ${MAX_SERIES_PER_QUERY} series; narrow it`, 'match');
+    // Make values still in rrdcached visible (only files written since their last flush).
+    await this.writer.flush(matched.filter((e) => e.origin === 'native').map((e) => e.file));
+    const chunks: SeriesEntry[][] = [];
+    for (let i = 0; i < matched.length; i += CHUNK) chunks.push(matched.slice(i, i + CHUNK));
+    const rows = Math.min(maxDataPoints, Math.ceil(range / step) + 1);
+    const parts = await Promise.all(
+      chunks.map(async (chunk) => {
+        try {
+          const r = await this.archive.read(chunk.map((e) => ({ file: e.file, ds: e.ds })), q.cf, q.from, q.to, step, rows);
+          return chunk.map((e, i) => ({ name: e.name, labels: e.labels, timestamps: r.timestamps, values: withLivePoint(e, r.timestamps, r.columns[i], this.isGauge(e)) }));
+        } catch (e) {
+          if (e instanceof RrdError && /RRA matching the chosen CF|no RRA/i.test(e.message))
+            throw new ValidationError(`consolidation function ${q.cf} is not stored for some of these series (${e.message})`, 'cf');
+          throw e;
+        }
+      }),
+    );
+    let series = parts.flat();
+    if (q.agg) series = aggregate(series, q.agg, q.by ?? []);
+    const realStep = series.length && series[0].timestamps.length > 1 ? series[0].timestamps[1] - series[0].timestamps[0] : step;
+    return { from: q.from, to: q.to, step: realStep, cf: q.cf, series };
+  }
+}
+
+/**
+ * rrdtool only fills a row once its interval is over, so the newest value would be missing until the next one
+ * arrives. For gauges, the row whose interval holds the last update shows the last value written, if still empty.
+ */
+export function withLivePoint(e: SeriesEntry, timestamps: number[], values: (number | null)[], gauge: boolean): (number | null)[] {
+  if (!gauge || e.lastValue === undefined || e.lastUpdate === 0 || timestamps.length === 0) return values;
+  const step = timestamps.length > 1 ? timestamps[1] - timestamps[0] : 0;
+  const row = timestamps.findIndex((t) => e.lastUpdate > t - step && e.lastUpdate <= t);
+  if (row >= 0 && values[row] === null) values[row] = e.lastValue;
+  return values;
+}
+
+/** Combines series point by point within groups of equal `by` labels; nulls are skipped (count counts non-null). */
+export function aggregate(series: SeriesData[], agg: Aggregation, by: string[]): SeriesData[] {
+  const groups = new Map<string, { labels: Labels; names: Set<string>; members: SeriesData[] }>();
+  for (const s of series) {
+    const labels: Labels = {};
+    for (const b of by) if (s.labels[b] !== undefined) labels[b] = s.labels[b];
+    const key = JSON.stringify(by.map((b) => labels[b] ?? null));
+    let g = groups.get(key);
+    if (!g) groups.set(key, (g = { labels, names: new Set(), members: [] }));
+    g.names.add(s.name);
+    g.members.push(s);
+  }
+  const out: SeriesData[] = [];
+  for (const g of groups.values()) {
+    const acc = new Map<number, { sum: number; min: number; max: number; n: number }>();
+    for (const s of g.members) {
+      s.timestamps.forEach((t, i) => {
+        let a = acc.get(t);
+        if (!a) acc.set(t, (a = { sum: 0, min: Infinity, max: -Infinity, n: 0 }));
+        const v = s.values[i];
+        if (v === null) return;
+        a.sum += v;
+        a.min = Math.min(a.min, v);
+        a.max = Math.max(a.max, v);
+        a.n++;
+      });
+    }
+    const timestamps = [...acc.keys()].sort((a, b) => a - b);
+    const values = timestamps.map((t) => {
+      const a = acc.get(t)!;
+      if (agg === 'count') return a.n;
+      if (a.n === 0) return null;
+      return agg === 'sum' ? a.sum : agg === 'avg' ? a.sum / a.n : agg === 'min' ? a.min : a.max;
+    });
+    const name = g.names.size === 1 ? [...g.names][0] : `${agg}`;
+    out.push({ name, labels: g.labels, timestamps, values });
+  }
+  return out.sort((a, b) => (JSON.stringify(a.labels) < JSON.stringify(b.labels) ? -1 : 1));
+}

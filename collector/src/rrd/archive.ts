@@ -1,0 +1,234 @@
+// The RRD archive: creates files from templates, writes values (rrdcached BATCH, else `rrdtool -` pipes
+// sharded by file so each series keeps its order) and reads series back with `xport`.
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { RrdTemplate } from '../config/schema.js';
+import { RrdError } from './errors.js';
+import { RrdcachedClient } from './cached.js';
+import { arg, PipeHooks, RrdtoolPipe } from './pipe.js';
+
+export type CF = 'AVERAGE' | 'MIN' | 'MAX' | 'LAST';
+export const DS_NAME = 'value';
+
+export interface ArchiveOptions {
+  root: string;
+  rrdtool: string;
+  writers: number;
+  readers: number;
+  cached?: RrdcachedClient;
+  hooks?: PipeHooks;
+}
+
+export interface UpdateJob {
+  /** Absolute path inside the root. */
+  file: string;
+  /** Ascending, unique integer seconds. */
+  times: number[];
+  values: number[];
+}
+
+export interface UpdateError {
+  message: string;
+  /** The write was sent again after a crash or lost connection, so values refused as stale may be ours, already in. */
+  retried: boolean;
+}
+
+export interface ReadSpec {
+  file: string;
+  ds: string;
+}
+
+export interface ReadResult {
+  start: number;
+  step: number;
+  /** One array per spec, aligned to start + i*step. */
+  columns: (number | null)[][];
+  timestamps: number[];
+}
+
+// Values per UPDATE line: long enough to amortise, short enough for rrdcached's line buffer.
+const VALUES_PER_LINE = 64;
+
+export function createArgs(tpl: RrdTemplate, start: number): string[] {
+  const heartbeat = tpl.heartbeat ?? tpl.step * 2;
+  const bound = (n: number | undefined) => (n === undefined ? 'U' : String(n));
+  const args = ['--start', String(Math.floor(start)), '--step', String(tpl.step), `DS:${DS_NAME}:${tpl.type}:${heartbeat}:${bound(tpl.min)}:${bound(tpl.max)}`];
+  for (const r of tpl.rras) for (const cf of r.cf) args.push(`RRA:${cf}:${r.xff}:${r.steps}:${r.rows}`);
+  return args;
+}
+
+export class RrdArchive {
+  private readonly writers: RrdtoolPipe[];
+  private readonly readers: RrdtoolPipe[];
+  private nextReader = 0;
+  private readonly madeDirs = new Set<string>();
+
+  constructor(private readonly opts: ArchiveOptions) {
+    this.writers = Array.from({ length: opts.writers }, () => new RrdtoolPipe(opts.rrdtool, opts.root, opts.hooks));
+    this.readers = Array.from({ length: opts.readers }, () => new RrdtoolPipe(opts.rrdtool, opts.root, opts.hooks));
+  }
+
+  get root(): string {
+    return this.opts.root;
+  }
+
+  get usesCached(): boolean {
+    return this.opts.cached !== undefined;
+  }
+
+  pids(): number[] {
+    return [...this.writers, ...this.readers].map((p) => p.pid).filter((p): p is number => p !== undefined);
+  }
+
+  private writerFor(file: string): RrdtoolPipe {
+    let h = 0;
+    for (let i = 0; i < file.length; i++) h = (h * 31 + file.charCodeAt(i)) | 0;
+    return this.writers[Math.abs(h) % this.writers.length];
+  }
+
+  private reader(): RrdtoolPipe {
+    const r = this.readers[this.nextReader];
+    this.nextReader = (this.nextReader + 1) % this.readers.length;
+    return r;
+  }
+
+  /** Creates a file unless it already exists (then it is adopted as it is). */
+  async create(file: string, tpl: RrdTemplate, start: number): Promise<void> {
+    const dir = path.dirname(file);
+    if (!this.madeDirs.has(dir)) {
+      await mkdir(dir, { recursive: true });
+      this.madeDirs.add(dir);
+    }
+    try {
+      await this.writerFor(file).run(['create', arg(file), '--no-overwrite', ...createArgs(tpl, start)].join(' '));
+    } catch (e) {
+      if (e instanceof RrdError && /File exists/i.test(e.message)) return;
+      throw e;
+    }
+  }
+
+  /**
+   * Writes values. Returns per-job errors (index → message); the caller decides about stale values.
+   * Through rrdcached the values are enqueued there (journaled); use flush() for durability on disk.
+   */
+  async update(jobs: UpdateJob[]): Promise<Map<number, UpdateError>> {
+    const errors = new Map<number, UpdateError>();
+    if (jobs.length === 0) return errors;
+    if (this.opts.cached) {
+      const lines: string[] = [];
+      const owner: number[] = [];
+      jobs.forEach((j, idx) => {
+        const rel = path.relative(this.opts.root, j.file);
+        for (let i = 0; i < j.times.length; i += VALUES_PER_LINE) {
+          let line = `UPDATE ${rel}`;
+          const end = Math.min(j.times.length, i + VALUES_PER_LINE);
+          for (let k = i; k < end; k++) line += ` ${j.times[k]}:${j.values[k]}`;
+          lines.push(line);
+          owner.push(idx);
+        }
+      });
+      const { errors: errs, retried } = await this.opts.cached.batch(lines);
+      for (const [lineNo, message] of errs) if (!errors.has(owner[lineNo])) errors.set(owner[lineNo], { message, retried });
+      return errors;
+    }
+    await Promise.all(
+      jobs.map(async (j, idx) => {
+        const w = this.writerFor(j.file);
+        for (let i = 0; i < j.times.length; i += VALUES_PER_LINE) {
+          let line = `update ${arg(j.file)}`;
+          const end = Math.min(j.times.length, i + VALUES_PER_LINE);
+          for (let k = i; k < end; k++) line += ` ${j.times[k]}:${j.values[k]}`;
+          try {
+            await w.run(line);
+          } catch (e) {
+            errors.set(idx, { message: (e as Error).message, retried: e instanceof RrdError && e.retried });
+            return;
+          }
+        }
+      }),
+    );
+    return errors;
+  }
+
+  /** Makes every value sent so far for these files (all files if none given) durable on disk. */
+  async flush(files?: string[]): Promise<void> {
+    const c = this.opts.cached;
+    if (!c) return; // pipes write synchronously
+    if (!files) {
+      await c.command('FLUSHALL');
+      // FLUSHALL answers at once; wait until the queue is empty.
+      for (;;) {
+        const r = await c.command('STATS');
+        const q = r.lines.find((l) => l.startsWith('QueueLength:'));
+        if (q && Number(q.split(':')[1]) === 0) break;
+        await new Promise((res) => setTimeout(res, 10));
+      }
+      return;
+    }
+    await Promise.all(
+      files.map((f) =>
+        c.command(`FLUSH ${path.relative(this.opts.root, f)}`).catch((e: Error) => {
+          // rrdcached answers "no such file" for a file it holds nothing for: nothing to flush.
+          if (!/no such file|not found/i.test(e.message)) throw e;
+        }),
+      ),
+    );
+  }
+
+  /** Reads several series in one `xport`, aligned on a common step. */
+  async read(specs: ReadSpec[], cf: CF, from: number, to: number, step: number, maxRows: number): Promise<ReadResult> {
+    const parts = ['xport', '--json', '--start', String(Math.floor(from)), '--end', String(Math.ceil(to)), '--step', String(Math.max(1, Math.round(step))), '--maxrows', String(Math.max(10, maxRows)) /* xport refuses fewer than 10 */];
+    specs.forEach((s, i) => {
+      // In DEF a ':' separates fields; escape it (our own names never have one; imported ones are checked at import).
+      const f = s.file.replace(/:/g, '\\:');
+      parts.push(arg(`DEF:v${i}=${f}:${s.ds}:${cf}`), `XPORT:v${i}`);
+    });
+    const out = await this.reader().run(parts.join(' '));
+    let doc: { meta: { start: number; step: number }; data: (number | null)[][] };
+    try {
+      doc = JSON.parse(out);
+    } catch {
+      throw new RrdError('rrdtool xport returned output that is not JSON', parts[0]);
+    }
+    const { start, step: realStep } = doc.meta;
+    const columns = specs.map(() => [] as (number | null)[]);
+    const timestamps: number[] = [];
+    doc.data.forEach((row, r) => {
+      timestamps.push(start + r * realStep);
+      for (let i = 0; i < specs.length; i++) {
+        const v = row[i];
+        columns[i].push(v === null || v === undefined || Number.isNaN(v) ? null : v);
+      }
+    });
+    return { start, step: realStep, columns, timestamps };
+  }
+
+  /** `rrdtool info` as key → raw value. */
+  async info(file: string): Promise<Map<string, string>> {
+    const out = await this.reader().run(`info ${arg(file)}`);
+    const m = new Map<string, string>();
+    for (const line of out.split('\n')) {
+      const eq = line.indexOf(' = ');
+      if (eq > 0) m.set(line.slice(0, eq), line.slice(eq + 3).replace(/^"(.*)"$/, '$1'));
+    }
+    return m;
+  }
+
+  async last(file: string): Promise<number> {
+    const out = await this.reader().run(`last ${arg(file)}`);
+    return Number(out.trim());
+  }
+
+  /** Raw pipe access for callers such as graph rendering. */
+  runOnReader(line: string): Promise<string> {
+    return this.reader().run(line);
+  }
+
+  restarts(): number {
+    return [...this.writers, ...this.readers].reduce((n, p) => n + p.restartCount, 0);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.writers, ...this.readers].map((p) => p.close()));
+  }
+}

@@ -1,0 +1,244 @@
+// Client for rrdcached's line protocol over a UNIX (or TCP) socket, with BATCH, pipelining and reconnect,
+// and a supervisor that runs our own rrdcached when the config says `spawn`.
+import { ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { RrdError } from './errors.js';
+
+interface Pending {
+  lines: string[]; // what to (re)send
+  kind: 'single' | 'batch-start' | 'batch-end';
+  resolve: (r: Reply) => void;
+  reject: (e: Error) => void;
+  attempts: number;
+}
+
+export interface Reply {
+  status: number;
+  message: string;
+  lines: string[];
+}
+
+export class RrdcachedClient {
+  private sock?: net.Socket;
+  private connecting?: Promise<net.Socket>;
+  private inflight: Pending[] = [];
+  private buf = '';
+  private current?: Reply;
+  private closed = false;
+  /** Serialises BATCH sections: nothing may interleave between BATCH and its '.'. */
+  private batchChain: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    readonly address: string,
+    private readonly maxAttempts = 5,
+  ) {}
+
+  private connect(): Promise<net.Socket> {
+    if (this.sock) return Promise.resolve(this.sock);
+    if (this.connecting) return this.connecting;
+    const opts: net.NetConnectOpts = this.address.startsWith('unix:')
+      ? { path: this.address.slice(5) }
+      : { host: this.address.slice(0, this.address.lastIndexOf(':')), port: Number(this.address.slice(this.address.lastIndexOf(':') + 1)) };
+    this.connecting = new Promise((resolve, reject) => {
+      const s = net.createConnection(opts);
+      s.setEncoding('utf8');
+      s.once('connect', () => {
+        this.connecting = undefined;
+        this.sock = s;
+        s.on('data', (d: string) => this.onData(d));
+        s.on('close', () => this.onClose(s));
+        resolve(s);
+      });
+      s.once('error', (e) => {
+        if (this.sock !== s) {
+          this.connecting = undefined;
+          reject(new RrdError(`cannot connect to rrdcached at ${this.address}: ${e.message}`));
+        }
+      });
+    });
+    return this.connecting;
+  }
+
+  private onClose(s: net.Socket) {
+    if (this.sock !== s) return;
+    this.sock = undefined;
+    this.buf = '';
+    this.current = undefined;
+    const retry = this.inflight.splice(0);
+    if (retry.length === 0) return;
+    // A BATCH cut in half cannot be resumed command by command; fail it and let the caller resend.
+    const e = new RrdError(`connection to rrdcached at ${this.address} closed`);
+    for (const p of retry) p.reject(e);
+  }
+
+  private onData(d: string) {
+    this.buf += d;
+    let nl: number;
+    while ((nl = this.buf.indexOf('\n')) >= 0) {
+      const line = this.buf.slice(0, nl);
+      this.buf = this.buf.slice(nl + 1);
+      const head = this.inflight[0];
+      if (!head) continue;
+      if (!this.current) {
+        const sp = line.indexOf(' ');
+        const status = Number(line.slice(0, sp));
+        this.current = { status, message: line.slice(sp + 1), lines: [] };
+        // For batch-end the count of following lines is the number of errors; status >0 means that many lines follow.
+      } else {
+        this.current.lines.push(line);
+      }
+      const want = this.current.status > 0 ? this.current.status : 0;
+      if (this.current.lines.length >= want) {
+        const r = this.current;
+        this.current = undefined;
+        this.inflight.shift();
+        if (r.status < 0) head.reject(new RrdError(r.message, head.lines[0]));
+        else head.resolve(r);
+      }
+    }
+  }
+
+  private async send(p: Omit<Pending, 'attempts'>): Promise<Reply> {
+    if (this.closed) throw new RrdError('rrdcached client closed');
+    const s = await this.connect();
+    return new Promise<Reply>((resolve, reject) => {
+      this.inflight.push({ ...p, resolve, reject, attempts: 0 });
+      s.write(p.lines.join('\n') + '\n');
+    });
+  }
+
+  /** One command; resolves with the reply, rejects on a negative status. */
+  async command(line: string): Promise<Reply> {
+    if (/[\n\r\0]/.test(line)) throw new RrdError('refusing a command containing a line break or NUL', line);
+    return this.send({ lines: [line], kind: 'single', resolve: () => {}, reject: () => {} });
+  }
+
+  /**
+   * Sends the commands in one BATCH. Resolves with the per-command errors (index into `commands`).
+   * Retries the whole batch on a lost connection (rrdcached refuses a value already written, which the caller handles).
+   */
+  batch(commands: string[]): Promise<{ errors: Map<number, string>; retried: boolean }> {
+    const run = async () => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return { errors: await this.batchOnce(commands), retried: attempt > 1 };
+        } catch (e) {
+          if (attempt >= this.maxAttempts || this.closed) throw e;
+          await new Promise((r) => setTimeout(r, Math.min(2000, 100 * 2 ** attempt)));
+        }
+      }
+    };
+    const p = this.batchChain.then(run, run);
+    this.batchChain = p.catch(() => {});
+    return p;
+  }
+
+  private async batchOnce(commands: string[]): Promise<Map<number, string>> {
+    for (const c of commands) if (/[\n\r\0]/.test(c)) throw new RrdError('refusing a command containing a line break or NUL', c);
+    const s = await this.connect();
+    const start = new Promise<Reply>((resolve, reject) => this.inflight.push({ lines: ['BATCH'], kind: 'batch-start', resolve, reject, attempts: 0 }));
+    const end = new Promise<Reply>((resolve, reject) => this.inflight.push({ lines: ['.'], kind: 'batch-end', resolve, reject, attempts: 0 }));
+    s.write('BATCH\n' + commands.join('\n') + '\n.\n');
+    await start;
+    const r = await end;
+    const errors = new Map<number, string>();
+    for (const l of r.lines) {
+      const sp = l.indexOf(' ');
+      errors.set(Number(l.slice(0, sp)) - 1, l.slice(sp + 1));
+    }
+    return errors;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const s = this.sock;
+    this.sock = undefined;
+    if (s) await new Promise<void>((r) => s.end('QUIT\n', () => r()));
+  }
+}
+
+/** Runs rrdcached as our child on a UNIX socket under the data dir, restarting it if it dies. */
+export class RrdcachedProcess {
+  private child?: ChildProcess;
+  private stopping = false;
+  readonly socket: string;
+  readonly address: string;
+
+  constructor(
+    private readonly binary: string,
+    private readonly baseDir: string,
+    private readonly stateDir: string,
+    private readonly writeInterval: number,
+    private readonly log: (msg: string) => void,
+  ) {
+    this.socket = path.join(stateDir, 'rrdcached.sock');
+    this.address = `unix:${this.socket}`;
+  }
+
+  async start(): Promise<void> {
+    mkdirSync(path.join(this.stateDir, 'journal'), { recursive: true });
+    if (existsSync(this.socket)) rmSync(this.socket);
+    const args = [
+      '-g', // foreground: we own the process and stop it by its PID
+      '-F', // flush everything on shutdown
+      '-l', this.address,
+      '-p', path.join(this.stateDir, 'rrdcached.pid'),
+      '-j', path.join(this.stateDir, 'journal'),
+      '-b', this.baseDir,
+      '-B',
+      '-w', String(this.writeInterval),
+      '-z', String(Math.max(1, Math.floor(this.writeInterval / 5))),
+      '-f', '3600',
+      '-t', '2',
+    ];
+    const child = spawn(this.binary, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.child = child;
+    let stderr = '';
+    child.stderr!.setEncoding('utf8');
+    child.stderr!.on('data', (d: string) => (stderr = (stderr + d).slice(-2000)));
+    child.on('exit', (code, signal) => {
+      if (this.child !== child) return;
+      this.child = undefined;
+      if (!this.stopping) {
+        this.log(`rrdcached exited (${signal ?? code}): ${stderr.trim()}; restarting`);
+        setTimeout(() => void this.start().catch((e) => this.log(`rrdcached restart failed: ${(e as Error).message}`)), 500);
+      }
+    });
+    const spawnError = new Promise<never>((_, reject) => child.once('error', (e) => reject(new RrdError(`cannot start ${this.binary}: ${e.message}`))));
+    // Ready when the socket accepts a connection.
+    const deadline = Date.now() + 10000;
+    const ready = (async () => {
+      for (;;) {
+        if (this.child !== child) throw new RrdError(`rrdcached exited at start: ${stderr.trim()}`);
+        if (existsSync(this.socket)) {
+          const ok = await new Promise<boolean>((r) => {
+            const s = net.createConnection({ path: this.socket });
+            s.once('connect', () => (s.end(), r(true)));
+            s.once('error', () => r(false));
+          });
+          if (ok) return;
+        }
+        if (Date.now() > deadline) throw new RrdError(`rrdcached did not open ${this.socket} within 10 s: ${stderr.trim()}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    await Promise.race([ready, spawnError]);
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    const child = this.child;
+    if (!child) return;
+    await new Promise<void>((resolve) => {
+      child.once('exit', () => resolve());
+      child.kill('SIGTERM');
+      setTimeout(() => child.kill('SIGKILL'), 15000).unref();
+    });
+  }
+}

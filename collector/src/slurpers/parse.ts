@@ -1,0 +1,98 @@
+// Parsers for what slurpers read: Graphite plaintext, JSON sample arrays, the Prometheus text format.
+import { GraphiteMapper, parseGraphiteLine } from '../ingest/graphite.js';
+import { checkSample, Labels, Sample } from '../model/series.js';
+
+export interface Parsed {
+  samples: Sample[];
+  errors: string[];
+}
+
+export function parseGraphiteText(text: string, mapper: GraphiteMapper, now: number): Parsed {
+  const out: Parsed = { samples: [], errors: [] };
+  text.split('\n').forEach((line, i) => {
+    const r = parseGraphiteLine(line, mapper, now);
+    if (!r) return;
+    if ('error' in r) out.errors.push(`line ${i + 1}: ${r.error}`);
+    else out.samples.push(r.sample);
+  });
+  return out;
+}
+
+/** A JSON array of `{name, labels?, value, time?}` (the same shape POST /api/v1/samples takes). */
+export function parseJsonSamples(text: string, now: number): Parsed {
+  const out: Parsed = { samples: [], errors: [] };
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (e) {
+    out.errors.push(`not valid JSON: ${(e as Error).message}`);
+    return out;
+  }
+  if (!Array.isArray(doc)) {
+    out.errors.push('expected a JSON array of samples');
+    return out;
+  }
+  doc.forEach((item, i) => {
+    try {
+      if (typeof item !== 'object' || item === null) throw new Error('expected an object');
+      out.samples.push(checkSample(item as never, now));
+    } catch (e) {
+      out.errors.push(`[${i}]: ${(e as Error).message}`);
+    }
+  });
+  return out;
+}
+
+/** The Prometheus text exposition format (version 0.0.4). Non-finite values (NaN, ±Inf) are skipped. */
+export function parsePrometheusText(text: string, now: number): Parsed {
+  const out: Parsed = { samples: [], errors: [] };
+  const lines = text.split('\n');
+  for (let n = 0; n < lines.length; n++) {
+    const line = lines[n].trim();
+    if (line === '' || line.startsWith('#')) continue;
+    try {
+      let i = 0;
+      const nameMatch = /^[A-Za-z_:][A-Za-z0-9_:]*/.exec(line);
+      if (!nameMatch) throw new Error('expected a metric name');
+      const name = nameMatch[0];
+      i = name.length;
+      const labels: Labels = {};
+      if (line[i] === '{') {
+        i++;
+        for (;;) {
+          while (line[i] === ' ' || line[i] === ',') i++;
+          if (line[i] === '}') {
+            i++;
+            break;
+          }
+          const ln = /^[A-Za-z_][A-Za-z0-9_]*/.exec(line.slice(i));
+          if (!ln) throw new Error('expected a label name');
+          i += ln[0].length;
+          if (line[i] !== '=' || line[i + 1] !== '"') throw new Error(`expected ="value" after ${ln[0]}`);
+          i += 2;
+          let v = '';
+          while (i < line.length && line[i] !== '"') {
+            if (line[i] === '\\') {
+              const c = line[i + 1];
+              v += c === 'n' ? '\n' : c;
+              i += 2;
+            } else v += line[i++];
+          }
+          if (line[i] !== '"') throw new Error('unterminated label value');
+          i++;
+          labels[ln[0]] = v;
+        }
+      }
+      const rest = line.slice(i).trim().split(/\s+/);
+      if (rest.length < 1 || rest.length > 2 || rest[0] === '') throw new Error('expected a value and an optional timestamp');
+      const value = Number(rest[0]);
+      if (!Number.isFinite(value)) continue; // NaN/Inf cannot go into an RRD as a value worth keeping
+      const time = rest[1] !== undefined ? Number(rest[1]) / 1000 : now;
+      if (!Number.isFinite(time)) throw new Error(`timestamp ${JSON.stringify(rest[1])} is not a number`);
+      out.samples.push(checkSample({ name, labels, value, time: Math.floor(time) }, now));
+    } catch (e) {
+      out.errors.push(`line ${n + 1}: ${(e as Error).message}`);
+    }
+  }
+  return out;
+}

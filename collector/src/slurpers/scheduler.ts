@@ -1,0 +1,116 @@
+// Runs each configured slurper on its schedule (interval or cron), never two runs of one slurper at once,
+// and reports every problem with the slurper's name, in the log and in /metrics.
+import { Cron } from 'croner';
+import { Logger } from 'pino';
+import { SlurperConfig } from '../config/schema.js';
+import { GraphiteMapper } from '../ingest/graphite.js';
+import { Metrics } from '../metrics/metrics.js';
+import { Sample } from '../model/series.js';
+import { Pipeline } from '../pipeline/pipeline.js';
+import { runCommand } from './command.js';
+import { HostSlurper } from './host.js';
+import { scrapeHttp } from './http.js';
+
+export interface SlurperDeps {
+  pipeline: Pipeline;
+  metrics: Metrics;
+  mapper: GraphiteMapper;
+  log: Logger;
+}
+
+export class SlurperScheduler {
+  private readonly timers: (NodeJS.Timeout | Cron)[] = [];
+  private readonly running = new Set<string>();
+  private readonly hosts = new Map<string, HostSlurper>();
+  private stopped = false;
+
+  constructor(
+    private readonly configs: SlurperConfig[],
+    private readonly deps: SlurperDeps,
+  ) {}
+
+  start() {
+    for (const c of this.configs) {
+      if (c.cron) {
+        this.timers.push(new Cron(c.cron, { protect: true }, () => void this.runOnce(c)));
+      } else {
+        const every = (c.interval ?? 60) * 1000;
+        void this.runOnce(c);
+        this.timers.push(setInterval(() => void this.runOnce(c), every));
+      }
+    }
+  }
+
+  /** One run of one slurper; resolves when its samples are in the pipeline. Exposed for tests and `rexmon` tools. */
+  async runOnce(c: SlurperConfig): Promise<{ samples: number; errors: number }> {
+    if (this.running.has(c.name)) {
+      this.deps.metrics.slurperRuns.inc({ slurper: c.name, result: 'skipped_overlap' });
+      this.deps.log.warn({ slurper: c.name }, 'previous run still going; skipping this one');
+      return { samples: 0, errors: 0 };
+    }
+    this.running.add(c.name);
+    const t0 = performance.now();
+    const log = this.deps.log.child({ slurper: c.name });
+    const m = this.deps.metrics;
+    let samples: Sample[] = [];
+    let errors = 0;
+    let result = 'ok';
+    try {
+      if (c.type === 'host') {
+        let h = this.hosts.get(c.name);
+        if (!h) this.hosts.set(c.name, (h = new HostSlurper(c.prefix)));
+        samples = await h.collect();
+      } else if (c.type === 'command') {
+        const r = await runCommand(c.command, { timeoutSeconds: c.timeout, env: c.env, format: c.format, mapper: this.deps.mapper });
+        samples = r.samples;
+        for (const e of r.errors) log.warn(`bad output: ${e}`);
+        m.slurperErrors.inc({ slurper: c.name, kind: 'bad_line' }, r.errors.length);
+        errors += r.errors.length;
+        if (r.spawnError) {
+          result = 'error';
+          errors++;
+          m.slurperErrors.inc({ slurper: c.name, kind: 'spawn' });
+          log.error(`cannot run ${JSON.stringify(c.command[0])}: ${r.spawnError}`);
+        } else if (r.timedOut) {
+          result = 'timeout';
+          errors++;
+          m.slurperErrors.inc({ slurper: c.name, kind: 'timeout' });
+          log.error(`timed out after ${c.timeout} s and was killed; kept ${samples.length} complete line(s)`);
+        } else if (r.exitCode !== 0) {
+          result = 'error';
+          errors++;
+          m.slurperErrors.inc({ slurper: c.name, kind: 'exit' });
+          log.error(`exited with ${r.signal ?? r.exitCode}${r.stderr ? `: ${r.stderr.slice(-500)}` : ''}; kept ${samples.length} good line(s)`);
+        }
+      } else {
+        const r = await scrapeHttp(c.url, { timeoutSeconds: c.timeout, headers: c.headers, format: c.format });
+        samples = r.samples;
+        for (const e of r.errors) log.warn(e);
+        m.slurperErrors.inc({ slurper: c.name, kind: r.status >= 400 ? 'http_status' : 'bad_line' }, r.errors.length);
+        errors += r.errors.length;
+        if (r.status >= 400) result = 'error';
+      }
+    } catch (e) {
+      result = (e as Error).name === 'TimeoutError' ? 'timeout' : 'error';
+      errors++;
+      m.slurperErrors.inc({ slurper: c.name, kind: result });
+      log.error(`run failed: ${(e as Error).message}`);
+    } finally {
+      this.running.delete(c.name);
+    }
+    if ('labels' in c && Object.keys(c.labels).length) samples = samples.map((s) => ({ ...s, labels: { ...c.labels, ...s.labels } }));
+    m.slurperRuns.inc({ slurper: c.name, result });
+    m.slurperSeconds.observe({ slurper: c.name }, (performance.now() - t0) / 1000);
+    // Slurpers wait for room rather than drop: they can afford to be late.
+    while (!this.stopped && !this.deps.pipeline.push(samples, `slurper:${c.name}`)) await this.deps.pipeline.waitForSpace();
+    return { samples: samples.length, errors };
+  }
+
+  stop() {
+    this.stopped = true;
+    for (const t of this.timers) {
+      if (t instanceof Cron) t.stop();
+      else clearInterval(t);
+    }
+  }
+}
