@@ -1,0 +1,137 @@
+package plugin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// APIError is a non-2xx answer of the collector: {"error":{"status":400,"message":"..","path":"match"}}.
+type APIError struct {
+	Endpoint string // e.g. /api/v1/query
+	Status   int
+	Message  string
+	Path     string // the offending parameter, when the collector names one
+}
+
+func (e *APIError) Error() string {
+	msg := e.Message
+	if msg == "" {
+		msg = http.StatusText(e.Status)
+	}
+	if e.Path != "" && !strings.HasPrefix(msg, e.Path) {
+		msg = e.Path + ": " + msg
+	}
+	return fmt.Sprintf("collector answered %d on %s: %s", e.Status, e.Endpoint, msg)
+}
+
+// UnreachableError means no HTTP answer came back from the collector at all.
+type UnreachableError struct {
+	URL string
+	Err error
+}
+
+func (e *UnreachableError) Error() string {
+	return fmt.Sprintf("cannot reach the rexmon collector at %s: %v", e.URL, e.Err)
+}
+
+func (e *UnreachableError) Unwrap() error { return e.Err }
+
+// Client calls the collector's /api/v1.
+type Client struct {
+	base  string
+	token string
+	http  *http.Client
+}
+
+// NewClient makes a client for base (e.g. http://127.0.0.1:8080).
+func NewClient(base, token string, hc *http.Client) *Client {
+	return &Client{base: strings.TrimRight(base, "/"), token: token, http: hc}
+}
+
+// Get calls GET base+endpoint?params and decodes the "data" member of the answer into out.
+// extra headers (e.g. FromAlert) are added to the request.
+func (c *Client) Get(ctx context.Context, endpoint string, params url.Values, extra http.Header, out any) error {
+	u := c.base + endpoint
+	if len(params) > 0 {
+		u += "?" + params.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return fmt.Errorf("building the request to %s: %w", endpoint, err)
+	}
+	for k, vs := range extra {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
+	}
+	req.Header.Set("Accept", "application/json")
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return &UnreachableError{URL: c.base, Err: err}
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
+	if err != nil {
+		return &UnreachableError{URL: c.base, Err: fmt.Errorf("reading the answer of %s: %w", endpoint, err)}
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return decodeAPIError(endpoint, resp.StatusCode, body)
+	}
+	var env struct {
+		Data json.RawMessage `json:"data"`
+	}
+	if err := json.Unmarshal(body, &env); err != nil {
+		return fmt.Errorf("the collector's answer to %s is not JSON: %w (begins %q)", endpoint, err, snippet(body))
+	}
+	if out == nil {
+		return nil
+	}
+	if len(env.Data) == 0 {
+		return fmt.Errorf("the collector's answer to %s has no \"data\" member (begins %q)", endpoint, snippet(body))
+	}
+	if err := json.Unmarshal(env.Data, out); err != nil {
+		return fmt.Errorf("the collector's answer to %s has an unexpected shape: %w", endpoint, err)
+	}
+	return nil
+}
+
+func decodeAPIError(endpoint string, status int, body []byte) *APIError {
+	e := &APIError{Endpoint: endpoint, Status: status}
+	var env struct {
+		Error struct {
+			Message string `json:"message"`
+			Path    string `json:"path"`
+		} `json:"error"`
+	}
+	if json.Unmarshal(body, &env) == nil && env.Error.Message != "" {
+		e.Message, e.Path = env.Error.Message, env.Error.Path
+	} else if s := strings.TrimSpace(snippet(body)); s != "" {
+		e.Message = http.StatusText(status) + ": " + s
+	}
+	return e
+}
+
+func snippet(b []byte) string {
+	if len(b) > 200 {
+		b = b[:200]
+	}
+	return string(b)
+}
+
+// IsNotFound reports whether err is a 404 answer of the collector.
+func IsNotFound(err error) bool {
+	var ae *APIError
+	return errors.As(err, &ae) && ae.Status == http.StatusNotFound
+}

@@ -1,0 +1,400 @@
+package plugin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"net/url"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/grafana/grafana-plugin-sdk-go/backend"
+	"github.com/grafana/grafana-plugin-sdk-go/data"
+)
+
+// Query types. An empty queryType is a time series query (older panels, alert rules written by hand).
+const (
+	QueryTypeTimeSeries = "timeseries"
+	QueryTypeDowntimes  = "downtimes"
+	QueryTypeEvents     = "events"
+)
+
+// QueryModel is the JSON the frontend (and stored alert rules) send in each query.
+type QueryModel struct {
+	// EditorMode "builder" uses Metric and LabelFilters only; otherwise Expr wins when set.
+	EditorMode string `json:"editorMode"`
+	// Builder mode: a metric and label filters.
+	Metric       string        `json:"metric"`
+	LabelFilters []LabelFilter `json:"labelFilters"`
+	// Code mode: a selector such as cpu_usage{host=~"fnpc.*"}; for annotations, the matcher.
+	Expr string `json:"expr"`
+	// Consolidation function of the RRD archive: AVERAGE (default), MIN, MAX, LAST.
+	CF string `json:"cf"`
+	// Aggregation across series: "", sum, avg, min, max, count; grouped by By.
+	Agg string   `json:"agg"`
+	By  []string `json:"by"`
+	// LegendFormat such as "{{host}} {{state}}".
+	LegendFormat string `json:"legendFormat"`
+	// Step is the minimum step: seconds ("60") or a duration ("5m", "1h", "1d").
+	Step flexString `json:"step"`
+	// Annotations: downtime kind ("", planned, unplanned) and event type filter.
+	Kind      string `json:"kind"`
+	EventType string `json:"eventType"`
+}
+
+// flexString takes a JSON string or number.
+type flexString string
+
+func (f *flexString) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*f = ""
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		*f = flexString(s)
+		return nil
+	}
+	var n json.Number
+	if err := json.Unmarshal(b, &n); err != nil {
+		return fmt.Errorf("expected a string or a number, got %s", string(b))
+	}
+	*f = flexString(n.String())
+	return nil
+}
+
+var validCF = map[string]bool{"AVERAGE": true, "MIN": true, "MAX": true, "LAST": true}
+var validAgg = map[string]bool{"sum": true, "avg": true, "min": true, "max": true, "count": true}
+
+// ParseStep reads "60", "60s", "5m", "1h", "1d", "1w" into seconds. Empty is 0 (automatic).
+func ParseStep(s string) (float64, error) {
+	s = strings.TrimSpace(s)
+	if s == "" || s == "auto" {
+		return 0, nil
+	}
+	if n, err := strconv.ParseFloat(s, 64); err == nil {
+		if n < 0 || math.IsNaN(n) || math.IsInf(n, 0) {
+			return 0, fmt.Errorf("step %q must be a positive number of seconds", s)
+		}
+		return n, nil
+	}
+	mult := 1.0
+	switch {
+	case strings.HasSuffix(s, "d"):
+		mult, s = 86400, strings.TrimSuffix(s, "d")+"s"
+	case strings.HasSuffix(s, "w"):
+		mult, s = 7*86400, strings.TrimSuffix(s, "w")+"s"
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("step %q is not a duration: use seconds (60) or 30s, 5m, 1h, 1d", s)
+	}
+	return d.Seconds() * mult, nil
+}
+
+// collectorQueryResult is /api/v1/query's data.
+type collectorQueryResult struct {
+	From   float64           `json:"from"`
+	To     float64           `json:"to"`
+	Step   float64           `json:"step"`
+	CF     string            `json:"cf"`
+	Series []collectorSeries `json:"series"`
+}
+
+type collectorSeries struct {
+	Name       string            `json:"name"`
+	Labels     map[string]string `json:"labels"`
+	Timestamps []float64         `json:"timestamps"`
+	Values     []*float64        `json:"values"`
+}
+
+// QueryData runs each query against the collector.
+func (d *Datasource) QueryData(ctx context.Context, req *backend.QueryDataRequest) (*backend.QueryDataResponse, error) {
+	resp := backend.NewQueryDataResponse()
+	extra := forwardedHeaders(req.Headers)
+	fromAlert := isFromAlert(req.Headers)
+	for _, q := range req.Queries {
+		resp.Responses[q.RefID] = d.query(ctx, q, extra, fromAlert)
+	}
+	return resp, nil
+}
+
+// isFromAlert reads Grafana's FromAlert header (the key's case varies).
+func isFromAlert(h map[string]string) bool {
+	for k, v := range h {
+		if strings.EqualFold(k, backend.FromAlertHeaderName) && strings.EqualFold(strings.TrimSpace(v), "true") {
+			return true
+		}
+	}
+	return false
+}
+
+// forwardedHeaders are passed on to the collector: FromAlert, so it can tell alert queries apart.
+func forwardedHeaders(h map[string]string) http.Header {
+	out := http.Header{}
+	for k, v := range h {
+		if strings.EqualFold(k, backend.FromAlertHeaderName) {
+			out.Set(backend.FromAlertHeaderName, v)
+		}
+	}
+	return out
+}
+
+func (d *Datasource) query(ctx context.Context, q backend.DataQuery, extra http.Header, fromAlert bool) backend.DataResponse {
+	if err := d.checkSettings(); err != nil {
+		return backend.ErrDataResponseWithSource(backend.StatusBadRequest, backend.ErrorSourcePlugin, err.Error())
+	}
+	var qm QueryModel
+	if len(q.JSON) > 0 {
+		if err := json.Unmarshal(q.JSON, &qm); err != nil {
+			return backend.ErrDataResponse(backend.StatusBadRequest, fmt.Sprintf("query %s is not valid: %v", q.RefID, err))
+		}
+	}
+	switch q.QueryType {
+	case "", QueryTypeTimeSeries:
+		return d.timeSeries(ctx, q, qm, extra, fromAlert)
+	case QueryTypeDowntimes:
+		return d.downtimes(ctx, q, qm, extra)
+	case QueryTypeEvents:
+		return d.events(ctx, q, qm, extra)
+	default:
+		return backend.ErrDataResponse(backend.StatusBadRequest,
+			fmt.Sprintf("unknown queryType %q: use %q, %q or %q", q.QueryType, QueryTypeTimeSeries, QueryTypeDowntimes, QueryTypeEvents))
+	}
+}
+
+// selectorOf gives the query's selector: Expr (code mode, annotation matchers), else the builder fields.
+func selectorOf(qm QueryModel) (string, error) {
+	if qm.EditorMode != "builder" && strings.TrimSpace(qm.Expr) != "" {
+		return NormalizeSelector(qm.Expr), nil
+	}
+	return BuildSelector(qm.Metric, qm.LabelFilters)
+}
+
+// queryParams validates a time series query and makes /api/v1/query's parameters.
+func queryParams(q backend.DataQuery, qm QueryModel) (url.Values, error) {
+	sel, err := selectorOf(qm)
+	if err != nil {
+		return nil, err
+	}
+	if sel == "" {
+		return nil, errors.New("pick a metric (or write a selector such as cpu_usage{host=\"a\"})")
+	}
+	cf := strings.ToUpper(strings.TrimSpace(qm.CF))
+	if cf == "" {
+		cf = "AVERAGE"
+	}
+	if !validCF[cf] {
+		return nil, fmt.Errorf("consolidation function %q is not one of AVERAGE, MIN, MAX, LAST", qm.CF)
+	}
+	p := url.Values{}
+	p.Set("match", sel)
+	p.Set("from", strconv.FormatInt(q.TimeRange.From.UnixMilli(), 10))
+	p.Set("to", strconv.FormatInt(q.TimeRange.To.UnixMilli(), 10))
+	p.Set("cf", cf)
+	userStep, err := ParseStep(string(qm.Step))
+	if err != nil {
+		return nil, err
+	}
+	// The user's step is a minimum; Grafana's interval (range / max data points) may ask for more.
+	step := math.Max(userStep, math.Round(q.Interval.Seconds()))
+	if step < 1 {
+		step = 1
+	}
+	p.Set("step", strconv.FormatFloat(step, 'f', -1, 64))
+	if q.MaxDataPoints > 0 {
+		p.Set("maxDataPoints", strconv.FormatInt(q.MaxDataPoints, 10))
+	}
+	agg := strings.ToLower(strings.TrimSpace(qm.Agg))
+	if agg != "" && agg != "none" {
+		if !validAgg[agg] {
+			return nil, fmt.Errorf("aggregation %q is not one of sum, avg, min, max, count", qm.Agg)
+		}
+		p.Set("agg", agg)
+		var by []string
+		for _, l := range qm.By {
+			l = strings.TrimSpace(l)
+			if l == "" {
+				continue
+			}
+			if !labelNameRe.MatchString(l) {
+				return nil, fmt.Errorf("aggregation: %q is not a valid label name", l)
+			}
+			by = append(by, l)
+		}
+		if len(by) > 0 {
+			p.Set("by", strings.Join(by, ","))
+		}
+	}
+	return p, nil
+}
+
+func (d *Datasource) timeSeries(ctx context.Context, q backend.DataQuery, qm QueryModel, extra http.Header, fromAlert bool) backend.DataResponse {
+	params, err := queryParams(q, qm)
+	if err != nil {
+		return backend.ErrDataResponseWithSource(backend.StatusBadRequest, backend.ErrorSourcePlugin, err.Error())
+	}
+	var res collectorQueryResult
+	if err := d.client.Get(ctx, "/api/v1/query", params, extra, &res); err != nil {
+		return errorResponse(err)
+	}
+	executed := "/api/v1/query?" + params.Encode()
+	return backend.DataResponse{Frames: SeriesFrames(q.RefID, res.Series, qm.LegendFormat, fromAlert, executed)}
+}
+
+// SeriesFrames turns collector series into Grafana's timeseries-multi frames: one frame per
+// series, []time.Time ascending without duplicates, a nullable float64 value field carrying
+// the series labels, the type on every frame. For alert queries (dropNulls) unknown points are
+// left out, so reducers never see NaN; for dashboards inner gaps stay (drawn as gaps) and only
+// trailing unknowns (the RRD's not yet complete last step) are trimmed.
+func SeriesFrames(refID string, series []collectorSeries, legend string, dropNulls bool, executed string) data.Frames {
+	names := map[string]bool{}
+	for _, s := range series {
+		names[s.Name] = true
+	}
+	// Label sets must be unique for alerting: when several metric names are in one answer,
+	// the name becomes a label too.
+	withName := len(names) > 1
+	frames := make(data.Frames, 0, len(series))
+	for _, s := range series {
+		times, values := cleanPoints(s.Timestamps, s.Values, dropNulls)
+		labels := data.Labels{}
+		for k, v := range s.Labels {
+			labels[k] = v
+		}
+		if withName {
+			labels["__name__"] = s.Name
+		}
+		fieldName := s.Name
+		if fieldName == "" {
+			fieldName = data.TimeSeriesValueFieldName
+		}
+		valueField := data.NewField(fieldName, labels, values)
+		if legend != "" {
+			valueField.SetConfig(&data.FieldConfig{DisplayNameFromDS: FormatLegend(legend, s.Name, s.Labels)})
+		}
+		frame := data.NewFrame("", data.NewField(data.TimeSeriesTimeFieldName, nil, times), valueField)
+		frame.RefID = refID
+		frame.Meta = seriesMeta(executed)
+		frames = append(frames, frame)
+	}
+	sort.SliceStable(frames, func(i, j int) bool {
+		a, b := frames[i].Fields[1], frames[j].Fields[1]
+		if a.Name != b.Name {
+			return a.Name < b.Name
+		}
+		return a.Labels.String() < b.Labels.String()
+	})
+	if len(frames) == 0 {
+		// "No data" in the multi format: one typed frame without fields.
+		f := data.NewFrame("")
+		f.RefID = refID
+		f.Meta = seriesMeta(executed)
+		frames = append(frames, f)
+	}
+	return frames
+}
+
+func seriesMeta(executed string) *data.FrameMeta {
+	return &data.FrameMeta{
+		Type:                data.FrameTypeTimeSeriesMulti,
+		TypeVersion:         data.FrameTypeVersion{0, 1},
+		ExecutedQueryString: executed,
+	}
+}
+
+// cleanPoints sorts by time, keeps one point per timestamp (the last known one), never yields NaN.
+func cleanPoints(ts []float64, vs []*float64, dropNulls bool) ([]time.Time, []*float64) {
+	type pt struct {
+		t int64 // ms
+		v *float64
+	}
+	n := len(ts)
+	if len(vs) < n {
+		n = len(vs)
+	}
+	pts := make([]pt, 0, n)
+	for i := 0; i < n; i++ {
+		if math.IsNaN(ts[i]) || math.IsInf(ts[i], 0) {
+			continue
+		}
+		v := vs[i]
+		if v != nil && (math.IsNaN(*v) || math.IsInf(*v, 0)) {
+			v = nil
+		}
+		pts = append(pts, pt{t: int64(math.Round(ts[i] * 1000)), v: v})
+	}
+	sort.SliceStable(pts, func(i, j int) bool { return pts[i].t < pts[j].t })
+	out := pts[:0]
+	for _, p := range pts {
+		if len(out) > 0 && out[len(out)-1].t == p.t {
+			if p.v != nil {
+				out[len(out)-1] = p
+			}
+			continue
+		}
+		out = append(out, p)
+	}
+	if dropNulls {
+		kept := out[:0]
+		for _, p := range out {
+			if p.v != nil {
+				kept = append(kept, p)
+			}
+		}
+		out = kept
+	} else {
+		for len(out) > 0 && out[len(out)-1].v == nil {
+			out = out[:len(out)-1]
+		}
+	}
+	times := make([]time.Time, len(out))
+	values := make([]*float64, len(out))
+	for i, p := range out {
+		times[i] = time.UnixMilli(p.t).UTC()
+		values[i] = p.v
+	}
+	return times, values
+}
+
+var legendRe = regexp.MustCompile(`\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}`)
+
+// FormatLegend fills {{label}} from the series' labels; {{__name__}} is the metric name.
+// A label the series does not have becomes empty.
+func FormatLegend(format, name string, labels map[string]string) string {
+	return legendRe.ReplaceAllStringFunc(format, func(m string) string {
+		key := legendRe.FindStringSubmatch(m)[1]
+		if key == "__name__" {
+			return name
+		}
+		return labels[key]
+	})
+}
+
+// errorResponse maps a collector error to a per-query error Grafana shows as is.
+func errorResponse(err error) backend.DataResponse {
+	var ae *APIError
+	var ue *UnreachableError
+	switch {
+	case errors.As(err, &ae):
+		status := backend.Status(ae.Status)
+		if ae.Status >= 500 {
+			status = backend.StatusBadGateway
+		}
+		return backend.ErrDataResponseWithSource(status, backend.ErrorSourceDownstream, ae.Error())
+	case errors.As(err, &ue):
+		return backend.ErrDataResponseWithSource(backend.StatusBadGateway, backend.ErrorSourceDownstream, ue.Error())
+	case errors.Is(err, context.DeadlineExceeded):
+		return backend.ErrDataResponseWithSource(backend.StatusTimeout, backend.ErrorSourceDownstream, "the collector did not answer in time: "+err.Error())
+	case errors.Is(err, context.Canceled):
+		return backend.ErrDataResponseWithSource(backend.StatusBadRequest, backend.ErrorSourceDownstream, "query cancelled")
+	default:
+		return backend.ErrDataResponseWithSource(backend.StatusBadGateway, backend.ErrorSourceDownstream, err.Error())
+	}
+}

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs what the plugin's build and tests need, in grafana-plugin/ only; safe to run again.
+#   npm ci          exact frontend dependencies from package-lock.json (skipped when up to date)
+#   go mod download Go modules of go.mod/go.sum
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+command -v go >/dev/null || { echo "ci-setup: Go is not installed (need Go >= $(sed -n 's/^go //p' go.mod))" >&2; exit 1; }
+command -v node >/dev/null || { echo "ci-setup: Node.js is not installed (need Node >= 20)" >&2; exit 1; }
+
+# npm ci deletes and reinstalls node_modules; skip it when the installed tree matches the lock.
+stamp=node_modules/.rexmon-lock.sha256
+want=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+  echo "ci-setup: node_modules matches package-lock.json"
+else
+  npm ci --no-audit --no-fund
+  echo "$want" > "$stamp"
+fi
+
+go mod download
+go mod verify >/dev/null
+echo "ci-setup: ready"
