@@ -13,6 +13,9 @@ import { parseDuration, parseTime } from '../util/time.js';
 import { VERSION } from '../version.js';
 import { ApiClient } from './client.js';
 
+/** A wrong combination of arguments: printed as is, exit code 2. */
+class UsageError extends Error {}
+
 const asTime = (v: string) => {
   try {
     return String(Math.floor(parseTime(v)));
@@ -133,7 +136,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('-c, --config <file>', 'config file (for the database and data dir)')
     .option('-d, --data-dir <dir>', 'data directory')
     .action(async (dir: string, o: { preset?: string; pattern?: string; name?: string; config?: string; dataDir?: string }) => {
-      if (!o.preset === !o.pattern) throw new InvalidArgumentError('give exactly one of --preset or --pattern');
+      if (!o.preset === !o.pattern) throw new UsageError('give exactly one of --preset or --pattern');
       const pattern = o.preset ? PRESETS[o.preset] : compilePattern(o.pattern!, o.name);
       const config = loadConfig(o.config, { dataDir: o.dataDir });
       const db = await openDatabase(config);
@@ -183,7 +186,7 @@ export async function main(argv: string[]): Promise<number> {
       console.error(e.message);
       return 2;
     }
-    if (e instanceof InvalidArgumentError) {
+    if (e instanceof UsageError || (e instanceof Error && e.message.startsWith('pattern'))) {
       console.error(`rexmon: ${e.message}`);
       return 2;
     }

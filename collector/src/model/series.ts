@@ -71,6 +71,8 @@ export function checkLabels(labels: unknown, path = 'labels'): Labels {
   const entries = Object.entries(labels as Record<string, unknown>);
   if (entries.length > MAX_LABELS) throw new ValidationError(`more than ${MAX_LABELS} labels`, path);
   const out: Labels = {};
+  // Sorted by name, so every stage sees (and the API prints) the same order.
+  entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   for (const [k, v] of entries) {
     checkLabelName(k, `${path}.${k}`);
     const value = checkLabelValue(v, `${path}.${k}`);

@@ -64,8 +64,9 @@ export class RrdArchive {
   private readonly madeDirs = new Set<string>();
 
   constructor(private readonly opts: ArchiveOptions) {
-    this.writers = Array.from({ length: opts.writers }, () => new RrdtoolPipe(opts.rrdtool, opts.root, opts.hooks));
-    this.readers = Array.from({ length: opts.readers }, () => new RrdtoolPipe(opts.rrdtool, opts.root, opts.hooks));
+    // Paths given to the pipes are absolute, so their working directory does not matter.
+    this.writers = Array.from({ length: opts.writers }, () => new RrdtoolPipe(opts.rrdtool, opts.hooks));
+    this.readers = Array.from({ length: opts.readers }, () => new RrdtoolPipe(opts.rrdtool, opts.hooks));
   }
 
   get root(): string {

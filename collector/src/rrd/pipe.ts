@@ -26,7 +26,6 @@ export class RrdtoolPipe {
 
   constructor(
     private readonly binary = 'rrdtool',
-    private readonly cwd = process.cwd(),
     private readonly hooks: PipeHooks = {},
     private readonly maxAttempts = 3,
   ) {}
@@ -40,7 +39,7 @@ export class RrdtoolPipe {
   }
 
   private start(): ChildProcessWithoutNullStreams {
-    const child = spawn(this.binary, ['-'], { cwd: this.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(this.binary, ['-'], { stdio: ['pipe', 'pipe', 'pipe'] });
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (chunk: string) => this.onData(chunk));
     child.stderr.on('data', () => {}); // rrdtool writes nothing useful there in pipe mode

@@ -1,4 +1,4 @@
-// The RRD writer processor: registers new series, creates their files (start just before the first value,
+// The RRD writer processor: registers new series, creates their files (start one step before the first value,
 // so first points are kept), and writes values in time order per series. Values rrdtool would refuse
 // (not after the file's last update) are counted and logged, never silently dropped.
 import { Config, RrdTemplate } from '../config/schema.js';
@@ -64,8 +64,11 @@ export class RrdWriter implements Processor {
       const entries = await this.catalog.register(unknown);
       await Promise.all(
         entries.map(async (e) => {
-          const start = (firstTime.get(e.key) ?? Math.floor(Date.now() / 1000)) - 1;
-          await this.archive.create(e.file, this.templates.choose(e.name).template, start);
+          // One step before the first value: a GAUGE value covers the interval since the previous update,
+          // so a start just 1 s before would leave the first interval mostly unknown and lose the first point.
+          const tpl = this.templates.choose(e.name).template;
+          const start = (firstTime.get(e.key) ?? Math.floor(Date.now() / 1000)) - tpl.step;
+          await this.archive.create(e.file, tpl, start);
           // A file adopted as it was may hold later data; let the archive tell us (stale handling below).
           this.metrics.created.inc();
         }),

@@ -16,7 +16,15 @@ const MAX_OUTPUT = 64 * 1024 * 1024;
 
 export function runCommand(argv: string[], opts: { timeoutSeconds: number; env: Record<string, string>; format: 'graphite' | 'json' | 'auto'; mapper: GraphiteMapper }): Promise<CommandResult> {
   return new Promise((resolve) => {
-    const child = spawn(argv[0], argv.slice(1), { env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    // Its own process group, so a timeout also ends what a shell script started (a `sleep` holding stdout open).
+    const child = spawn(argv[0], argv.slice(1), { env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const killGroup = (sig: NodeJS.Signals) => {
+      try {
+        if (child.pid) process.kill(-child.pid, sig);
+      } catch {
+        /* already gone */
+      }
+    };
     let stdout = '';
     let stderr = '';
     let timedOut = false;
@@ -27,14 +35,14 @@ export function runCommand(argv: string[], opts: { timeoutSeconds: number; env: 
     child.stdout.on('data', (d: string) => {
       if (stdout.length + d.length > MAX_OUTPUT) {
         overflow = true;
-        child.kill('SIGKILL');
+        killGroup('SIGKILL');
       } else stdout += d;
     });
     child.stderr.on('data', (d: string) => (stderr = (stderr + d).slice(-4000)));
     const timer = setTimeout(() => {
       timedOut = true;
-      child.kill('SIGTERM');
-      setTimeout(() => child.kill('SIGKILL'), 2000).unref();
+      killGroup('SIGTERM');
+      setTimeout(() => killGroup('SIGKILL'), 2000).unref();
     }, opts.timeoutSeconds * 1000);
     child.on('error', (e) => (spawnError = e.message));
     child.on('close', (code, signal) => {

@@ -1,0 +1,47 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { GraphiteMapper, parseGraphiteLine } from './graphite.js';
+
+const mapper = new GraphiteMapper([
+  { match: 'lab.*.temp', name: 'temp', labels: { host: '$1' } },
+  { match: 'condor.*.*.jobs.*', name: 'condor_jobs', labels: { experiment: '$1', schedd: '$2', state: '$3' } },
+  { match: 'deep.**.value', name: 'deep', labels: { path: '$1' } },
+]);
+const ok = (line: string) => {
+  const r = parseGraphiteLine(line, mapper, 1000);
+  if (!r || 'error' in r) throw new Error(`expected a sample from ${line}: ${JSON.stringify(r)}`);
+  return r.sample;
+};
+const bad = (line: string) => {
+  const r = parseGraphiteLine(line, mapper, 1000);
+  if (!r || !('error' in r)) throw new Error(`expected an error from ${line}`);
+  return r.error;
+};
+
+test('mapping rules turn paths into series; unmapped paths keep the path', () => {
+  assert.deepEqual(ok('lab.host01.temp 21.5 1795300000'), { name: 'temp', labels: { host: 'host01' }, value: 21.5, time: 1795300000 });
+  assert.deepEqual(ok('condor.nova.s01.jobs.idle 12 1795300000').labels, { experiment: 'nova', schedd: 's01', state: 'idle' });
+  assert.deepEqual(ok('deep.a.b.c.value 1 1795300000').labels, { path: 'a.b.c' });
+  assert.deepEqual(ok('lab.host01.humidity 40 1795300000'), { name: 'lab.host01.humidity', labels: {}, value: 40, time: 1795300000 });
+});
+
+test('tagged form, missing or -1 timestamp, milliseconds, CRLF', () => {
+  assert.deepEqual(ok('cpu.usage;host=fnpc3001;dc=fcc 0.93 1795300000'), { name: 'cpu.usage', labels: { host: 'fnpc3001', dc: 'fcc' }, value: 0.93, time: 1795300000 });
+  assert.equal(ok('x 1').time, 1000);
+  assert.equal(ok('x 1 -1').time, 1000);
+  assert.equal(ok('x 1 1795300000123').time, 1795300000);
+  assert.equal(ok('x 1 1795300000\r').value, 1);
+  assert.equal(parseGraphiteLine('   ', mapper, 1), undefined);
+});
+
+test('malformed lines get a clear error', () => {
+  assert.match(bad('x'), /expected "path value \[timestamp\]"/);
+  assert.match(bad('x abc 1'), /value "abc" is not a finite number/);
+  assert.match(bad('x 1 soon'), /timestamp "soon"/);
+  assert.match(bad('x 1 2 3'), /4 field/);
+  assert.match(bad('../../etc/passwd 1 1'), /invalid/);
+  assert.match(bad('cpu;bad 1 1'), /tag "bad" is not name=value/);
+  assert.match(bad('cpu;h=a\u0001b 1 1'), /control character/);
+  assert.match(bad('ho"st;x=1 1 1'), /metric name "ho\\"st" is invalid/);
+  assert.deepEqual(ok('lab.ho"st.temp 1 1').labels, { host: 'ho"st' }, 'a quote in a label value is data, escaped on the way to disk');
+});
