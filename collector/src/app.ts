@@ -9,6 +9,7 @@ import { createApp } from './api/server.js';
 import { Catalog } from './catalog/catalog.js';
 import { Config } from './config/schema.js';
 import { Db, openDb } from './db/index.js';
+import { Downtimes } from './downtimes/index.js';
 import { GraphiteMapper } from './ingest/graphite.js';
 import { startGraphiteTcp, startGraphiteUdp } from './ingest/graphite-listeners.js';
 import { Metrics } from './metrics/metrics.js';
@@ -38,6 +39,7 @@ export class Collector {
   pipeline!: Pipeline;
   writer!: RrdWriter;
   slurpers!: SlurperScheduler;
+  downtimes!: Downtimes;
   private cachedProc?: RrdcachedProcess;
   private cachedClient?: RrdcachedClient;
   private http?: Server;
@@ -95,6 +97,7 @@ export class Collector {
     const query = new QueryEngine(this.catalog, this.archive, this.writer);
     query.isGauge = (e) => c.rrd.templates[e.template]?.type === 'GAUGE';
     const anonymousRead = c.auth.anonymousRead ?? isLoopback(c.http.listen);
+    this.downtimes = new Downtimes(this.db, c.downtimes, this.log.child({ stage: 'downtimes' }), this.metrics.registry);
     const app = createApp({
       version: VERSION,
       catalog: this.catalog,
@@ -107,6 +110,7 @@ export class Collector {
       ready: () => this.ready,
       startedAt: Math.floor(Date.now() / 1000),
       flush: () => this.pipeline.flush(),
+      routers: [this.downtimes.router({ auth: { anonymousRead, anonymousWrite: c.auth.anonymousWrite } })],
     });
     const [host, port] = splitHostPort(c.http.listen);
     this.http = await new Promise<Server>((resolve, reject) => {
@@ -130,6 +134,7 @@ export class Collector {
     }
     this.slurpers = new SlurperScheduler(c.slurpers, { pipeline: this.pipeline, metrics: this.metrics, mapper, log: this.log });
     this.slurpers.start();
+    this.downtimes.start();
     // Series added by other processes (rexmon import, other collectors on the same PostgreSQL).
     this.refreshTimer = setInterval(() => {
       this.catalog.refresh().catch((e) => this.log.error({ err: e }, 'catalog refresh failed'));
@@ -145,6 +150,7 @@ export class Collector {
     this.ready = false;
     clearInterval(this.refreshTimer);
     this.slurpers?.stop();
+    await this.downtimes?.stop();
     await Promise.all([
       this.tcp && new Promise((r) => this.tcp!.close(r)),
       this.udp && new Promise((r) => this.udp!.close(() => r(undefined))),

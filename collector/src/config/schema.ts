@@ -124,6 +124,59 @@ const slurper = z.discriminatedUnion('type', [
 ]);
 export type SlurperConfig = z.infer<typeof slurper>;
 
+/** An Alertmanager (v2 API) that gets silences for downtimes and whose firing alerts start flexible downtimes. */
+const alertmanagerTarget = z
+  .object({
+    url: z.url(),
+    /** Name in logs and /api/v1/downtimes/sync; default the URL. */
+    name: z.string().min(1).optional(),
+    /** Bearer token, if a proxy in front of the Alertmanager wants one. */
+    token: z.string().min(1).optional(),
+    silences: z.boolean().default(true),
+    triggers: z.boolean().default(true),
+  })
+  .strict();
+
+const downtimes = z
+  .object({
+    /** Silences are checked against the DB this often (and at once after every change). */
+    reconcileInterval: duration.default(60),
+    /** Occurrences starting within this time get their silence ahead. */
+    lookahead: duration.default(7 * 86400),
+    /** Which downtimes silence alerts. */
+    silenceKinds: z.array(z.enum(['planned', 'unplanned'])).min(1).default(['planned']),
+    /** createdBy of every silence rexmon writes; silences with another createdBy are never touched. */
+    createdBy: z.string().min(1).default('rexmon'),
+    /** Retry an unreachable target after initial, doubling up to max. */
+    backoff: z.object({ initial: duration.default(1), max: duration.default(300) }).strict().prefault({}),
+    /** HTTP timeout for each call to a target. */
+    timeout: duration.default(10),
+    /** How often firing alerts are read to start flexible downtimes (only while one waits). */
+    triggerInterval: duration.default(15),
+    alertmanagers: z.array(alertmanagerTarget).default([]),
+    grafana: z
+      .object({
+        url: z.url(),
+        /** Service-account token (Bearer), or tokenFile: a file holding it. */
+        token: z.string().min(1).optional(),
+        tokenFile: z.string().min(1).optional(),
+        /** Silences in Grafana's Alertmanager (/api/alertmanager/grafana/api/v2/silences). */
+        silences: z.boolean().default(true),
+        /** Recurring downtimes whose rule fits become mute timings instead of one silence per occurrence. */
+        muteTimings: z.boolean().default(false),
+        /** Grafana's firing alerts start flexible downtimes too. */
+        triggers: z.boolean().default(false),
+        /** Import Grafana annotations tagged `downtime` as downtimes. */
+        importAnnotations: z.boolean().default(false),
+        importInterval: duration.default(60),
+        importLookback: duration.default(30 * 86400),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+export type DowntimesConfig = z.infer<typeof downtimes>;
+
 export const configSchema = z
   .object({
     dataDir: z.string().default('./data'),
@@ -192,6 +245,7 @@ export const configSchema = z
       .prefault({}),
     catalog: z.object({ refreshInterval: duration.default(10) }).strict().prefault({}),
     slurpers: z.array(slurper).default([{ type: 'host', name: 'host', interval: 60, timeout: 30, prefix: 'host' }]),
+    downtimes: downtimes.prefault({}),
   })
   .strict()
   .superRefine((c, ctx) => {

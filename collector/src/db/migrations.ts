@@ -37,4 +37,45 @@ export const migrations: Record<string, Migration> = {
       await db.schema.dropTable('api_tokens');
     },
   },
+  '0003_downtimes': {
+    async up(db) {
+      await db.schema.createTable('downtimes', (t) => {
+        t.increments('id').primary();
+        t.string('kind', 16).notNullable();
+        t.text('match').notNullable(); // series selector, the scope
+        t.boolean('flexible').notNullable().defaultTo(false);
+        t.bigInteger('start_at').notNullable().index(); // Unix seconds
+        t.bigInteger('end_at').nullable();
+        t.integer('duration').nullable(); // seconds
+        t.string('rule', 200).nullable(); // cron rule of a recurring downtime
+        t.string('timezone', 64).nullable();
+        t.bigInteger('triggered_at').nullable();
+        t.string('author', 200).notNullable();
+        t.text('reason').notNullable();
+        t.text('tags').notNullable(); // JSON array
+        t.string('source', 32).notNullable().defaultTo('api');
+        t.string('external_id', 200).nullable().unique(); // e.g. grafana-annotation:17
+        t.bigInteger('ended_at').nullable();
+        t.string('ended_by', 200).nullable();
+        t.bigInteger('cancelled_at').nullable().index();
+        t.string('cancelled_by', 200).nullable();
+        t.bigInteger('created_at').notNullable();
+        t.bigInteger('updated_at').notNullable();
+        t.integer('version').notNullable().defaultTo(1);
+      });
+      await db.schema.createTable('downtime_history', (t) => {
+        t.increments('id').primary();
+        t.integer('downtime_id').notNullable().references('id').inTable('downtimes').index();
+        t.bigInteger('at').notNullable();
+        t.string('actor', 200).notNullable();
+        t.string('principal', 200).notNullable();
+        t.string('action', 16).notNullable();
+        t.text('changes').notNullable(); // JSON {field: {from, to}}
+      });
+    },
+    async down(db) {
+      await db.schema.dropTable('downtime_history');
+      await db.schema.dropTable('downtimes');
+    },
+  },
 };

@@ -1,0 +1,137 @@
+// The downtime stage: the store, the API router, the silence reconciler, flexible triggers and the
+// Grafana annotation import, behind one small interface the collector wires in.
+import { readFileSync } from 'node:fs';
+import { Router } from 'express';
+import { Logger } from 'pino';
+import { Counter, Registry } from 'prom-client';
+import type { DowntimesConfig } from '../config/schema.js';
+import type { Db } from '../db/index.js';
+import { Labels } from '../model/series.js';
+import { AmClient } from './alertmanager.js';
+import { downtimeRouter, RouterAuth } from './api.js';
+import { AnnotationImporter } from './grafana-import.js';
+import { covers, currentOccurrence, Downtime } from './model.js';
+import { Reconciler, TargetConfig } from './reconciler.js';
+import { DowntimeStore } from './store.js';
+import { applyAlerts, FiringAlert, fetchFiring, waitingFlexible } from './triggers.js';
+
+export { DowntimeStore } from './store.js';
+export type { Downtime } from './model.js';
+
+const GRAFANA_AM = '/api/alertmanager/grafana';
+
+export class Downtimes {
+  readonly store: DowntimeStore;
+  readonly reconciler: Reconciler;
+  private readonly alertSources: { name: string; client: AmClient }[] = [];
+  private importer?: AnnotationImporter;
+  private timers: NodeJS.Timeout[] = [];
+  private stopped = false;
+  private readonly syncCounter?: Counter;
+  private readonly triggerCounter?: Counter;
+
+  constructor(
+    db: Db,
+    private readonly config: DowntimesConfig,
+    private readonly log: Logger,
+    registry?: Registry,
+  ) {
+    this.store = new DowntimeStore(db);
+    const timeoutMs = config.timeout * 1000;
+    const targets: TargetConfig[] = [];
+    for (const am of config.alertmanagers) {
+      const client = new AmClient(am.url, '', am.token ? { authorization: `Bearer ${am.token}` } : {}, timeoutMs);
+      const name = am.name ?? am.url;
+      if (am.silences) targets.push({ name, kind: 'alertmanager', client, silences: true, muteTimings: false });
+      if (am.triggers) this.alertSources.push({ name, client });
+    }
+    const g = config.grafana;
+    if (g) {
+      const token = g.token ?? (g.tokenFile ? readFileSync(g.tokenFile, 'utf8').trim() : undefined);
+      const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
+      const api = new AmClient(g.url, '', headers, timeoutMs);
+      if (g.silences || g.muteTimings) targets.push({ name: 'grafana', kind: 'grafana', client: new AmClient(g.url, GRAFANA_AM, headers, timeoutMs), silences: g.silences, muteTimings: g.muteTimings });
+      if (g.triggers) this.alertSources.push({ name: 'grafana', client: new AmClient(g.url, GRAFANA_AM, headers, timeoutMs) });
+      if (g.importAnnotations) this.importer = new AnnotationImporter(api, this.store, g.importLookback, log);
+    }
+    if (registry) {
+      this.syncCounter = new Counter({ name: 'rexmon_downtime_sync_total', help: 'Silence reconciliation passes, by target and result (ok, error).', labelNames: ['target', 'result'], registers: [registry] });
+      this.triggerCounter = new Counter({ name: 'rexmon_downtime_triggers_total', help: 'Flexible downtimes started by a firing alert.', registers: [registry] });
+    }
+    this.reconciler = new Reconciler(
+      this.store,
+      targets,
+      { interval: config.reconcileInterval, lookahead: config.lookahead, kinds: config.silenceKinds, createdBy: config.createdBy, backoffInitial: config.backoff.initial, backoffMax: config.backoff.max },
+      log,
+      (target, ok) => this.syncCounter?.inc({ target, result: ok ? 'ok' : 'error' }),
+    );
+  }
+
+  router(auth: RouterAuth): Router {
+    return downtimeRouter(this.store, auth, () => this.reconciler.status());
+  }
+
+  start(): void {
+    this.reconciler.start();
+    if (this.alertSources.length) this.every(this.config.triggerInterval, () => this.pollAlerts());
+    if (this.importer) this.every(this.config.grafana!.importInterval, () => this.importer!.run());
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    await this.reconciler.stop();
+  }
+
+  /** Reconciles every target once, now (tests, `POST` hooks); throws if one fails. */
+  syncNow(): Promise<void> {
+    return this.reconciler.syncNow();
+  }
+
+  /** Reads firing alerts from every configured source and starts the flexible downtimes they match. */
+  async pollAlerts(now = Date.now() / 1000): Promise<number[]> {
+    if ((await waitingFlexible(this.store, now)).length === 0) return [];
+    const alerts: FiringAlert[] = [];
+    for (const s of this.alertSources) {
+      try {
+        alerts.push(...(await fetchFiring(s.client, s.name)));
+      } catch (e) {
+        this.log.warn({ source: s.name }, `cannot read firing alerts from ${s.name}: ${(e as Error).message}`);
+      }
+    }
+    return this.alertFired(alerts, now);
+  }
+
+  /** rexmon's own alarms report firing alerts here; flexible downtimes they match start. */
+  async alertFired(alerts: FiringAlert[], now = Date.now() / 1000): Promise<number[]> {
+    const ids = await applyAlerts(this.store, alerts, now, this.log);
+    this.triggerCounter?.inc(ids.length);
+    return ids;
+  }
+
+  /** The downtimes covering a series at `at` (default now): what the alarm stage asks before notifying. */
+  async covering(name: string, labels: Labels, at = Date.now() / 1000): Promise<Downtime[]> {
+    const list = await this.store.list({ from: at, to: at + 1 });
+    return list.filter((d) => currentOccurrence(d, at) && covers(d, name, labels));
+  }
+
+  importAnnotations(now?: number): Promise<number[]> {
+    return this.importer ? this.importer.run(now) : Promise.resolve([]);
+  }
+
+  private every(seconds: number, fn: () => Promise<unknown>) {
+    let busy = false;
+    const tick = () => {
+      if (busy || this.stopped) return;
+      busy = true;
+      fn()
+        .catch((e) => this.log.warn(`downtimes: ${(e as Error).message}`))
+        .finally(() => (busy = false));
+    };
+    const t = setInterval(tick, seconds * 1000);
+    t.unref();
+    this.timers.push(t);
+    setImmediate(tick);
+  }
+}
