@@ -1,0 +1,112 @@
+import { buildSelector, escapeRegex, interpolateQuery, interpolateSelector } from './interpolate';
+import { RexmonQuery } from './types';
+import { TestTemplateSrv } from './test/templateSrv';
+
+const srv = new TestTemplateSrv([
+  { name: 'host', current: ['fnpc3001', 'fnpc.3003'], options: ['fnpc3001', 'fnpc3002', 'fnpc.3003'], multi: true },
+  { name: 'one', current: 'fnpc3002', options: ['fnpc3001', 'fnpc3002'] },
+  { name: 'all', current: ['$__all'], options: ['$__all', 'a', 'b+c'], multi: true, includeAll: true },
+  { name: 'customall', current: '$__all', options: ['$__all', 'a', 'b'], includeAll: true, allValue: '.*' },
+  { name: 'metrics', current: ['cpu_usage', 'disk_free'], options: ['cpu_usage', 'disk_free'], multi: true },
+  { name: 'groups', current: ['host', 'state'], options: ['host', 'state'], multi: true },
+  { name: 'quote', current: 'say "hi"\\', options: [] },
+]);
+
+function q(patch: Partial<RexmonQuery>): RexmonQuery {
+  return { refId: 'A', queryType: 'timeseries', editorMode: 'builder', ...patch };
+}
+
+describe('escapeRegex', () => {
+  it('escapes regex syntax but not characters a u-flag regex rejects escaped', () => {
+    expect(escapeRegex('a.b*c+(d)|[e]{f}^$?/\\')).toBe('a\\.b\\*c\\+\\(d\\)\\|\\[e\\]\\{f\\}\\^\\$\\?\\/\\\\');
+    expect(escapeRegex('fnpc-01_x')).toBe('fnpc-01_x');
+    expect(() => new RegExp(`^(?:${escapeRegex('a-b.c/d')})$`, 'u')).not.toThrow();
+  });
+});
+
+describe('builder filters', () => {
+  it('turns a multi-value variable into an escaped alternation and = into =~', () => {
+    const out = interpolateQuery(q({ metric: 'cpu_usage', labelFilters: [{ label: 'host', op: '=', value: '$host' }] }), srv);
+    expect(out.labelFilters).toEqual([{ label: 'host', op: '=~', value: '(fnpc3001|fnpc\\.3003)' }]);
+  });
+
+  it('turns != into !~ and keeps =~ around the alternation', () => {
+    const out = interpolateQuery(
+      q({ labelFilters: [
+        { label: 'host', op: '!=', value: '$host' },
+        { label: 'host', op: '=~', value: '${host}-.*' },
+      ] }),
+      srv
+    );
+    expect(out.labelFilters).toEqual([
+      { label: 'host', op: '!~', value: '(fnpc3001|fnpc\\.3003)' },
+      { label: 'host', op: '=~', value: '(fnpc3001|fnpc\\.3003)-.*' },
+    ]);
+  });
+
+  it('expands All to every value, or to the custom all value as written', () => {
+    const out = interpolateQuery(
+      q({ labelFilters: [
+        { label: 'x', op: '=', value: '$all' },
+        { label: 'y', op: '=', value: '$customall' },
+      ] }),
+      srv
+    );
+    expect(out.labelFilters).toEqual([
+      { label: 'x', op: '=~', value: '(a|b\\+c)' },
+      { label: 'y', op: '=~', value: '.*' },
+    ]);
+  });
+
+  it('leaves single-value variables and plain text as they are', () => {
+    const out = interpolateQuery(q({ labelFilters: [{ label: 'host', op: '=', value: '$one' }, { label: 'mode', op: '!=', value: 'idle' }] }), srv);
+    expect(out.labelFilters).toEqual([
+      { label: 'host', op: '=', value: 'fnpc3002' },
+      { label: 'mode', op: '!=', value: 'idle' },
+    ]);
+  });
+
+  it('selects several metrics by __name__', () => {
+    const out = interpolateQuery(q({ metric: '$metrics' }), srv);
+    expect(out.metric).toBe('');
+    expect(out.labelFilters).toEqual([{ label: '__name__', op: '=~', value: '(cpu_usage|disk_free)' }]);
+  });
+
+  it('splits a multi-value variable among the aggregation labels, and resolves step and legend variables', () => {
+    const out = interpolateQuery(q({ metric: 'x', agg: 'sum', by: ['$groups', 'experiment'], step: '$one', legendFormat: '{{host}} $one' }), srv);
+    expect(out.by).toEqual(['host', 'state', 'experiment']);
+    expect(out.step).toBe('fnpc3002');
+    expect(out.legendFormat).toBe('{{host}} fnpc3002');
+  });
+
+  it('takes scoped variables (repeated panels) first', () => {
+    const out = interpolateQuery(q({ labelFilters: [{ label: 'host', op: '=', value: '$one' }] }), srv, {
+      one: { text: 'r', value: 'repeat-1' },
+    });
+    expect(out.labelFilters![0].value).toBe('repeat-1');
+  });
+});
+
+describe('hand-written selectors', () => {
+  it('puts multi values as an alternation escaped for regex and for the quoted string', () => {
+    expect(interpolateSelector('cpu_usage{host=~"$host"}', srv)).toBe('cpu_usage{host=~"(fnpc3001|fnpc\\\\.3003)"}');
+    expect(interpolateSelector('host=~"$all"', srv)).toBe('host=~"(a|b\\\\+c)"');
+  });
+
+  it('escapes quotes and backslashes of single values', () => {
+    expect(interpolateSelector('{msg="$quote"}', srv)).toBe('{msg="say \\"hi\\"\\\\"}');
+    expect(interpolateSelector('{host="$one"}', srv)).toBe('{host="fnpc3002"}');
+    expect(interpolateSelector('', srv)).toBe('');
+  });
+});
+
+describe('buildSelector', () => {
+  it('matches the backend', () => {
+    expect(buildSelector('cpu_usage', [{ label: 'host', op: '=~', value: 'a.*' }, { label: '', op: '=', value: 'x' }])).toBe(
+      'cpu_usage{host=~"a.*"}'
+    );
+    expect(buildSelector('odd name', [])).toBe('{__name__="odd name"}');
+    expect(buildSelector('', [{ label: 'q', op: '=', value: 'a"b' }])).toBe('{q="a\\"b"}');
+    expect(buildSelector(undefined, undefined)).toBe('');
+  });
+});

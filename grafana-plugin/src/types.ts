@@ -1,0 +1,76 @@
+import { DataSourceJsonData } from '@grafana/data';
+import { DataQuery } from '@grafana/schema';
+
+export type QueryType = 'timeseries' | 'downtimes' | 'events';
+export type MatchOp = '=' | '!=' | '=~' | '!~';
+export type ConsolidationFunction = 'AVERAGE' | 'MIN' | 'MAX' | 'LAST';
+export type Aggregation = '' | 'sum' | 'avg' | 'min' | 'max' | 'count';
+
+export interface LabelFilter {
+  label: string;
+  op: MatchOp;
+  value: string;
+}
+
+/** One query, as the Go backend reads it (pkg/plugin/query.go QueryModel). */
+export interface RexmonQuery extends DataQuery {
+  queryType?: QueryType;
+  /** builder: metric + labelFilters; code: expr. */
+  editorMode?: 'builder' | 'code';
+  metric?: string;
+  labelFilters?: LabelFilter[];
+  /** A selector such as cpu_usage{host=~"fnpc.*"}; for annotations, the matcher. */
+  expr?: string;
+  cf?: ConsolidationFunction;
+  agg?: Aggregation;
+  by?: string[];
+  /** e.g. "{{host}} {{state}}" */
+  legendFormat?: string;
+  /** Minimum step: seconds or a duration (60, 5m, 1h); empty = automatic. */
+  step?: string;
+  /** downtimes: '' (both), planned, unplanned */
+  kind?: '' | 'planned' | 'unplanned';
+  /** events: event type filter */
+  eventType?: string;
+}
+
+export const DEFAULT_QUERY: Partial<RexmonQuery> = {
+  queryType: 'timeseries',
+  editorMode: 'builder',
+  metric: '',
+  labelFilters: [],
+  cf: 'AVERAGE',
+  agg: '',
+  by: [],
+};
+
+export const DEFAULT_ANNOTATION_QUERY: Partial<RexmonQuery> = {
+  queryType: 'downtimes',
+  kind: '',
+  expr: '',
+};
+
+/** Datasource settings (visible to every viewer: no secrets here). */
+export interface RexmonOptions extends DataSourceJsonData {
+  /** Collector base URL, e.g. http://127.0.0.1:8080 */
+  url?: string;
+}
+
+/** Kept encrypted by Grafana; only the backend sees it. */
+export interface RexmonSecureJsonData {
+  apiToken?: string;
+}
+
+export type VariableQueryType = 'labelValues' | 'labelNames' | 'metrics';
+
+/** A template variable's query: values of a label among the series a matcher selects. */
+export interface RexmonVariableQuery extends DataQuery {
+  type: VariableQueryType;
+  label?: string;
+  /** e.g. {experiment=~"$experiment"} */
+  match?: string;
+}
+
+export const CONSOLIDATION_FUNCTIONS: ConsolidationFunction[] = ['AVERAGE', 'MIN', 'MAX', 'LAST'];
+export const AGGREGATIONS: Array<Exclude<Aggregation, ''>> = ['sum', 'avg', 'min', 'max', 'count'];
+export const MATCH_OPS: MatchOp[] = ['=', '!=', '=~', '!~'];
