@@ -5,6 +5,7 @@ import { Collector, openDatabase } from '../app.js';
 import { createToken, Role } from '../auth/tokens.js';
 import { Catalog } from '../catalog/catalog.js';
 import { ConfigError, loadConfig } from '../config/load.js';
+import { downtimeCommands } from '../downtimes/cli.js';
 import { compilePattern, importTree, PRESETS } from '../importer/importer.js';
 import { parseSelector } from '../matchers/selector.js';
 import { formatSeries, SeriesRef } from '../model/series.js';
@@ -177,6 +178,8 @@ export async function main(argv: string[]): Promise<number> {
         await db.destroy();
       }
     });
+
+  downtimeCommands(program, apiOptions, client);
 
   try {
     await program.parseAsync(argv);

@@ -1,0 +1,74 @@
+// A real Prometheus Alertmanager (Debian `prometheus-alertmanager`) for tests, on a free loopback port,
+// stopped by the PID started here. `restart()` keeps the data dir, so silences survive as in production.
+import { ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { freePort } from './harness.js';
+
+const BINARY = process.env.REXMON_ALERTMANAGER ?? '/usr/bin/prometheus-alertmanager';
+
+export function alertmanagerAvailable(): boolean {
+  return existsSync(BINARY);
+}
+
+export interface TestAlertmanager {
+  url: string;
+  /** Stops the process (data dir kept). */
+  down: () => Promise<void>;
+  /** Starts it again on the same port with the same data. */
+  up: () => Promise<void>;
+  stop: () => Promise<void>;
+  silences: () => Promise<{ id: string; createdBy: string; comment: string; startsAt: string; endsAt: string; status: { state: string }; matchers: { name: string; value: string; isRegex: boolean; isEqual?: boolean }[] }[]>;
+  postAlerts: (alerts: { labels: Record<string, string>; startsAt?: string; endsAt?: string }[]) => Promise<void>;
+}
+
+export async function startAlertmanager(): Promise<TestAlertmanager> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'rexmon-am-'));
+  const config = path.join(dir, 'alertmanager.yml');
+  await writeFile(config, 'route:\n  receiver: "null"\n  group_wait: 1s\nreceivers:\n  - name: "null"\n');
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  let child: ChildProcess | undefined;
+  let log = '';
+
+  const up = async () => {
+    const c = spawn(BINARY, [`--config.file=${config}`, `--storage.path=${path.join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--cluster.listen-address=', '--log.level=warn'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    child = c;
+    c.stderr!.on('data', (b) => (log = (log + b).slice(-4000)));
+    const deadline = Date.now() + 15000;
+    for (;;) {
+      if (c.exitCode !== null) throw new Error(`alertmanager exited: ${log}`);
+      const ok = await fetch(`${url}/-/ready`).then((r) => r.ok, () => false);
+      if (ok) return;
+      if (Date.now() > deadline) throw new Error(`alertmanager not ready within 15 s: ${log}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  const down = async () => {
+    const c = child;
+    child = undefined;
+    if (!c || c.exitCode !== null || c.signalCode !== null) return;
+    const exited = new Promise((r) => c.once('exit', r));
+    c.kill('SIGTERM');
+    const t = setTimeout(() => c.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(t);
+  };
+  await up();
+  return {
+    url,
+    up,
+    down,
+    stop: async () => {
+      await down();
+      await rm(dir, { recursive: true, force: true });
+    },
+    silences: async () => (await fetch(`${url}/api/v2/silences`)).json(),
+    postAlerts: async (alerts) => {
+      const res = await fetch(`${url}/api/v2/alerts`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(alerts) });
+      if (!res.ok) throw new Error(`POST alerts: HTTP ${res.status} ${await res.text()}`);
+    },
+  };
+}

@@ -1,0 +1,81 @@
+// A throw-away PostgreSQL server for tests: Debian's postgresql 15 binaries in a temp dir, on a free
+// loopback port. PostgreSQL refuses to run as root, so as root the processes run as user `postgres`
+// (spawned with its uid/gid, so the PID kept here is the postmaster itself, stopped by that PID).
+import { ChildProcess, execFile, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { chown, mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { freePort } from './harness.js';
+
+const BIN = process.env.REXMON_PG_BIN ?? '/usr/lib/postgresql/15/bin';
+const exec = promisify(execFile);
+
+export interface TestPostgres {
+  /** Connection string of the database created at start. */
+  url: string;
+  port: number;
+  /** Creates another empty database and returns its connection string. */
+  createDatabase: (name: string) => Promise<string>;
+  stop: () => Promise<void>;
+}
+
+export function postgresAvailable(): boolean {
+  return existsSync(path.join(BIN, 'postgres')) && existsSync(path.join(BIN, 'initdb'));
+}
+
+async function postgresUser(): Promise<{ uid: number; gid: number } | undefined> {
+  if (process.getuid?.() !== 0) return undefined;
+  const uid = Number((await exec('id', ['-u', 'postgres'])).stdout.trim());
+  const gid = Number((await exec('id', ['-g', 'postgres'])).stdout.trim());
+  return { uid, gid };
+}
+
+export async function startPostgres(database = 'rexmon_test'): Promise<TestPostgres> {
+  const user = await postgresUser();
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'rexmon-pg-'));
+  if (user) await chown(dir, user.uid, user.gid);
+  const as = { ...(user ?? {}), env: { ...process.env, LC_ALL: 'C.UTF-8', HOME: dir } };
+  const data = path.join(dir, 'data');
+  await exec(path.join(BIN, 'initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync'], as);
+  const port = await freePort();
+  const child: ChildProcess = spawn(path.join(BIN, 'postgres'), ['-D', data, '-k', dir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'full_page_writes=off'], {
+    ...as,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let log = '';
+  child.stderr!.on('data', (b) => (log = (log + b).slice(-4000)));
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGINT'); // fast shutdown
+      const t = setTimeout(() => child.kill('SIGKILL'), 10000);
+      await exited;
+      clearTimeout(t);
+    }
+    await rm(dir, { recursive: true, force: true });
+  };
+  const pgArgs = ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres'];
+  try {
+    const deadline = Date.now() + 30000;
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`postgres exited: ${log}`);
+      try {
+        await exec(path.join(BIN, 'pg_isready'), pgArgs);
+        break;
+      } catch {
+        if (Date.now() > deadline) throw new Error(`postgres did not accept connections within 30 s: ${log}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    const createDatabase = async (name: string) => {
+      await exec(path.join(BIN, 'createdb'), [...pgArgs, name]);
+      return `postgres://postgres@127.0.0.1:${port}/${name}`;
+    };
+    return { url: await createDatabase(database), port, createDatabase, stop };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}
