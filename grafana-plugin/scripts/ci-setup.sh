@@ -8,6 +8,9 @@ cd "$(dirname "$0")/.."
 command -v go >/dev/null || { echo "ci-setup: Go is not installed (need Go >= $(sed -n 's/^go //p' go.mod))" >&2; exit 1; }
 command -v node >/dev/null || { echo "ci-setup: Node.js is not installed (need Node >= 20)" >&2; exit 1; }
 
+# The lock must list every platform's @swc/core binary or npm ci refuses it (see the script).
+node scripts/complete-lock.mjs
+
 # npm ci deletes and reinstalls node_modules; skip it when the installed tree matches the lock.
 stamp=node_modules/.rexmon-lock.sha256
 want=$(sha256sum package-lock.json | cut -d' ' -f1)
