@@ -114,8 +114,8 @@ export function downtimeCommands(program: Command, apiOptions: (c: Command) => C
     .option('--tag <tag>', 'a free tag (repeatable)', collect)
     .option('--json', 'print JSON')
     .action(async (o: ApiOpts & { planned?: boolean; unplanned?: boolean; match: string; start?: number; end?: number; duration?: number; flexible?: boolean; every?: string; tz?: string; reason: string; author?: string; tag?: string[] }) => {
-      if (!o.planned && !o.unplanned) throw new InvalidArgumentError('say --planned or --unplanned');
-      if (o.tz && !o.every) throw new InvalidArgumentError('--tz goes with --every');
+      if (!o.planned && !o.unplanned) throw new Error('say --planned or --unplanned');
+      if (o.tz && !o.every) throw new Error('--tz goes with --every');
       const body = {
         kind: o.planned ? 'planned' : 'unplanned',
         match: o.match,
