@@ -6,8 +6,8 @@ import http from 'node:http';
 import net from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
+import { downtimeApi } from '../testing/downtimes.js';
 import { api, startCollector, tempDir, TestCollector } from '../testing/harness.js';
-import type { Downtime } from './model.js';
 
 const TOKEN = 'glsa_test_service_account_token';
 
@@ -165,16 +165,7 @@ after(async () => {
   await dir?.cleanup();
 });
 
-const post = async (body: Record<string, unknown>) => {
-  const r = await api<{ data: Downtime }>(c.url, '/api/v1/downtimes', { method: 'POST', body: JSON.stringify({ author: 'alice', reason: 'maintenance', kind: 'planned', ...body }) });
-  assert.equal(r.status, 201, JSON.stringify(r.body));
-  return r.body.data;
-};
-const call = async (method: string, path: string, body?: object) => {
-  const r = await api<{ data: Downtime }>(c.url, `/api/v1${path}`, { method, body: body && JSON.stringify(body) });
-  assert.equal(r.status, 200, JSON.stringify(r.body));
-  return r.body.data;
-};
+const { post, call } = downtimeApi(() => c.url);
 const silencesOf = (id: number) => g.live().filter((s) => s.createdBy === 'rexmon' && s.comment.includes(`[rexmon:${id}:`));
 
 test('Grafana: one-off downtimes become silences, fitting recurring ones mute timings; foreign ones untouched', async () => {

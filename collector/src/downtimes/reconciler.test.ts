@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { alertmanagerAvailable, startAlertmanager, TestAlertmanager } from '../testing/alertmanager.js';
+import { downtimeApi } from '../testing/downtimes.js';
 import { api, startCollector, tempDir, TestCollector, waitFor } from '../testing/harness.js';
 import { Downtime, occurrences } from './model.js';
 
@@ -30,16 +31,7 @@ after(async () => {
   await dir?.cleanup();
 });
 
-const post = async (body: Record<string, unknown>) => {
-  const r = await api<{ data: Downtime & { state: string } }>(c.url, '/api/v1/downtimes', { method: 'POST', body: JSON.stringify({ author: 'alice', reason: 'maintenance', kind: 'planned', ...body }) });
-  assert.equal(r.status, 201, JSON.stringify(r.body));
-  return r.body.data;
-};
-const call = async (method: string, path: string, body?: object) => {
-  const r = await api<{ data: Downtime }>(c.url, `/api/v1${path}`, { method, body: body && JSON.stringify(body) });
-  assert.equal(r.status, 200, JSON.stringify(r.body));
-  return r.body.data;
-};
+const { post, call } = downtimeApi(() => c.url);
 
 async function live() {
   return (await am.silences()).filter((s) => s.status.state !== 'expired');
@@ -165,10 +157,10 @@ test('a flexible downtime starts when a matching alert fires in Alertmanager, th
   assert.ok(!(await rexmonKeys()).has(`${f1.id}:${f1.start}`), 'no silence before the trigger');
   const fired = await c.collector.downtimes.pollAlerts();
   assert.deepEqual(fired, [f1.id]);
-  const got = (await call('GET', `/downtimes/${f1.id}`)) as Downtime & { state: string };
+  const got = await call('GET', `/downtimes/${f1.id}`);
   assert.equal(got.state, 'active');
   assert.ok(got.triggeredAt! >= f1.start && got.triggeredAt! <= Date.now() / 1000);
-  assert.equal(((await call('GET', `/downtimes/${f2.id}`)) as Downtime & { state: string }).state, 'scheduled');
+  assert.equal((await call('GET', `/downtimes/${f2.id}`)).state, 'scheduled');
   const h = (await api<{ data: { action: string; principal: string; changes: Record<string, { to: unknown }> }[] }>(c.url, `/api/v1/downtimes/${f1.id}/history`)).body.data;
   assert.equal(h[1].action, 'trigger');
   assert.equal(h[1].principal, 'alerts:am1');
