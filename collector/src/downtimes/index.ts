@@ -20,6 +20,14 @@ export type { Downtime } from './model.js';
 
 const GRAFANA_AM = '/api/alertmanager/grafana';
 
+function readToken(file: string): string {
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch (e) {
+    throw new Error(`downtimes.grafana.tokenFile: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}
+
 export class Downtimes {
   readonly store: DowntimeStore;
   readonly reconciler: Reconciler;
@@ -47,7 +55,7 @@ export class Downtimes {
     }
     const g = config.grafana;
     if (g) {
-      const token = g.token ?? (g.tokenFile ? readFileSync(g.tokenFile, 'utf8').trim() : undefined);
+      const token = g.token ?? (g.tokenFile ? readToken(g.tokenFile) : undefined);
       const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
       const api = new AmClient(g.url, '', headers, timeoutMs);
       if (g.silences || g.muteTimings) targets.push({ name: 'grafana', kind: 'grafana', client: new AmClient(g.url, GRAFANA_AM, headers, timeoutMs), silences: g.silences, muteTimings: g.muteTimings });

@@ -1,7 +1,8 @@
 // Recurring downtimes as Grafana mute timings, where the cron rule says the same as a time interval:
 // one fixed start time (minute and hour), a window that does not cross midnight, and restrictions on
 // weekdays, or days of month, or months (not both day fields: cron ORs them, a mute timing ANDs them).
-// A mute timing has no matchers: it mutes the notification policies that name it (see the README).
+// A mute timing has no matchers: it mutes only the notification policies that name it in mute_time_intervals,
+// so the operator attaches `rexmon-downtime-<id>` to the policy for that scope.
 import type { MuteTiming } from './alertmanager.js';
 import type { Downtime } from './model.js';
 
