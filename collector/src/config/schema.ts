@@ -162,8 +162,10 @@ const downtimes = z
         tokenFile: z.string().min(1).optional(),
         /** Silences in Grafana's Alertmanager (/api/alertmanager/grafana/api/v2/silences). */
         silences: z.boolean().default(true),
-        /** Recurring downtimes whose rule fits become mute timings instead of one silence per occurrence. */
+        /** Recurring downtimes whose rule fits also become mute timings `rexmon-downtime-<id>` (for notification policies to name). */
         muteTimings: z.boolean().default(false),
+        /** With muteTimings: those recurring downtimes get no silences (only policies naming the mute timing are muted). */
+        muteTimingsReplaceSilences: z.boolean().default(false),
         /** Grafana's firing alerts start flexible downtimes too. */
         triggers: z.boolean().default(false),
         /** Import Grafana annotations tagged `downtime` as downtimes. */

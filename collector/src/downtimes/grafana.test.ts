@@ -156,7 +156,7 @@ before(async () => {
   c = await startCollector({
     rrd: { cached: { mode: 'off' } },
     auth: { anonymousWrite: true },
-    downtimes: { reconcileInterval: 3600, lookahead: 2 * 86400, triggerInterval: 3600, backoff: { initial: 0.2, max: 1 }, grafana: { url: g.url, token: TOKEN, muteTimings: true, triggers: true, importAnnotations: true, importInterval: 3600 } },
+    downtimes: { reconcileInterval: 3600, lookahead: 2 * 86400, triggerInterval: 3600, backoff: { initial: 0.2, max: 1 }, grafana: { url: g.url, token: TOKEN, muteTimings: true, muteTimingsReplaceSilences: true, triggers: true, importAnnotations: true, importInterval: 3600 } },
   }, dir.dir);
 });
 after(async () => {

@@ -58,7 +58,7 @@ export class Downtimes {
       const token = g.token ?? (g.tokenFile ? readToken(g.tokenFile) : undefined);
       const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
       const api = new AmClient(g.url, '', headers, timeoutMs);
-      if (g.silences || g.muteTimings) targets.push({ name: 'grafana', kind: 'grafana', client: new AmClient(g.url, GRAFANA_AM, headers, timeoutMs), silences: g.silences, muteTimings: g.muteTimings });
+      if (g.silences || g.muteTimings) targets.push({ name: 'grafana', kind: 'grafana', client: new AmClient(g.url, GRAFANA_AM, headers, timeoutMs), silences: g.silences, muteTimings: g.muteTimings, muteTimingsReplaceSilences: g.muteTimingsReplaceSilences });
       if (g.triggers) this.alertSources.push({ name: 'grafana', client: new AmClient(g.url, GRAFANA_AM, headers, timeoutMs) });
       if (g.importAnnotations) this.importer = new AnnotationImporter(api, this.store, g.importLookback, log);
     }

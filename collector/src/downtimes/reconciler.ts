@@ -90,8 +90,10 @@ export interface TargetConfig {
   kind: 'alertmanager' | 'grafana';
   client: AmClient;
   silences: boolean;
-  /** Grafana only: recurring downtimes that fit become mute timings instead of silences. */
+  /** Grafana only: recurring downtimes that fit also become mute timings. */
   muteTimings: boolean;
+  /** ... and get no silences. */
+  muteTimingsReplaceSilences?: boolean;
 }
 
 export interface TargetStatus {
@@ -231,7 +233,7 @@ export class Reconciler {
         const mt = d.recurrence && d.start <= now && stateAt(d, now) !== 'ended' ? muteTimingFor(d, MUTE_PREFIX) : undefined;
         if (mt) {
           wanted.set(mt.name, mt);
-          muted.add(d.id);
+          if (t.cfg.muteTimingsReplaceSilences) muted.add(d.id);
         }
       }
       t.status.muteTimings = await this.syncMuteTimings(t.cfg.client, wanted);
