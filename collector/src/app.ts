@@ -40,7 +40,8 @@ export class Collector {
   writer!: RrdWriter;
   slurpers!: SlurperScheduler;
   downtimes!: Downtimes;
-  private cachedProc?: RrdcachedProcess;
+  /** Our own rrdcached, when the config says spawn. */
+  cachedProc?: RrdcachedProcess;
   private cachedClient?: RrdcachedClient;
   private http?: Server;
   private tcp?: net.Server;

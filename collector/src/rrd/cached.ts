@@ -141,8 +141,7 @@ export class RrdcachedClient {
     const start = new Promise<Reply>((resolve, reject) => this.inflight.push({ lines: ['BATCH'], kind: 'batch-start', resolve, reject, attempts: 0 }));
     const end = new Promise<Reply>((resolve, reject) => this.inflight.push({ lines: ['.'], kind: 'batch-end', resolve, reject, attempts: 0 }));
     s.write('BATCH\n' + commands.join('\n') + '\n.\n');
-    await start;
-    const r = await end;
+    const [, r] = await Promise.all([start, end]); // both settle (or fail) together on a lost connection
     const errors = new Map<number, string>();
     for (const l of r.lines) {
       const sp = l.indexOf(' ');

@@ -41,11 +41,14 @@ export class RrdtoolPipe {
   private start(): ChildProcessWithoutNullStreams {
     const child = spawn(this.binary, ['-'], { stdio: ['pipe', 'pipe', 'pipe'] });
     child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (chunk: string) => this.onData(chunk));
+    child.stdout.on('data', (chunk: string) => {
+      if (this.child === child) this.onData(chunk);
+    });
     child.stderr.on('data', () => {}); // rrdtool writes nothing useful there in pipe mode
     child.stdin.on('error', () => {}); // reported through 'exit'
     child.on('error', (e) => this.onExit(child, `cannot run ${this.binary}: ${e.message}`, true));
-    child.on('exit', (code, signal) => this.onExit(child, `rrdtool exited (${signal ?? code})`, false));
+    // 'close' (not 'exit'): by then every reply the child wrote has been read, so only unanswered commands are resent.
+    child.on('close', (code, signal) => this.onExit(child, `rrdtool exited (${signal ?? code})`, false));
     this.child = child;
     return child;
   }
@@ -109,7 +112,7 @@ export class RrdtoolPipe {
     const child = this.child;
     if (!child) return;
     await new Promise<void>((resolve) => {
-      child.once('exit', () => resolve());
+      child.once('close', () => resolve());
       child.stdin.end('quit\n');
       setTimeout(() => child.kill('SIGKILL'), 5000).unref();
     });

@@ -109,6 +109,7 @@ export class RrdWriter implements Processor {
       const jobs: UpdateJob[] = pending.map((p) => ({ file: p.entry.file, times: p.times, values: p.values }));
       const errors = await this.archive.update(jobs);
       const retry: Pending[] = [];
+      const recreate: Pending[] = [];
       pending.forEach((p, i) => {
         this.dirty.add(p.entry.file);
         const err = errors.get(i);
@@ -140,9 +141,23 @@ export class RrdWriter implements Processor {
           if (restT.length) retry.push({ entry: p.entry, times: restT, values: restV });
           return;
         }
+        if (/No such file/i.test(err.message) && p.entry.origin === 'native' && round === 0) {
+          // Known to the catalog but no file: its creation failed earlier, or someone removed it. Make it again.
+          recreate.push(p);
+          return;
+        }
         this.metrics.rejected.inc({ reason: 'write_error' }, p.times.length);
         this.log(`write to ${p.entry.key} failed: ${err.message}`);
       });
+      await Promise.all(
+        recreate.map(async (p) => {
+          const tpl = this.templates.choose(p.entry.name).template;
+          await this.archive.create(p.entry.file, tpl, p.times[0] - tpl.step);
+          this.metrics.created.inc();
+          this.log(`re-created missing file ${p.entry.file} for ${p.entry.key}`);
+          retry.push(p);
+        }),
+      );
       pending = retry;
     }
     this.metrics.batchSeconds.observe((performance.now() - t0) / 1000);
@@ -156,14 +171,10 @@ export class RrdWriter implements Processor {
   /** Makes written values durable; with files, only those (if dirty). */
   async flush(files?: string[]): Promise<void> {
     if (!this.archive.usesCached) return;
-    if (!files) {
-      this.dirty.clear();
-      await this.archive.flush();
-      return;
-    }
-    const need = files.filter((f) => this.dirty.has(f));
+    // FLUSH per file answers only once that file is on disk (FLUSHALL answers at once).
+    const need = (files ?? [...this.dirty]).filter((f) => this.dirty.has(f));
     if (need.length === 0) return;
-    for (const f of need) this.dirty.delete(f);
     await this.archive.flush(need);
+    for (const f of need) this.dirty.delete(f);
   }
 }
