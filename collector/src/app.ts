@@ -1,6 +1,6 @@
 // The collector process: wires config → database → catalog → RRD archive → pipeline → listeners, slurpers, API.
 import dgram from 'node:dgram';
-import { Server } from 'node:http';
+import { createServer, Server } from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import pino, { Logger } from 'pino';
@@ -43,6 +43,8 @@ export class Collector {
   /** Our own rrdcached, when the config says spawn. */
   cachedProc?: RrdcachedProcess;
   private cachedClient?: RrdcachedClient;
+  /** The express app, for tests that inspect its routes. */
+  app?: ReturnType<typeof createApp>;
   private http?: Server;
   private tcp?: net.Server;
   private udp?: dgram.Socket;
@@ -99,7 +101,7 @@ export class Collector {
     query.isGauge = (e) => c.rrd.templates[e.template]?.type === 'GAUGE';
     const anonymousRead = c.auth.anonymousRead ?? isLoopback(c.http.listen);
     this.downtimes = new Downtimes(this.db, c.downtimes, this.log.child({ stage: 'downtimes' }), this.metrics.registry);
-    const app = createApp({
+    const app = (this.app = createApp({
       version: VERSION,
       catalog: this.catalog,
       pipeline: this.pipeline,
@@ -112,11 +114,12 @@ export class Collector {
       startedAt: Math.floor(Date.now() / 1000),
       flush: () => this.pipeline.flush(),
       routers: [this.downtimes.router({ auth: { anonymousRead, anonymousWrite: c.auth.anonymousWrite } })],
-    });
+    }));
     const [host, port] = splitHostPort(c.http.listen);
     this.http = await new Promise<Server>((resolve, reject) => {
-      const s = app.listen(port, host, () => resolve(s));
+      const s = createServer(app);
       s.once('error', (e) => reject(new Error(`cannot listen on ${c.http.listen} for HTTP: ${e.message}`)));
+      s.listen(port, host, () => resolve(s));
     });
     this.addresses.http = `http://${fmtAddr(this.http.address() as net.AddressInfo)}`;
 

@@ -14,7 +14,7 @@ step "lint";                 npx eslint --cache --quiet .
 step "frontend tests (jest)"; npx jest --ci
 # ./pkg/... rather than ./...: node_modules holds a stray Go package (flatted) that is not ours.
 step "backend: go vet";       go vet ./pkg/...
-step "backend tests (go test)"; go test -count=1 ./pkg/...
+step "backend tests (go test)"; go test -count=1 -v ./pkg/... 2>&1 | grep -vE "^=== (RUN|PAUSE|CONT)"
 step "build (webpack + Go for linux amd64/arm64)"; npm run --silent build
 step "dist checks";           npm run --silent test:dist
 

@@ -60,7 +60,13 @@ export async function main(argv: string[]): Promise<number> {
     .action(async (o: { config?: string; dataDir?: string; listen?: string }) => {
       const config = loadConfig(o.config, { dataDir: o.dataDir, listen: o.listen });
       const collector = new Collector(config);
-      await collector.start();
+      try {
+        await collector.start();
+      } catch (e) {
+        // Stop whatever did start (rrdcached, pipes, database) so the process can exit.
+        await collector.stop().catch(() => {});
+        throw e;
+      }
       await new Promise<void>((resolve) => {
         let stopping = false;
         const stop = (sig: string) => {

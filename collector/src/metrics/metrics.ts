@@ -22,6 +22,6 @@ export class Metrics {
   readonly queryMs = new Histogram({ name: 'rexmon_query_seconds', help: 'Time to answer /api/v1/query.', buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: [this.registry] });
 
   constructor() {
-    collectDefaultMetrics({ register: this.registry, prefix: 'rexmon_process_' });
+    collectDefaultMetrics({ register: this.registry, prefix: 'rexmon_' });
   }
 }

@@ -124,8 +124,8 @@ export function aggregate(series: SeriesData[], agg: Aggregation, by: string[]):
     const timestamps = [...acc.keys()].sort((a, b) => a - b);
     const values = timestamps.map((t) => {
       const a = acc.get(t)!;
+      if (a.n === 0) return null; // nothing known there: no value, not a count of 0
       if (agg === 'count') return a.n;
-      if (a.n === 0) return null;
       return agg === 'sum' ? a.sum : agg === 'avg' ? a.sum / a.n : agg === 'min' ? a.min : a.max;
     });
     const name = g.names.size === 1 ? [...g.names][0] : `${agg}`;

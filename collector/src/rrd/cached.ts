@@ -1,7 +1,7 @@
 // Client for rrdcached's line protocol over a UNIX (or TCP) socket, with BATCH, pipelining and reconnect,
 // and a supervisor that runs our own rrdcached when the config says `spawn`.
 import { ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { RrdError } from './errors.js';
@@ -178,6 +178,7 @@ export class RrdcachedProcess {
 
   async start(): Promise<void> {
     mkdirSync(path.join(this.stateDir, 'journal'), { recursive: true });
+    await this.stopOrphan();
     if (existsSync(this.socket)) rmSync(this.socket);
     const args = [
       '-g', // foreground: we own the process and stop it by its PID
@@ -228,6 +229,32 @@ export class RrdcachedProcess {
 
   get pid(): number | undefined {
     return this.child?.pid;
+  }
+
+  /**
+   * A collector killed hard leaves its rrdcached running. Found by the PID file in our state dir and
+   * recognised by our socket on its command line, it is stopped (it flushes on SIGTERM) before a new one starts.
+   */
+  private async stopOrphan(): Promise<void> {
+    const pidFile = path.join(this.stateDir, 'rrdcached.pid');
+    let pid: number;
+    try {
+      pid = Number(readFileSync(pidFile, 'utf8').trim());
+    } catch {
+      return;
+    }
+    if (!Number.isInteger(pid) || pid <= 1 || pid === this.child?.pid) return;
+    let cmdline = '';
+    try {
+      cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
+    } catch {
+      return; // not running
+    }
+    if (!cmdline.includes(this.address)) return;
+    this.log(`stopping rrdcached ${pid} left running by an earlier collector on ${this.address}`);
+    process.kill(pid, 'SIGTERM');
+    const deadline = Date.now() + 30000;
+    while (existsSync(`/proc/${pid}`) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   }
 
   async stop(): Promise<void> {

@@ -1,0 +1,163 @@
+// The HTTP API: roles, JSON errors for every 4xx, the OpenAPI document against the real routes, queries.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { createToken, hashToken } from '../auth/tokens.js';
+import { api, startCollector, TestCollector } from '../testing/harness.js';
+import { openapi } from './openapi.js';
+
+let c: TestCollector;
+const tokens: Record<string, string> = {};
+const base = Math.floor(Date.now() / 1000 / 60) * 60 - 3600;
+
+before(async () => {
+  c = await startCollector({ auth: { tokens: [{ name: 'from-config', role: 'viewer', sha256: hashToken('config-secret') }] }, pipeline: { queueCapacity: 1000 } });
+  for (const role of ['viewer', 'editor', 'admin'] as const) tokens[role] = await createToken(c.collector.db, role, role);
+  const samples = [];
+  for (const host of ['a', 'b', 'c'])
+    for (const state of ['idle', 'running'])
+      for (let i = 0; i < 5; i++) samples.push({ name: 'condor_jobs', labels: { host, state, experiment: host === 'c' ? 'dune' : 'nova' }, value: (host.charCodeAt(0) - 96) * (state === 'idle' ? 1 : 10), time: base + i * 60 });
+  const r = await api(c.url, '/api/v1/samples', { method: 'POST', token: tokens.editor, body: JSON.stringify(samples) });
+  assert.equal(r.status, 202);
+  await api(c.url, '/api/v1/admin/flush', { method: 'POST', token: tokens.editor });
+});
+after(() => c.stop());
+
+type Series = { name: string; labels: Record<string, string>; timestamps: number[]; values: (number | null)[] };
+const q = (params: string) => api<{ data: { series: Series[]; step: number } }>(c.url, `/api/v1/query?from=${base - 60}&to=${base + 300}&step=60&${params}`);
+
+test('roles: anonymous reads on loopback, writes need editor, token creation needs admin, bad tokens are 401', async () => {
+  assert.equal((await api(c.url, '/api/v1/series')).status, 200);
+  const who = await api<{ data: { name: string; role: string } }>(c.url, '/api/v1/auth/whoami', { token: 'config-secret' });
+  assert.deepEqual(who.body.data, { name: 'from-config', role: 'viewer' });
+  const bad = await api(c.url, '/api/v1/series', { token: 'wrong' });
+  assert.equal(bad.status, 401);
+  assert.match(bad.body.error!.message, /unknown or revoked API token/);
+  const malformed = await api(c.url, '/api/v1/series', { headers: { authorization: 'Basic abc' } });
+  assert.equal(malformed.status, 401);
+  const viewerWrite = await api(c.url, '/api/v1/samples', { method: 'POST', token: tokens.viewer, body: '[]' });
+  assert.equal(viewerWrite.status, 403);
+  assert.match(viewerWrite.body.error!.message, /has role viewer; this needs editor/);
+  const editorToken = await api(c.url, '/api/v1/tokens', { method: 'POST', token: tokens.editor, body: JSON.stringify({ name: 'x', role: 'viewer' }) });
+  assert.equal(editorToken.status, 403);
+  const made = await api<{ data: { token: string } }>(c.url, '/api/v1/tokens', { method: 'POST', token: tokens.admin, body: JSON.stringify({ name: 'grafana', role: 'viewer' }) });
+  assert.equal(made.status, 201);
+  assert.equal((await api<{ data: { name: string } }>(c.url, '/api/v1/auth/whoami', { token: made.body.data.token })).body.data.name, 'grafana');
+  const badRole = await api(c.url, '/api/v1/tokens', { method: 'POST', token: tokens.admin, body: JSON.stringify({ name: 'x', role: 'root' }) });
+  assert.equal(badRole.status, 400);
+  assert.equal(badRole.body.error!.path, 'role');
+});
+
+test('anonymous read is refused when configured off', async () => {
+  const d = await startCollector({ auth: { anonymousRead: false } });
+  try {
+    const r = await api(d.url, '/api/v1/series');
+    assert.equal(r.status, 401);
+    assert.match(r.body.error!.message, /needs an API token with role viewer/);
+    assert.equal((await fetch(`${d.url}/healthz`)).status, 200, 'health stays open for probes');
+  } finally {
+    await d.stop();
+  }
+});
+
+test('series, labels and label values with matchers', async () => {
+  const s = await api<{ data: { labels: Record<string, string> }[] }>(c.url, `/api/v1/series?match=${encodeURIComponent('condor_jobs{host=~"a|b",state!="idle"}')}`);
+  assert.deepEqual(s.body.data.map((x) => x.labels.host), ['a', 'b']);
+  const union = await api<{ data: unknown[] }>(c.url, `/api/v1/series?match=${encodeURIComponent('condor_jobs{host="a"}')}&match=${encodeURIComponent('condor_jobs{host="c"}')}`);
+  assert.equal(union.body.data.length, 4);
+  assert.deepEqual((await api<{ data: string[] }>(c.url, '/api/v1/labels?match=condor_jobs')).body.data, ['__name__', 'experiment', 'host', 'state']);
+  assert.deepEqual((await api<{ data: string[] }>(c.url, `/api/v1/label/host/values?match=${encodeURIComponent('condor_jobs{experiment="nova"}')}`)).body.data, ['a', 'b']);
+  const badLabel = await api(c.url, '/api/v1/label/bad-name/values');
+  assert.equal(badLabel.status, 400);
+});
+
+test('query: consolidation, aggregation by labels, values equal what was sent', async () => {
+  const one = await q(`match=${encodeURIComponent('condor_jobs{host="b",state="running"}')}`);
+  assert.equal(one.status, 200, JSON.stringify(one.body));
+  const s = one.body.data.series[0];
+  assert.deepEqual([0, 1, 2, 3, 4].map((i) => s.values[s.timestamps.indexOf(base + i * 60)]), [20, 20, 20, 20, 20]);
+  const sum = await q(`match=condor_jobs&agg=sum&by=experiment`);
+  assert.deepEqual(
+    sum.body.data.series.map((x) => [x.labels.experiment, x.values[x.timestamps.indexOf(base + 60)]]),
+    [
+      ['dune', 33],
+      ['nova', 33],
+    ],
+  );
+  const count = await q(`match=condor_jobs&agg=count`);
+  assert.equal(count.body.data.series[0].values[count.body.data.series[0].timestamps.indexOf(base + 60)], 6);
+  const max = await q(`match=condor_jobs&agg=max&by=state`);
+  assert.deepEqual(max.body.data.series.map((x) => [x.labels.state, x.values[x.timestamps.indexOf(base + 120)]]), [
+    ['idle', 3],
+    ['running', 30],
+  ]);
+  const ms = await api<{ data: { series: Series[] } }>(c.url, `/api/v1/query?match=condor_jobs&from=${(base - 60) * 1000}&to=${(base + 300) * 1000}&maxDataPoints=100`);
+  assert.equal(ms.status, 200, 'millisecond times as Grafana sends them');
+  assert.equal(ms.body.data.series.length, 6);
+});
+
+test('query: bad parameters are 400 naming the parameter', async () => {
+  const cases: [string, string, RegExp][] = [
+    ['match=cpu{host=', 'match', /expected a quoted label value/],
+    ['from=yesterday&match=x', 'from', /"yesterday" is not a time/],
+    [`match=x&from=${base}&to=${base - 10}`, 'to', /after/],
+    ['match=x&cf=MEDIAN', 'cf', /one of AVERAGE, MIN, MAX, LAST/],
+    ['match=x&maxDataPoints=1', 'maxDataPoints', /integer from 2 to 100000/],
+    ['match=x&agg=median', 'agg', /one of sum/],
+    ['match=x&by=host', 'by', /needs `agg`/],
+    ['match=x&step=soon', 'step', /not a duration/],
+    ['', 'match', /required/],
+  ];
+  for (const [params, path, re] of cases) {
+    const r = await api(c.url, `/api/v1/query?${params}`);
+    assert.equal(r.status, 400, params);
+    assert.equal(r.body.error!.path, path, params);
+    assert.match(r.body.error!.message, re, params);
+  }
+});
+
+test('ingest: malformed JSON, wrong shape and a full queue get clear errors', async () => {
+  const notJson = await api(c.url, '/api/v1/samples', { method: 'POST', token: tokens.editor, body: '[{"name":' });
+  assert.equal(notJson.status, 400);
+  assert.match(notJson.body.error!.message, /not valid JSON/);
+  const shape = await api(c.url, '/api/v1/samples', { method: 'POST', token: tokens.editor, body: '{"name":"x"}' });
+  assert.equal(shape.status, 400);
+  assert.match(shape.body.error!.message, /JSON array of samples/);
+  const big = Array.from({ length: 1001 }, (_, i) => ({ name: 'flood', labels: { i: String(i) }, value: i }));
+  const full = await api(c.url, '/api/v1/samples', { method: 'POST', token: tokens.editor, body: JSON.stringify(big) });
+  assert.equal(full.status, 503, 'larger than the queue: refused whole, nothing stored');
+  assert.match(full.body.error!.message, /queue is full; nothing was stored/);
+  assert.equal((await api<{ data: unknown[] }>(c.url, '/api/v1/series?match=flood')).body.data.length, 0);
+});
+
+test('every 4xx is JSON, unknown paths included; health, readiness and metrics', async () => {
+  const r = await api(c.url, '/api/v1/nope');
+  assert.equal(r.status, 404);
+  assert.match(r.body.error!.message, /no such endpoint: GET \/api\/v1\/nope/);
+  assert.equal((await api(c.url, '/nope')).status, 404);
+  assert.equal((await fetch(`${c.url}/readyz`)).status, 200);
+  const m = await (await fetch(`${c.url}/metrics`)).text();
+  for (const name of ['rexmon_queue_depth', 'rexmon_samples_received_total', 'rexmon_samples_written_total', 'rexmon_rrdtool_command_seconds', 'rexmon_series', 'rexmon_process_resident_memory_bytes'])
+    assert.match(m, new RegExp(`^${name}`, 'm'), name);
+  const page = await (await fetch(`${c.url}/`)).text();
+  assert.match(page, /condor_jobs/);
+});
+
+test('the OpenAPI document lists exactly the routes the server has', async () => {
+  const doc = (await api<ReturnType<typeof openapi>>(c.url, '/api/v1/openapi.json')).body;
+  const documented = new Set<string>();
+  for (const [p, ops] of Object.entries(doc.paths)) for (const m of Object.keys(ops as object)) documented.add(`${m.toUpperCase()} ${p.replace(/\{(\w+)\}/g, ':$1')}`);
+  const served = new Set<string>();
+  type Layer = { route?: { path: string; methods: Record<string, boolean> }; handle?: { stack?: Layer[] }; matchers?: unknown };
+  const walk = (stack: Layer[]) => {
+    for (const l of stack) {
+      if (l.route) for (const m of Object.keys(l.route.methods)) served.add(`${m.toUpperCase()} ${l.route.path}`);
+      else if (l.handle?.stack) walk(l.handle.stack);
+    }
+  };
+  const app = (c.collector as unknown as { app: { router: { stack: Layer[] } } }).app;
+  walk(app.router.stack);
+  const apiRoutes = [...served].filter((r) => !/ \/(healthz|readyz|metrics)?$/.test(r));
+  assert.ok(apiRoutes.length >= 10, `found routes: ${[...served].join(', ')}`);
+  assert.deepEqual(apiRoutes.filter((r) => !documented.has(r)).sort(), [], 'served but not documented');
+  assert.deepEqual([...documented].filter((r) => !served.has(r)).sort(), [], 'documented but not served');
+});

@@ -1,0 +1,68 @@
+// The `rexmon` CLI as a user runs it: start as a real process, push Graphite, read back with series/query,
+// create a token, bad arguments; stopped by the PID we started.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { test } from 'node:test';
+import { freePort, run, sendTcp, tempDir, waitFor } from '../testing/harness.js';
+
+const BIN = fileURLToPath(new URL('../../bin/rexmon.js', import.meta.url));
+
+test('rexmon start, Graphite in, series and query out, token create, clean stop on SIGTERM', async () => {
+  const t = await tempDir();
+  const [httpPort, gPort] = [await freePort(), await freePort()];
+  const cfg = path.join(t.dir, 'rexmon.yaml');
+  await writeFile(cfg, [`graphite:`, `  tcp: 127.0.0.1:${gPort}`, `  udp: false`, `  mappings:`, `    - {match: "lab.*.temp", name: temp, labels: {host: $1}}`, `slurpers: []`, `log: {level: warn}`].join('\n'));
+  const child = spawn('node', [BIN, 'start', '--config', cfg, '--data-dir', t.dir, '--listen', `127.0.0.1:${httpPort}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  const url = `http://127.0.0.1:${httpPort}`;
+  try {
+    await waitFor('the collector', async () => (await fetch(`${url}/readyz`).catch(() => undefined))?.ok);
+    const now = Math.floor(Date.now() / 1000 / 60) * 60 - 600;
+    await sendTcp('127.0.0.1', gPort, `lab.host01.temp 21.5 ${now}\nlab.host01.temp 22.5 ${now + 60}\n`);
+    const token = (await run('node', [BIN, 'token', 'create', '--role', 'editor', '--name', 'ci', '--data-dir', t.dir])).stdout.trim();
+    assert.match(token, /^rxm_[A-Za-z0-9_-]{32}$/);
+    await fetch(`${url}/api/v1/admin/flush`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+    const series = await run('node', [BIN, 'series', 'temp{host=~"host.*"}', '--url', url]);
+    assert.equal(series.stdout.trim(), 'temp{host="host01"}');
+    const q = await run('node', [BIN, 'query', 'temp', '--url', url, '--from', String(now - 60), '--to', String(now + 120), '--step', '1m']);
+    assert.match(q.stdout, /# temp\{host="host01"\}/);
+    assert.match(q.stdout, new RegExp(`${new Date(now * 1000).toISOString()}\\t21.5`));
+    assert.match(q.stdout, new RegExp(`${new Date((now + 60) * 1000).toISOString()}\\t22.5`));
+    const rel = await run('node', [BIN, 'query', 'temp', '--url', url, '--from', 'now-1h', '--json']);
+    assert.equal(JSON.parse(rel.stdout).series.length, 1);
+    await assert.rejects(run('node', [BIN, 'query', 'temp{', '--url', url]), (e: { code: number; stderr: string }) => e.code !== 0 && /missing '}'/.test(e.stderr));
+    await assert.rejects(run('node', [BIN, 'query', 'temp', '--url', url, '--from', 'yesterday']), /"yesterday" is not a time/);
+    await assert.rejects(run('node', [BIN, 'series', '--url', 'http://127.0.0.1:1']), /cannot reach the collector at http:\/\/127.0.0.1:1/);
+    await assert.rejects(run('node', [BIN, 'token', 'create', '--role', 'root', '--data-dir', t.dir]), /Allowed choices are viewer, editor, admin/);
+    await assert.rejects(run('node', [BIN, 'frobnicate']), /unknown command 'frobnicate'/);
+    const help = await run('node', [BIN, '--help']);
+    for (const cmd of ['start', 'series', 'query', 'check-config', 'import', 'token']) assert.match(help.stdout, new RegExp(`\\n  ${cmd}\\b`));
+  } finally {
+    child.kill('SIGTERM');
+  }
+  assert.equal(await exited, 0, `clean exit; stderr: ${stderr}`);
+  await t.cleanup();
+});
+
+test('rexmon start reports a port already in use and exits non-zero', async () => {
+  const t = await tempDir();
+  const port = await freePort();
+  const first = spawn('node', [BIN, 'start', '--data-dir', t.dir, '--listen', `127.0.0.1:${port}`], { stdio: 'ignore', env: { ...process.env } });
+  try {
+    await waitFor('first collector', async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.ok, 15000);
+    const cfg = path.join(t.dir, 'other.yaml');
+    await writeFile(cfg, 'graphite: {tcp: false, udp: false}\nslurpers: []\n');
+    const t2 = await tempDir();
+    await assert.rejects(run('node', [BIN, 'start', '--config', cfg, '--data-dir', t2.dir, '--listen', `127.0.0.1:${port}`]), /cannot listen on 127.0.0.1:\d+ for HTTP: listen EADDRINUSE/);
+    await t2.cleanup();
+  } finally {
+    first.kill('SIGTERM');
+    await new Promise((r) => first.on('exit', r));
+    await t.cleanup();
+  }
+});

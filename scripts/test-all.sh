@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# `npm test`: every test in the repository — the collector (node's test runner, real rrdtool, rrdcached,
+# SQLite, PostgreSQL, Alertmanager), then the Grafana plugin (typecheck, lint, jest, go test against a
+# real collector, build, dist checks). Ends with one line: "N passed, M failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+logdir=$(mktemp -d)
+trap 'rm -rf "$logdir"' EXIT
+failed_parts=()
+
+echo "== build the collector"
+npm run --silent build -w collector || exit 1
+
+echo "== collector tests"
+(cd collector && node --test --test-concurrency=1 --test-reporter=spec --test-reporter-destination=stdout \
+  --test-reporter=tap --test-reporter-destination="$logdir/collector.tap" dist/) || failed_parts+=(collector)
+pass_c=$(sed -n 's/^# pass \([0-9]*\)$/\1/p' "$logdir/collector.tap" | tail -1)
+fail_c=$(sed -n 's/^# fail \([0-9]*\)$/\1/p' "$logdir/collector.tap" | tail -1)
+
+echo "== Grafana plugin tests"
+(bash grafana-plugin/scripts/ci-setup.sh && npm --prefix grafana-plugin test) 2>&1 | tee "$logdir/plugin.log"
+[ "${PIPESTATUS[0]}" -eq 0 ] || failed_parts+=(grafana-plugin)
+sum_jest() { grep -E '^Tests: ' "$logdir/plugin.log" | grep -oE "[0-9]+ $1" | awk '{s += $1} END {print s + 0}'; }
+jest_pass=$(sum_jest passed)
+jest_fail=$(sum_jest failed)
+go_pass=$(grep -cE '^\s*--- PASS' "$logdir/plugin.log")
+go_fail=$(grep -cE '^\s*--- FAIL' "$logdir/plugin.log")
+
+passed=$(( ${pass_c:-0} + ${jest_pass:-0} + go_pass ))
+failures=$(( ${fail_c:-0} + ${jest_fail:-0} + go_fail ))
+echo
+echo "collector: ${pass_c:-0} passed, ${fail_c:-0} failed; plugin jest: ${jest_pass:-0} passed, ${jest_fail:-0} failed; plugin go: $go_pass passed, $go_fail failed"
+if ((${#failed_parts[@]})); then
+  echo "failed: ${failed_parts[*]}"
+  ((failures == 0)) && failures=1
+fi
+echo "$passed passed, $failures failed"
+((failures == 0))
