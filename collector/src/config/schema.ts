@@ -47,27 +47,32 @@ export const templateSchema = z
 export type RrdTemplate = z.infer<typeof templateSchema>;
 
 export const DEFAULT_TEMPLATES: Record<string, z.input<typeof templateSchema>> = {
-  // 1 min for 2 days, 5 min for 2 weeks, 1 h for 13 months: ~300 KB per series.
+  // 1 min for 1 day, 5 min for 1 week, 1 h for 1 year: 305 KB per series (10,000 series: 3 GB).
   gauge: {
     step: 60,
     type: 'GAUGE',
     rras: [
-      { cf: ['AVERAGE', 'MIN', 'MAX', 'LAST'], steps: 1, rows: 2880 },
-      { cf: ['AVERAGE', 'MIN', 'MAX'], steps: 5, rows: 4032 },
-      { cf: ['AVERAGE', 'MIN', 'MAX'], steps: 60, rows: 9504 },
+      { cf: ['AVERAGE', 'MIN', 'MAX', 'LAST'], steps: 1, rows: 1440 },
+      { cf: ['AVERAGE', 'MIN', 'MAX'], steps: 5, rows: 2016 },
+      { cf: ['AVERAGE', 'MIN', 'MAX'], steps: 60, rows: 8784 },
     ],
   },
+  // Counters (bytes sent, jobs finished) stored as a per-second rate; same resolutions as gauge.
   counter: {
     step: 60,
     type: 'DERIVE',
     min: 0,
     rras: [
-      { cf: ['AVERAGE', 'MIN', 'MAX', 'LAST'], steps: 1, rows: 2880 },
-      { cf: ['AVERAGE', 'MIN', 'MAX'], steps: 5, rows: 4032 },
-      { cf: ['AVERAGE', 'MIN', 'MAX'], steps: 60, rows: 9504 },
+      { cf: ['AVERAGE', 'MIN', 'MAX', 'LAST'], steps: 1, rows: 1440 },
+      { cf: ['AVERAGE', 'MIN', 'MAX'], steps: 5, rows: 2016 },
+      { cf: ['AVERAGE', 'MIN', 'MAX'], steps: 60, rows: 8784 },
     ],
   },
 };
+
+function builtinTemplates(): Record<string, RrdTemplate> {
+  return Object.fromEntries(Object.entries(DEFAULT_TEMPLATES).map(([k, v]) => [k, templateSchema.parse(v)]));
+}
 
 const tokenSchema = z
   .object({
@@ -228,11 +233,16 @@ export const configSchema = z
           })
           .strict()
           .prefault({}),
-        templates: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/), templateSchema).prefault(DEFAULT_TEMPLATES),
+        /** Added to (or replacing by name) the built-in `gauge` and `counter`. */
+        templates: z
+          .record(z.string().regex(/^[A-Za-z0-9_-]+$/, 'template names use letters, digits, _ and -'), templateSchema)
+          .default({})
+          .transform((t) => ({ ...builtinTemplates(), ...t })),
         /** First rule whose glob matches the metric name wins; else defaultTemplate. */
         rules: z.array(z.object({ match: z.string().min(1), template: z.string() }).strict()).default([]),
         defaultTemplate: z.string().default('gauge'),
-        writers: z.number().int().min(1).max(16).default(2),
+        /** rrdtool pipes for creating files (and writing when rrdcached is off); creation is mostly system time, so more than the cores helps. */
+        writers: z.number().int().min(1).max(16).default(4),
         readers: z.number().int().min(1).max(16).default(2),
       })
       .strict()

@@ -18,6 +18,8 @@ interface Lane {
   queue: BoundedQueue<Sample>;
   busy: boolean;
   idleWaiters: (() => void)[];
+  /** Ends the wait for a fuller batch. */
+  wake?: () => void;
 }
 
 export interface PipelineOptions {
@@ -88,9 +90,17 @@ export class Pipeline {
         continue;
       }
       // Let a batch fill a little when input trickles in, unless it is already full.
-      // A flush() waiting for this lane skips the wait.
+      // A flush() arriving meanwhile cuts the wait short.
       if (queue.size < this.opts.batchSize && this.opts.flushInterval > 0 && !this.stopped && lane.idleWaiters.length === 0) {
-        await new Promise((r) => setTimeout(r, this.opts.flushInterval * 1000));
+        await new Promise<void>((r) => {
+          const timer = setTimeout(done, this.opts.flushInterval * 1000);
+          lane.wake = done;
+          function done() {
+            clearTimeout(timer);
+            r();
+          }
+        });
+        lane.wake = undefined;
       }
       const batch = queue.take(this.opts.batchSize);
       this.metrics.queueDepth.set({ processor: processor.name }, queue.size);
@@ -123,6 +133,7 @@ export class Pipeline {
           await new Promise<void>((r) => {
             l.idleWaiters.push(r);
             l.queue.wakeAll();
+            l.wake?.();
           });
         }
         await l.processor.flush?.();
@@ -133,7 +144,10 @@ export class Pipeline {
   /** Stops taking input, drains, flushes. */
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const l of this.lanes) l.queue.wakeAll();
+    for (const l of this.lanes) {
+      l.queue.wakeAll();
+      l.wake?.();
+    }
     await this.flush();
   }
 }

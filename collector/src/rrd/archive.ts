@@ -48,6 +48,7 @@ export interface ReadResult {
 
 // Values per UPDATE line: long enough to amortise, short enough for rrdcached's line buffer.
 const VALUES_PER_LINE = 64;
+const FLUSH_CONNECTIONS = 8;
 
 export function createArgs(tpl: RrdTemplate, start: number): string[] {
   const heartbeat = tpl.heartbeat ?? tpl.step * 2;
@@ -61,7 +62,8 @@ export class RrdArchive {
   private readonly writers: RrdtoolPipe[];
   private readonly readers: RrdtoolPipe[];
   private nextReader = 0;
-  private readonly madeDirs = new Set<string>();
+  private readonly madeDirs = new Map<string, Promise<void>>();
+  private readonly flushers: RrdcachedClient[] = [];
 
   constructor(private readonly opts: ArchiveOptions) {
     // Paths given to the pipes are absolute, so their working directory does not matter.
@@ -96,10 +98,14 @@ export class RrdArchive {
   /** Creates a file unless it already exists (then it is adopted as it is). */
   async create(file: string, tpl: RrdTemplate, start: number): Promise<void> {
     const dir = path.dirname(file);
-    if (!this.madeDirs.has(dir)) {
-      await mkdir(dir, { recursive: true });
-      this.madeDirs.add(dir);
+    // One mkdir per directory, shared by the creates that wait for it.
+    let made = this.madeDirs.get(dir);
+    if (!made) {
+      made = mkdir(dir, { recursive: true }).then(() => undefined);
+      this.madeDirs.set(dir, made);
+      made.catch(() => this.madeDirs.delete(dir));
     }
+    await made;
     try {
       await this.writerFor(file).run(['create', arg(file), '--no-overwrite', ...createArgs(tpl, start)].join(' '));
     } catch (e) {
@@ -166,9 +172,12 @@ export class RrdArchive {
       }
       return;
     }
+    // rrdcached serves one connection's commands in order and a FLUSH waits for its file, so flushing
+    // many files goes over several connections at once to keep its write threads busy.
+    if (this.flushers.length === 0) for (let i = 0; i < FLUSH_CONNECTIONS; i++) this.flushers.push(new RrdcachedClient(c.address));
     await Promise.all(
-      files.map((f) =>
-        c.command(`FLUSH ${path.relative(this.opts.root, f)}`).catch((e: Error) => {
+      files.map((f, i) =>
+        this.flushers[i % this.flushers.length].command(`FLUSH ${path.relative(this.opts.root, f)}`).catch((e: Error) => {
           // rrdcached answers "no such file" for a file it holds nothing for: nothing to flush.
           if (!/no such file|not found/i.test(e.message)) throw e;
         }),
@@ -231,5 +240,6 @@ export class RrdArchive {
 
   async close(): Promise<void> {
     await Promise.all([...this.writers, ...this.readers].map((p) => p.close()));
+    await Promise.all(this.flushers.map((f) => f.close()));
   }
 }

@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { RrdError } from './errors.js';
+import { Fifo } from '../util/fifo.js';
 
 interface Pending {
   lines: string[]; // what to (re)send
@@ -23,7 +24,7 @@ export interface Reply {
 export class RrdcachedClient {
   private sock?: net.Socket;
   private connecting?: Promise<net.Socket>;
-  private inflight: Pending[] = [];
+  private inflight = new Fifo<Pending>();
   private buf = '';
   private current?: Reply;
   private closed = false;
@@ -66,7 +67,7 @@ export class RrdcachedClient {
     this.sock = undefined;
     this.buf = '';
     this.current = undefined;
-    const retry = this.inflight.splice(0);
+    const retry = this.inflight.drain();
     if (retry.length === 0) return;
     // A BATCH cut in half cannot be resumed command by command; fail it and let the caller resend.
     const e = new RrdError(`connection to rrdcached at ${this.address} closed`);
@@ -75,11 +76,12 @@ export class RrdcachedClient {
 
   private onData(d: string) {
     this.buf += d;
+    let start = 0;
     let nl: number;
-    while ((nl = this.buf.indexOf('\n')) >= 0) {
-      const line = this.buf.slice(0, nl);
-      this.buf = this.buf.slice(nl + 1);
-      const head = this.inflight[0];
+    while ((nl = this.buf.indexOf('\n', start)) >= 0) {
+      const line = this.buf.slice(start, nl);
+      start = nl + 1;
+      const head = this.inflight.peek();
       if (!head) continue;
       if (!this.current) {
         const sp = line.indexOf(' ');
@@ -98,6 +100,7 @@ export class RrdcachedClient {
         else head.resolve(r);
       }
     }
+    this.buf = this.buf.slice(start);
   }
 
   private async send(p: Omit<Pending, 'attempts'>): Promise<Reply> {

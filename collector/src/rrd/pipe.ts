@@ -2,6 +2,7 @@
 // If the child dies, it is restarted and every command in flight is sent again.
 import { ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { RrdError } from './errors.js';
+import { Fifo } from '../util/fifo.js';
 
 interface Pending {
   line: string;
@@ -19,10 +20,11 @@ export interface PipeHooks {
 
 export class RrdtoolPipe {
   private child?: ChildProcessWithoutNullStreams;
-  private inflight: Pending[] = [];
+  private inflight = new Fifo<Pending>();
   private buf = '';
   private closed = false;
   private restarts = 0;
+  private corked = false;
 
   constructor(
     private readonly binary = 'rrdtool',
@@ -58,12 +60,12 @@ export class RrdtoolPipe {
     this.child = undefined;
     this.buf = '';
     if (this.closed) {
-      for (const p of this.inflight.splice(0)) p.reject(new RrdError('rrdtool pipe closed', p.line));
+      for (const p of this.inflight.drain()) p.reject(new RrdError('rrdtool pipe closed', p.line));
       return;
     }
     this.restarts++;
     this.hooks.onRestart?.(reason);
-    const retry = this.inflight.splice(0);
+    const retry = this.inflight.drain();
     for (const p of retry) {
       p.attempts++;
       if (fatal || p.attempts > this.maxAttempts) p.reject(new RrdError(`${reason}; gave up after ${p.attempts} attempts`, p.line));
@@ -73,11 +75,13 @@ export class RrdtoolPipe {
 
   private onData(chunk: string) {
     this.buf += chunk;
+    let start = 0;
     let nl: number;
-    while ((nl = this.buf.indexOf('\n')) >= 0) {
-      const line = this.buf.slice(0, nl);
-      this.buf = this.buf.slice(nl + 1);
-      const head = this.inflight[0];
+    // Scan with an offset and cut the buffer once per chunk: thousands of short replies arrive together.
+    while ((nl = this.buf.indexOf('\n', start)) >= 0) {
+      const line = this.buf.slice(start, nl);
+      start = nl + 1;
+      const head = this.inflight.peek();
       if (!head) continue;
       if (line.startsWith('OK u:')) {
         this.inflight.shift();
@@ -90,6 +94,7 @@ export class RrdtoolPipe {
         head.out.push(line);
       }
     }
+    this.buf = this.buf.slice(start);
   }
 
   private enqueue(p: Pending) {
@@ -97,6 +102,15 @@ export class RrdtoolPipe {
     p.out = [];
     p.started = performance.now();
     this.inflight.push(p);
+    // Commands issued in the same tick leave in one write.
+    if (!this.corked) {
+      this.corked = true;
+      child.stdin.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        child.stdin.uncork();
+      });
+    }
     child.stdin.write(p.line + '\n');
   }
 

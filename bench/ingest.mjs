@@ -1,0 +1,129 @@
+#!/usr/bin/env node
+// Ingest: time until durable (every value in its RRD file, then verified) for 100,000 Graphite points over
+// 10,000 series (10 points each, 60 s apart), through the collector warm (series known) and cold (files
+// created on first sight), beside the raw ceiling: the same values sent straight to rrdcached with BATCH
+// into pre-created files. Usage: node bench/ingest.mjs [--series 10000] [--points 10]
+import net from 'node:net';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { configSchema } from '../collector/dist/config/schema.js';
+import { createArgs } from '../collector/dist/rrd/archive.js';
+import { seriesFile } from '../collector/dist/rrd/naming.js';
+import { cpuSeconds, RrdPipe, rss, sendTcp, startCollector, startRrdcached, tmp, verify } from './lib.mjs';
+
+const { values: opt } = parseArgs({ options: { series: { type: 'string', default: '10000' }, points: { type: 'string', default: '10' }, template: { type: 'string', default: 'gauge' } } });
+const SERIES = Number(opt.series);
+const POINTS = Number(opt.points);
+// `gauge` is rexmon's default (1 min × 1 day, 5 min × 1 week, 1 h × 1 year); `1d` keeps 1 min × 1 day only,
+// the retention of carbon's default storage schema (60s:1d), for a like-for-like comparison with carbon.
+const TEMPLATES = { '1d': { step: 60, type: 'GAUGE', rras: [{ cf: ['AVERAGE', 'MIN', 'MAX', 'LAST'], steps: 1, rows: 1440 }] } };
+const templateYaml = TEMPLATES[opt.template] ? `rrd:\n  templates:\n    bench: ${JSON.stringify(TEMPLATES[opt.template])}\n  defaultTemplate: bench\n` : '';
+const template = TEMPLATES[opt.template] ? configSchema.parse({ rrd: { templates: { bench: TEMPLATES[opt.template] } } }).rrd.templates.bench : configSchema.parse({}).rrd.templates[opt.template];
+if (!template) throw new Error(`unknown --template ${opt.template}: use gauge or 1d`);
+const base = Math.floor(Date.now() / 1000 / 60) * 60 - (POINTS + 30) * 60;
+const host = (s) => `fnpc${String(s).padStart(5, '0')}`;
+const value = (s, i) => s + i / 100;
+
+// Time-major, as many slurpers report: every series' point for one minute, then the next minute.
+const lines = [];
+for (let i = 0; i < POINTS; i++) for (let s = 0; s < SERIES; s++) lines.push(`bench.${host(s)}.load ${value(s, i)} ${base + i * 60}`);
+const payload = lines.join('\n') + '\n';
+const total = SERIES * POINTS;
+const mapping = `    - {match: "bench.*.load", name: bench_load, labels: {host: $1}}\n`;
+
+/** A raw rrdcached connection: send text, wait for n reply lines. */
+function connect(sockPath) {
+  return new Promise((resolve) => {
+    const sock = net.createConnection({ path: sockPath }, () => resolve({ send, close: () => sock.end() }));
+    sock.setEncoding('utf8');
+    let buf = '';
+    let waiting;
+    sock.on('data', (d) => {
+      buf += d;
+      const lines = buf.split('\n');
+      if (waiting && lines.length - 1 >= waiting.n) {
+        buf = '';
+        const w = waiting;
+        waiting = undefined;
+        w.resolve(lines.slice(0, -1));
+      }
+    });
+    function send(text, n) {
+      return new Promise((res) => {
+        waiting = { n, resolve: res };
+        sock.write(text);
+      });
+    }
+  });
+}
+
+function expected(root) {
+  const m = new Map();
+  for (let s = 0; s < SERIES; s++) m.set(path.join(root, seriesFile('bench_load', { host: host(s) })), Array.from({ length: POINTS }, (_, i) => [base + i * 60, value(s, i)]));
+  return m;
+}
+
+async function raw() {
+  const t = tmp('rexmon-bench-raw-');
+  const cached = await startRrdcached(t.dir);
+  const exp = expected(t.dir);
+  const pipe = new RrdPipe();
+  const dirs = new Set([...exp.keys()].map((f) => path.dirname(f)));
+  for (const d of dirs) await import('node:fs').then((fs) => fs.mkdirSync(d, { recursive: true }));
+  await Promise.all([...exp.keys()].map((f) => pipe.run(`create ${f} ${createArgs(template, base - 60).join(' ')}`)));
+  pipe.close();
+  const rels = [...exp.keys()].map((f) => path.relative(t.dir, f));
+  const cmds = [];
+  for (let i = 0; i < POINTS; i++) for (let s = 0; s < SERIES; s++) cmds.push(`UPDATE ${rels[s]} ${base + i * 60}:${value(s, i)}`);
+  const cpu0 = cpuSeconds(cached.pid);
+  const t0 = performance.now();
+  const batch = await connect(cached.sock);
+  const reply = await batch.send('BATCH\n' + cmds.join('\n') + '\n.\n', 2);
+  if (!/^0 errors/.test(reply[1])) throw new Error(`BATCH: ${reply[1]}`);
+  // FLUSH answers once its file is on disk; rrdcached serves a connection in order, so use several.
+  const flushers = await Promise.all(Array.from({ length: 8 }, () => connect(cached.sock)));
+  await Promise.all(flushers.map((f, k) => f.send(rels.filter((_, i) => i % 8 === k).map((r) => `FLUSH ${r}\n`).join(''), Math.ceil((rels.length - k) / 8))));
+  for (const f of [batch, ...flushers]) f.close();
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu = cpuSeconds(cached.pid) - cpu0;
+  const mem = rss(cached.pid).peak;
+  await cached.stop();
+  const lost = await verify(exp, base - 60, base + POINTS * 60);
+  t.cleanup();
+  return { name: 'raw rrdcached BATCH, files pre-created (ceiling)', seconds, cpu, mem, lost };
+}
+
+async function collector(warm) {
+  const t = tmp('rexmon-bench-collector-');
+  const c = await startCollector(t.dir, { graphiteMappings: mapping, extraConfig: templateYaml });
+  if (warm) {
+    // Make every series known (catalog row + file) with one earlier point, written and flushed.
+    const first = [];
+    for (let s = 0; s < SERIES; s++) first.push(`bench.${host(s)}.load 0 ${base - 60}`);
+    await sendTcp(c.graphitePort, first.join('\n') + '\n');
+    await c.flush();
+  }
+  const cpu0 = cpuSeconds(c.pid);
+  const t0 = performance.now();
+  await sendTcp(c.graphitePort, payload);
+  await c.flush(); // returns once every accepted value is in its file
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu = cpuSeconds(c.pid) - cpu0;
+  const mem = rss(c.pid).peak;
+  await c.stop();
+  const lost = await verify(expected(path.join(t.dir, 'rrd')), base - 60, base + POINTS * 60);
+  t.cleanup();
+  return { name: `rexmon collector, ${warm ? 'warm (series known)' : 'cold (files created on first sight)'}`, seconds, cpu, mem, lost };
+}
+
+const kb = Math.round((template.rras.reduce((n, r) => n + r.rows * r.cf.length, 0) * 8) / 1024);
+console.log(`ingest: ${total.toLocaleString('en')} Graphite points, ${SERIES.toLocaleString('en')} series × ${POINTS}, 60 s apart; template ${opt.template} (~${kb} KB per file); time until durable, then every value verified with rrdtool fetch`);
+const results = [await raw(), await collector(true), await collector(false)];
+const ceiling = results[0].seconds;
+console.log('');
+console.log('| run | time to durable | samples/s | × raw ceiling | CPU s (server) | peak RSS MB | values lost |');
+console.log('|---|---|---|---|---|---|---|');
+for (const r of results)
+  console.log(`| ${r.name} | ${r.seconds.toFixed(2)} s | ${Math.round(total / r.seconds).toLocaleString('en')} | ${(r.seconds / ceiling).toFixed(2)} | ${r.cpu.toFixed(2)} | ${Math.round(r.mem)} | ${r.lost} |`);
+const lostAny = results.some((r) => r.lost > 0);
+process.exitCode = lostAny ? 1 : 0;

@@ -1,0 +1,161 @@
+// Shared pieces of the benchmarks: temp dirs, free ports, a collector started as a real process
+// (stopped by its PID), rrdcached, and verification through one `rrdtool -` pipe.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const BIN = path.join(ROOT, 'collector/bin/rexmon.js');
+
+export function tmp(prefix) {
+  const dir = mkdtempSync(path.join(process.env.BENCH_DIR ?? os.tmpdir(), prefix));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export function freePort() {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const p = s.address().port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Peak and current RSS of a process, in MB, from /proc. */
+export function rss(pid) {
+  const s = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (k) => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(s)?.[1] ?? 0);
+  return { rss: kb('VmRSS') / 1024, peak: kb('VmHWM') / 1024 };
+}
+
+/** CPU seconds (user+system) of a process and its waited-for children, from /proc. */
+export function cpuSeconds(pid) {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  const tck = 100;
+  return (Number(f[11]) + Number(f[12])) / tck;
+}
+
+/** `graphiteMappings`: YAML list items for graphite.mappings; `extraConfig`: more top-level YAML. */
+export async function startCollector(dataDir, { graphiteMappings = '', extraConfig = '' } = {}) {
+  const [http, graphite] = [await freePort(), await freePort()];
+  const cfg = path.join(dataDir, 'bench.yaml');
+  const mappings = graphiteMappings ? `  mappings:\n${graphiteMappings}` : '';
+  writeFileSync(cfg, `graphite:\n  tcp: 127.0.0.1:${graphite}\n  udp: false\n${mappings}slurpers: []\nlog: {level: warn}\n${extraConfig}`);
+  const child = spawn('node', [BIN, 'start', '--config', cfg, '--data-dir', dataDir, '--listen', `127.0.0.1:${http}`], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const url = `http://127.0.0.1:${http}`;
+  for (let i = 0; ; i++) {
+    if (child.exitCode !== null) throw new Error('collector exited at start');
+    const ok = await fetch(`${url}/readyz`).then((r) => r.ok, () => false);
+    if (ok) break;
+    if (i > 600) throw new Error('collector not ready after 30 s');
+    await sleep(50);
+  }
+  const token = (await run('node', [BIN, 'token', 'create', '--role', 'admin', '--name', 'bench', '--data-dir', dataDir])).trim();
+  return {
+    url,
+    graphitePort: graphite,
+    pid: child.pid,
+    token,
+    flush: async () => {
+      const r = await fetch(`${url}/api/v1/admin/flush`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+      if (!r.ok) throw new Error(`flush: HTTP ${r.status}`);
+    },
+    stop: () =>
+      new Promise((resolve) => {
+        child.once('exit', resolve);
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+export function run(cmd, args) {
+  return new Promise((resolve, reject) => {
+    const c = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    c.stdout.on('data', (d) => (out += d));
+    c.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.join(' ')} exited ${code}`))));
+  });
+}
+
+/** Sends a string over TCP and resolves when the server has it all (we close after writing). */
+export function sendTcp(port, data) {
+  return new Promise((resolve, reject) => {
+    const s = net.createConnection({ host: '127.0.0.1', port }, () => s.end(data));
+    s.on('error', reject);
+    s.on('close', resolve);
+  });
+}
+
+/** One long-lived `rrdtool -`: commands pipelined, each answer ends with OK or ERROR. */
+export class RrdPipe {
+  constructor() {
+    this.child = spawn('rrdtool', ['-'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    this.child.stdout.setEncoding('utf8');
+    this.queue = [];
+    this.buf = '';
+    this.out = [];
+    this.child.stdout.on('data', (d) => {
+      this.buf += d;
+      let nl;
+      while ((nl = this.buf.indexOf('\n')) >= 0) {
+        const line = this.buf.slice(0, nl);
+        this.buf = this.buf.slice(nl + 1);
+        if (line.startsWith('OK ') || line.startsWith('ERROR:')) {
+          const p = this.queue.shift();
+          const out = this.out;
+          this.out = [];
+          if (line.startsWith('OK ')) p.resolve(out);
+          else p.reject(new Error(line));
+        } else this.out.push(line);
+      }
+    });
+  }
+  run(line) {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ resolve, reject });
+      this.child.stdin.write(line + '\n');
+    });
+  }
+  close() {
+    this.child.stdin.end();
+  }
+}
+
+/** Checks every expected value in its file; returns the number missing or wrong. */
+export async function verify(expect, start, end) {
+  const pipe = new RrdPipe();
+  let bad = 0;
+  await Promise.all(
+    [...expect].map(async ([file, values]) => {
+      const lines = await pipe.run(`fetch ${file} AVERAGE --start ${start} --end ${end}`);
+      const got = new Map();
+      for (const l of lines) {
+        const m = /^(\d+):\s+(\S+)/.exec(l);
+        if (m) got.set(Number(m[1]), Number(m[2]));
+      }
+      for (const [t, v] of values) if (Math.abs((got.get(t) ?? NaN) - v) > 1e-9) bad++;
+    }),
+  );
+  pipe.close();
+  return bad;
+}
+
+/** rrdcached on a UNIX socket, in the foreground, stopped by its PID. */
+export async function startRrdcached(dir) {
+  const sock = path.join(dir, 'rrdcached.sock');
+  const child = spawn('rrdcached', ['-g', '-l', `unix:${sock}`, '-p', path.join(dir, 'rrdcached.pid'), '-j', dir, '-b', dir, '-B', '-w', '300', '-z', '60', '-f', '3600', '-t', '2'], { stdio: 'ignore' });
+  for (let i = 0; i < 200; i++) {
+    const ok = await new Promise((r) => {
+      const s = net.createConnection({ path: sock }, () => (s.end(), r(true)));
+      s.on('error', () => r(false));
+    });
+    if (ok) break;
+    await sleep(20);
+  }
+  return { sock, pid: child.pid, stop: () => new Promise((r) => (child.once('exit', r), child.kill('SIGTERM'))) };
+}
