@@ -86,3 +86,8 @@ test('rexmon check-config prints the same errors and exits non-zero; OK for a go
     await t.cleanup();
   }
 });
+
+test('rexmon.example.yaml is valid and states the defaults', () => {
+  const example = loadConfig(fileURLToPath(new URL('../../../rexmon.example.yaml', import.meta.url)));
+  assert.deepEqual(example, loadConfig(undefined));
+});

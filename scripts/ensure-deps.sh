@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what is missing, nothing else: Debian packages (through apt-get, with sudo unless root) and the
+# npm packages of the lock file. Sourced by start.sh and test-all.sh.
+#   ensure_apt PKG...   install the packages that are not installed
+#   ensure_npm          npm ci when node_modules does not match package-lock.json
+ensure_apt() {
+  local missing=() p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  ((${#missing[@]})) || return 0
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "installing ${missing[*]} with apt-get"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+ensure_npm() {
+  command -v node >/dev/null || { echo "Node.js 20 or newer is needed" >&2; return 1; }
+  node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' || { echo "Node.js $(node --version) is too old; 20 or newer is needed" >&2; return 1; }
+  local stamp=node_modules/.rexmon-lock.sha256 want
+  want=$(sha256sum package-lock.json | cut -d' ' -f1)
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    npm ci --no-audit --no-fund
+    echo "$want" > "$stamp"
+  fi
+}
