@@ -21,6 +21,8 @@ export interface SeriesEntry {
   lastUpdate: number;
   /** The last value written (with lastUpdate), for the live point of an interval rrdtool has not closed yet. */
   lastValue?: number;
+  /** False while its file is being created: searches and queries do not see it yet. */
+  ready: boolean;
 }
 
 export interface NewSeries {
@@ -87,6 +89,7 @@ export class Catalog {
       step: Number(r.step),
       origin: r.origin === 'imported' ? 'imported' : 'native',
       lastUpdate: 0,
+      ready: true,
     };
   }
 
@@ -104,8 +107,9 @@ export class Catalog {
   /**
    * Registers series not yet known, in one transaction. Returns the entries (existing ones included), in order.
    * Safe against another process adding the same key meanwhile: the unique key wins, we re-read.
+   * With `pending`, new entries stay hidden from find() until their creator marks them ready (file made).
    */
-  async register(items: NewSeries[]): Promise<SeriesEntry[]> {
+  async register(items: NewSeries[], opts: { pending?: boolean } = {}): Promise<SeriesEntry[]> {
     const now = Math.floor(Date.now() / 1000);
     const fresh: { item: NewSeries; key: string; rel: string }[] = [];
     const seen = new Set<string>();
@@ -136,7 +140,7 @@ export class Catalog {
       const keys = fresh.map((f) => f.key);
       for (let i = 0; i < keys.length; i += 500) {
         const got: Row[] = await this.db('series').whereIn('key', keys.slice(i, i + 500));
-        for (const r of got) if (!this.byKey.has(r.key)) this.add(this.fromRow(r));
+        for (const r of got) if (!this.byKey.has(r.key)) this.add({ ...this.fromRow(r), ready: !opts.pending });
       }
     }
     return items.map((item) => this.byKey.get(seriesKey(item.name, item.labels))!);
@@ -148,7 +152,7 @@ export class Catalog {
     for (const sel of selectors) {
       const name = exactName(sel);
       const pool: Iterable<SeriesEntry> = name !== undefined ? (this.byName.get(name) ?? []) : this.byKey.values();
-      for (const e of pool) if (matchesLabels(sel, e.name, e.labels)) out.set(e.key, e);
+      for (const e of pool) if (e.ready && matchesLabels(sel, e.name, e.labels)) out.set(e.key, e);
     }
     const list = [...out.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     return list.length > limit ? list.slice(0, limit) : list;

@@ -61,7 +61,7 @@ export class RrdWriter implements Processor {
       firstTime.set(key, Math.min(...g.times));
     }
     if (unknown.length) {
-      const entries = await this.catalog.register(unknown);
+      const entries = await this.catalog.register(unknown, { pending: true });
       await Promise.all(
         entries.map(async (e) => {
           // One step before the first value: a GAUGE value covers the interval since the previous update,
@@ -69,6 +69,7 @@ export class RrdWriter implements Processor {
           const tpl = this.templates.choose(e.name).template;
           const start = (firstTime.get(e.key) ?? Math.floor(Date.now() / 1000)) - tpl.step;
           await this.archive.create(e.file, tpl, start);
+          e.ready = true;
           // A file adopted as it was may hold later data; let the archive tell us (stale handling below).
           this.metrics.created.inc();
         }),
@@ -153,6 +154,7 @@ export class RrdWriter implements Processor {
         recreate.map(async (p) => {
           const tpl = this.templates.choose(p.entry.name).template;
           await this.archive.create(p.entry.file, tpl, p.times[0] - tpl.step);
+          p.entry.ready = true;
           this.metrics.created.inc();
           this.log(`re-created missing file ${p.entry.file} for ${p.entry.key}`);
           retry.push(p);
