@@ -10,6 +10,7 @@ import { Catalog } from './catalog/catalog.js';
 import { Config } from './config/schema.js';
 import { Db, openDb } from './db/index.js';
 import { Downtimes } from './downtimes/index.js';
+import { Events } from './events/index.js';
 import { GraphiteMapper } from './ingest/graphite.js';
 import { startGraphiteTcp, startGraphiteUdp } from './ingest/graphite-listeners.js';
 import { Metrics } from './metrics/metrics.js';
@@ -40,6 +41,7 @@ export class Collector {
   writer!: RrdWriter;
   slurpers!: SlurperScheduler;
   downtimes!: Downtimes;
+  events!: Events;
   /** Our own rrdcached, when the config says spawn. */
   cachedProc?: RrdcachedProcess;
   private cachedClient?: RrdcachedClient;
@@ -101,6 +103,7 @@ export class Collector {
     query.isGauge = (e) => c.rrd.templates[e.template]?.type === 'GAUGE';
     const anonymousRead = c.auth.anonymousRead ?? isLoopback(c.http.listen);
     this.downtimes = new Downtimes(this.db, c.downtimes, this.log.child({ stage: 'downtimes' }), this.metrics.registry);
+    this.events = new Events(this.db, c.events, this.log.child({ stage: 'events' }), this.metrics.registry);
     const app = (this.app = createApp({
       version: VERSION,
       catalog: this.catalog,
@@ -113,7 +116,7 @@ export class Collector {
       ready: () => this.ready,
       startedAt: Math.floor(Date.now() / 1000),
       flush: () => this.pipeline.flush(),
-      routers: [this.downtimes.router({ auth: { anonymousRead, anonymousWrite: c.auth.anonymousWrite } })],
+      routers: [this.downtimes.router({ auth: { anonymousRead, anonymousWrite: c.auth.anonymousWrite } }), this.events.router({ auth: { anonymousRead, anonymousWrite: c.auth.anonymousWrite } })],
     }));
     const [host, port] = splitHostPort(c.http.listen);
     this.http = await new Promise<Server>((resolve, reject) => {
@@ -139,6 +142,7 @@ export class Collector {
     this.slurpers = new SlurperScheduler(c.slurpers, { pipeline: this.pipeline, metrics: this.metrics, mapper, log: this.log });
     this.slurpers.start();
     this.downtimes.start();
+    this.events.start();
     // Series added by other processes (rexmon import, other collectors on the same PostgreSQL).
     this.refreshTimer = setInterval(() => {
       this.catalog.refresh().catch((e) => this.log.error({ err: e }, 'catalog refresh failed'));
@@ -155,6 +159,7 @@ export class Collector {
     clearInterval(this.refreshTimer);
     this.slurpers?.stop();
     await this.downtimes?.stop();
+    await this.events?.stop();
     await Promise.all([
       this.tcp && new Promise((r) => this.tcp!.close(r)),
       this.udp && new Promise((r) => this.udp!.close(() => r(undefined))),

@@ -184,6 +184,16 @@ const downtimes = z
   .strict();
 export type DowntimesConfig = z.infer<typeof downtimes>;
 
+const events = z
+  .object({
+    /** Events older than this are deleted (hourly, and at start). */
+    retention: duration.refine((s) => s > 0, 'must be more than 0').default(30 * 86400),
+    /** Beyond this many, the oldest events are deleted. */
+    maxEvents: z.number().int().positive().default(1000000),
+  })
+  .strict();
+export type EventsConfig = z.infer<typeof events>;
+
 export const configSchema = z
   .object({
     dataDir: z.string().default('./data'),
@@ -258,6 +268,7 @@ export const configSchema = z
     catalog: z.object({ refreshInterval: duration.default(10) }).strict().prefault({}),
     slurpers: z.array(slurper).default([{ type: 'host', name: 'host', interval: 60, timeout: 30, prefix: 'host' }]),
     downtimes: downtimes.prefault({}),
+    events: events.prefault({}),
   })
   .strict()
   .superRefine((c, ctx) => {

@@ -78,4 +78,20 @@ export const migrations: Record<string, Migration> = {
       await db.schema.dropTable('downtimes');
     },
   },
+  '0004_events': {
+    async up(db) {
+      await db.schema.createTable('events', (t) => {
+        t.bigIncrements('id').primary();
+        t.bigInteger('time').notNullable().index(); // Unix milliseconds
+        t.string('type', 100).notNullable().index();
+        t.string('source', 200).notNullable();
+        t.text('labels').notNullable(); // JSON object
+        t.text('data').notNullable(); // JSON object, flat
+        t.bigInteger('created_at').notNullable(); // Unix milliseconds
+      });
+    },
+    async down(db) {
+      await db.schema.dropTable('events');
+    },
+  },
 };

@@ -1,25 +1,10 @@
 // The downtime store on a real SQLite file and on a real PostgreSQL server.
 import assert from 'node:assert/strict';
-import path from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { HttpError } from '../api/http-error.js';
-import { Db, openDb } from '../db/index.js';
-import { tempDir } from '../testing/harness.js';
-import { postgresAvailable, startPostgres, TestPostgres } from '../testing/postgres.js';
+import { sqlBackends } from '../testing/postgres.js';
 import { stateAt } from './model.js';
 import { DowntimeStore } from './store.js';
-
-let pg: TestPostgres | undefined;
-let tmp: { dir: string; cleanup: () => Promise<void> };
-
-before(async () => {
-  tmp = await tempDir();
-  if (postgresAvailable()) pg = await startPostgres();
-});
-after(async () => {
-  await pg?.stop();
-  await tmp?.cleanup();
-});
 
 const who = { actor: 'alice', principal: 'ops-token' };
 const base = { kind: 'planned', match: '{host="fnpc3001"}', author: 'alice', reason: 'disk swap' };
@@ -33,16 +18,7 @@ async function rejects(p: Promise<unknown>, status: number, re: RegExp) {
   });
 }
 
-const backends: { name: string; open: () => Promise<Db> }[] = [
-  { name: 'SQLite', open: () => openDb({ client: 'sqlite', filename: path.join(tmp.dir, 'rexmon.sqlite') }) },
-  {
-    name: 'PostgreSQL',
-    open: async () => {
-      if (!pg) throw new Error('PostgreSQL binaries not found (Debian package postgresql) — install them to run this test');
-      return openDb({ client: 'pg', connection: pg.url });
-    },
-  },
-];
+const backends = sqlBackends();
 
 for (const backend of backends) {
   test(`downtime store on ${backend.name}`, async (t) => {

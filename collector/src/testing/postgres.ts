@@ -7,7 +7,9 @@ import { chown, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { freePort } from './harness.js';
+import { after, before } from 'node:test';
+import { Db, openDb } from '../db/index.js';
+import { freePort, tempDir } from './harness.js';
 
 const BIN = process.env.REXMON_PG_BIN ?? '/usr/lib/postgresql/15/bin';
 const exec = promisify(execFile);
@@ -78,4 +80,38 @@ export async function startPostgres(database = 'rexmon_test'): Promise<TestPostg
     await stop();
     throw e;
   }
+}
+
+export interface SqlBackend {
+  name: 'SQLite' | 'PostgreSQL';
+  /** Opens (and migrates) the database: a SQLite file in a temp dir, or a database on the throw-away server. */
+  open: () => Promise<Db>;
+}
+
+/**
+ * For store tests that run on both databases: registers node:test hooks that make a temp dir and start
+ * PostgreSQL before the file's tests, and stop and remove them after. Without the PostgreSQL binaries the
+ * PostgreSQL backend's open() fails with a message saying what to install.
+ */
+export function sqlBackends(): SqlBackend[] {
+  let pg: TestPostgres | undefined;
+  let tmp: { dir: string; cleanup: () => Promise<void> } | undefined;
+  before(async () => {
+    tmp = await tempDir();
+    if (postgresAvailable()) pg = await startPostgres();
+  });
+  after(async () => {
+    await pg?.stop();
+    await tmp?.cleanup();
+  });
+  return [
+    { name: 'SQLite', open: () => openDb({ client: 'sqlite', filename: path.join(tmp!.dir, 'rexmon.sqlite') }) },
+    {
+      name: 'PostgreSQL',
+      open: async () => {
+        if (!pg) throw new Error('PostgreSQL binaries not found (Debian package postgresql) — install them to run this test');
+        return openDb({ client: 'pg', connection: pg.url });
+      },
+    },
+  ];
 }
