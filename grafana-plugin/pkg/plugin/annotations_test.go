@@ -44,6 +44,25 @@ func seedDowntimes(t *testing.T, c *testCollector) (planned, unplanned [2]time.T
 	return
 }
 
+// annotationFrame runs one annotation query and gives its only frame, checked to be an annotation frame.
+func annotationFrame(t *testing.T, d *Datasource, queryType string, model map[string]any, from, to time.Time) *data.Frame {
+	t.Helper()
+	q := dq(t, queryType, model, from, to)
+	q.RefID = "Anno"
+	frames := mustOK(t, runQuery(t, d, nil, q))
+	if len(frames) != 1 {
+		t.Fatalf("%d frames", len(frames))
+	}
+	f := frames[0]
+	if f.RefID != "Anno" {
+		t.Errorf("refId %q", f.RefID)
+	}
+	if f.Meta != nil && f.Meta.DataTopic != "" {
+		t.Errorf("annotation frames must not carry a data topic")
+	}
+	return f
+}
+
 func TestDowntimeAnnotations(t *testing.T) {
 	c := needCollector(t)
 	skipIfNotServed(t, c, "/api/v1/annotations")
@@ -53,17 +72,7 @@ func TestDowntimeAnnotations(t *testing.T) {
 
 	anno := func(model map[string]any) *data.Frame {
 		t.Helper()
-		q := dq(t, QueryTypeDowntimes, model, from, to)
-		q.RefID = "Anno"
-		frames := mustOK(t, runQuery(t, d, nil, q))
-		if len(frames) != 1 {
-			t.Fatalf("%d frames", len(frames))
-		}
-		f := frames[0]
-		if f.Meta != nil && f.Meta.DataTopic != "" {
-			t.Errorf("annotation frames must not carry a data topic")
-		}
-		return f
+		return annotationFrame(t, d, QueryTypeDowntimes, model, from, to)
 	}
 
 	f := anno(map[string]any{})
@@ -112,23 +121,102 @@ func TestDowntimeAnnotations(t *testing.T) {
 	}
 }
 
+// seedEvents posts four events through POST /api/v1/events with the editor token: three inside
+// the seeded hour (oldest first in the returned times) and one a day before it.
+func seedEvents(t *testing.T, c *testCollector) [3]time.Time {
+	t.Helper()
+	at := [3]time.Time{c.seedEnd.Add(-25 * time.Minute), c.seedEnd.Add(-15 * time.Minute), c.seedEnd.Add(-5*time.Minute + 250*time.Millisecond)}
+	if seedEventsOnce[c] {
+		return at
+	}
+	events := []map[string]any{
+		{"type": "job.state", "source": "schedd01", "time": at[0].UnixMilli(), "labels": map[string]string{"experiment": "nova"},
+			"data": map[string]any{"job": "123.0", "from": "idle", "to": "running"}},
+		{"type": "file.delivered", "source": "dcache-door3", "time": at[1].Format(time.RFC3339Nano), "labels": map[string]string{"experiment": "minerva"},
+			"data": map[string]any{"file": "r1.root", "bytes": 1024, "checksumOk": true}},
+		{"type": "disk.error", "source": "fnpc3001", "time": at[2].UnixMilli(), "labels": map[string]string{"host": "fnpc3001"}},
+		{"type": "job.state", "source": "schedd01", "time": c.seedEnd.Add(-24 * time.Hour).Unix(), "data": map[string]any{"job": "1.0"}},
+	}
+	var accepted struct {
+		Accepted int `json:"accepted"`
+	}
+	if err := c.post("/api/v1/events", events, &accepted); err != nil {
+		t.Fatalf("posting events through the collector API: %v", err)
+	}
+	if accepted.Accepted != len(events) {
+		t.Fatalf("the collector accepted %d of %d events", accepted.Accepted, len(events))
+	}
+	seedEventsOnce[c] = true
+	return at
+}
+
+var seedEventsOnce = map[*testCollector]bool{}
+
 func TestEventAnnotations(t *testing.T) {
 	c := needCollector(t)
+	at := seedEvents(t, c)
 	d := newDS(t, c.URL, viewerToken)
 	from, to := c.seedRange()
-	q := dq(t, QueryTypeEvents, map[string]any{}, from, to)
-	r := runQuery(t, d, nil, q)
-	if r.Status == backend.StatusNotFound {
-		// Until the collector serves events, the plugin must say so plainly.
-		if r.Error == nil || !contains(r.Error.Error(), "does not serve events") {
-			t.Fatalf("404 without a clear message: %v", r.Error)
+
+	anno := func(model map[string]any) *data.Frame {
+		t.Helper()
+		f := annotationFrame(t, d, QueryTypeEvents, model, from, to)
+		for i, n := range []string{"time", "title", "text", "tags"} {
+			if f.Fields[i].Name != n {
+				t.Errorf("field %d %q, want %q", i, f.Fields[i].Name, n)
+			}
 		}
-		t.Skipf("the collector does not serve /api/v1/events yet: %v", r.Error)
+		return f
 	}
-	f := mustOK(t, r)[0]
-	for i, n := range []string{"time", "title", "text", "tags"} {
-		if f.Fields[i].Name != n {
-			t.Errorf("field %d %q, want %q", i, f.Fields[i].Name, n)
+	row := func(f *data.Frame, i int) (time.Time, string, string, string) {
+		return f.Fields[0].At(i).(time.Time), f.Fields[1].At(i).(string), f.Fields[2].At(i).(string), f.Fields[3].At(i).(string)
+	}
+
+	// Every event in the range (the one a day earlier is not), oldest first, times to the millisecond.
+	f := anno(map[string]any{})
+	if f.Rows() != 3 {
+		t.Fatalf("all events: %d rows, want 3", f.Rows())
+	}
+	for i, want := range at {
+		if got, _, _, _ := row(f, i); !got.Equal(want.Truncate(time.Millisecond)) {
+			t.Errorf("row %d time %v, want %v", i, got, want)
 		}
+	}
+	if _, title, text, tags := row(f, 0); title != "job.state" || text != "schedd01: from=idle, job=123.0, to=running" || tags != "event,job.state,schedd01" {
+		t.Errorf("job event: title %q text %q tags %q", title, text, tags)
+	}
+	if _, title, text, tags := row(f, 1); title != "file.delivered" || text != "dcache-door3: bytes=1024, checksumOk=true, file=r1.root" || tags != "event,file.delivered,dcache-door3" {
+		t.Errorf("file event: title %q text %q tags %q", title, text, tags)
+	}
+	if _, title, text, tags := row(f, 2); title != "disk.error" || text != "fnpc3001" || tags != "event,disk.error,fnpc3001" {
+		t.Errorf("disk event: title %q text %q tags %q", title, text, tags)
+	}
+
+	// Filter by type, and by a matcher over the events' labels as a dashboard writes it.
+	f = anno(map[string]any{"eventType": "disk.error"})
+	if _, title, _, _ := row(f, 0); f.Rows() != 1 || title != "disk.error" {
+		t.Errorf("eventType disk.error: %d rows", f.Rows())
+	}
+	f = anno(map[string]any{"expr": `experiment=~"nova|minerva"`})
+	if f.Rows() != 2 {
+		t.Errorf("matcher experiment=~nova|minerva: %d rows", f.Rows())
+	}
+	f = anno(map[string]any{"expr": `{experiment="nova"}`, "eventType": "job.state"})
+	if _, _, text, _ := row(f, 0); f.Rows() != 1 || !strings.Contains(text, "job=123.0") {
+		t.Errorf("type job.state and experiment nova: %d rows", f.Rows())
+	}
+	f = anno(map[string]any{"expr": `{host="elsewhere"}`})
+	if f.Rows() != 0 {
+		t.Errorf("matcher elsewhere: %d rows", f.Rows())
+	}
+
+	// Errors from the collector reach the panel as a bad request.
+	q := dq(t, QueryTypeEvents, map[string]any{"eventType": "has space"}, from, to)
+	if r := runQuery(t, d, nil, q); r.Error == nil || r.Status != backend.StatusBadRequest || !contains(r.Error.Error(), "type") {
+		t.Errorf("bad event type: %d %v", r.Status, r.Error)
+	}
+	q = dq(t, QueryTypeEvents, map[string]any{"expr": `{host=~"("}`}, from, to)
+	if r := runQuery(t, d, nil, q); r.Error == nil || r.Status != backend.StatusBadRequest {
+		t.Errorf("bad matcher: %d %v", r.Status, r.Error)
 	}
 }
