@@ -75,9 +75,9 @@ export class Collector {
       this.cachedProc = new RrdcachedProcess(c.rrd.cached.binary, archiveRoot, path.join(dataDir, 'rrdcached'), c.rrd.cached.writeInterval, (m) => this.log.warn(m));
       await (await import('node:fs/promises')).mkdir(archiveRoot, { recursive: true });
       await this.cachedProc.start();
-      this.cachedClient = new RrdcachedClient(this.cachedProc.address);
+      this.cachedClient = new RrdcachedClient(this.cachedProc.address, { replayWindow: replayWindow(c.rrd.cached.writeInterval) });
     } else if (c.rrd.cached.mode === 'external') {
-      this.cachedClient = new RrdcachedClient(c.rrd.cached.address!);
+      this.cachedClient = new RrdcachedClient(c.rrd.cached.address!, { replayWindow: replayWindow(c.rrd.cached.writeInterval) });
     }
     this.archive = new RrdArchive({
       root: archiveRoot,
@@ -175,6 +175,11 @@ export class Collector {
     await this.db?.destroy();
     this.log.info('rexmon collector stopped');
   }
+}
+
+/** rrdcached writes a value within -w plus a random delay up to -z (we start it with -z = w/5); add a margin. */
+function replayWindow(writeInterval: number): number {
+  return writeInterval * 1.2 + 60;
 }
 
 function splitHostPort(hp: string): [string, number] {

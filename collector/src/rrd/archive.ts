@@ -157,27 +157,17 @@ export class RrdArchive {
     return errors;
   }
 
-  /** Makes every value sent so far for these files (all files if none given) durable on disk. */
-  async flush(files?: string[]): Promise<void> {
+  /** Makes every value sent so far for these files durable on disk (pipes write synchronously). */
+  async flush(files: string[]): Promise<void> {
     const c = this.opts.cached;
-    if (!c) return; // pipes write synchronously
-    if (!files) {
-      await c.command('FLUSHALL');
-      // FLUSHALL answers at once; wait until the queue is empty.
-      for (;;) {
-        const r = await c.command('STATS');
-        const q = r.lines.find((l) => l.startsWith('QueueLength:'));
-        if (q && Number(q.split(':')[1]) === 0) break;
-        await new Promise((res) => setTimeout(res, 10));
-      }
-      return;
-    }
+    if (!c) return;
     // rrdcached serves one connection's commands in order and a FLUSH waits for its file, so flushing
     // many files goes over several connections at once to keep its write threads busy.
     if (this.flushers.length === 0) for (let i = 0; i < FLUSH_CONNECTIONS; i++) this.flushers.push(new RrdcachedClient(c.address));
+    await c.sync(); // a restarted rrdcached first gets back what it lost
     await Promise.all(
       files.map((f, i) =>
-        this.flushers[i % this.flushers.length].command(`FLUSH ${path.relative(this.opts.root, f)}`).catch((e: Error) => {
+        this.flushers[i % this.flushers.length].commandWithRetry(`FLUSH ${path.relative(this.opts.root, f)}`).catch((e: Error) => {
           // rrdcached answers "no such file" for a file it holds nothing for: nothing to flush.
           if (!/no such file|not found/i.test(e.message)) throw e;
         }),
@@ -227,6 +217,15 @@ export class RrdArchive {
   async last(file: string): Promise<number> {
     const out = await this.reader().run(`last ${arg(file)}`);
     return Number(out.trim());
+  }
+
+  /** Values rrdcached acknowledged that are not yet known to be in their files (replayed if it dies). */
+  get unconfirmedValues(): number {
+    return this.opts.cached?.unconfirmedValues ?? 0;
+  }
+
+  confirmAll() {
+    this.opts.cached?.confirmAll();
   }
 
   /** Raw pipe access for callers such as graph rendering. */

@@ -30,11 +30,24 @@ export class RrdcachedClient {
   private closed = false;
   /** Serialises BATCH sections: nothing may interleave between BATCH and its '.'. */
   private batchChain: Promise<unknown> = Promise.resolve();
+  /**
+   * UPDATE lines acknowledged but maybe not yet in the files, oldest first. rrdcached acknowledges a value once
+   * it is in its journal's write buffer, so when it dies these can be gone: after a reconnect they are sent again.
+   */
+  private replayLog: { at: number; lines: string[] }[] = [];
+  private replayValues = 0;
+  private connectionLost = false;
+  private readonly maxAttempts: number;
+  /** Seconds after which rrdcached has written a value to its file by itself (its -w plus -z, and a margin). */
+  private readonly replayWindow: number;
 
   constructor(
     readonly address: string,
-    private readonly maxAttempts = 5,
-  ) {}
+    opts: { maxAttempts?: number; replayWindow?: number } = {},
+  ) {
+    this.maxAttempts = opts.maxAttempts ?? 5;
+    this.replayWindow = opts.replayWindow ?? 420;
+  }
 
   private connect(): Promise<net.Socket> {
     if (this.sock) return Promise.resolve(this.sock);
@@ -65,6 +78,7 @@ export class RrdcachedClient {
   private onClose(s: net.Socket) {
     if (this.sock !== s) return;
     this.sock = undefined;
+    if (!this.closed) this.connectionLost = true;
     this.buf = '';
     this.current = undefined;
     const retry = this.inflight.drain();
@@ -126,7 +140,10 @@ export class RrdcachedClient {
     const run = async () => {
       for (let attempt = 1; ; attempt++) {
         try {
-          return { errors: await this.batchOnce(commands), retried: attempt > 1 };
+          if (this.connectionLost) await this.replay();
+          const errors = await this.batchOnce(commands);
+          this.remember(commands);
+          return { errors, retried: attempt > 1 };
         } catch (e) {
           if (attempt >= this.maxAttempts || this.closed) throw e;
           await new Promise((r) => setTimeout(r, Math.min(2000, 100 * 2 ** attempt)));
@@ -136,6 +153,75 @@ export class RrdcachedClient {
     const p = this.batchChain.then(run, run);
     this.batchChain = p.catch(() => {});
     return p;
+  }
+
+  /** Sends the replay log again if rrdcached died since the last batch (before a FLUSH relies on its cache). */
+  sync(): Promise<void> {
+    const run = async () => {
+      for (let attempt = 1; this.connectionLost; attempt++) {
+        try {
+          await this.replay();
+        } catch (e) {
+          if (attempt >= this.maxAttempts || this.closed) throw e;
+          await new Promise((r) => setTimeout(r, Math.min(2000, 100 * 2 ** attempt)));
+        }
+      }
+    };
+    const p = this.batchChain.then(run, run);
+    this.batchChain = p.catch(() => {});
+    return p;
+  }
+
+  /** One command, sent again after a lost connection (for idempotent commands such as FLUSH). */
+  async commandWithRetry(line: string): Promise<Reply> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.command(line);
+      } catch (e) {
+        const lost = e instanceof RrdError && /closed|cannot connect/.test(e.message);
+        if (!lost || attempt >= this.maxAttempts || this.closed) throw e;
+        await new Promise((r) => setTimeout(r, Math.min(2000, 100 * 2 ** attempt)));
+      }
+    }
+  }
+
+  /** Values acknowledged within the replay window and not yet known to be in their files. */
+  get unconfirmedValues(): number {
+    return this.replayValues;
+  }
+
+  /** Everything acknowledged so far is in the files (after a flush of every file written). */
+  confirmAll() {
+    this.replayLog = [];
+    this.replayValues = 0;
+  }
+
+  private remember(commands: string[]) {
+    const lines = commands.filter((c) => c.startsWith('UPDATE '));
+    if (lines.length === 0) return;
+    const now = Date.now();
+    this.replayLog.push({ at: now, lines });
+    for (const l of lines) this.replayValues += countValues(l);
+    // rrdcached writes a value to its file within its write interval: older entries need no replay.
+    while (this.replayLog.length && this.replayLog[0].at < now - this.replayWindow * 1000) {
+      for (const l of this.replayLog.shift()!.lines) this.replayValues -= countValues(l);
+    }
+  }
+
+  /**
+   * After rrdcached came back: send again every value it acknowledged in the replay window, one value a
+   * command, so that those its journal kept are refused alone (as not after the last update) and the
+   * rest go in, in their original order, before anything newer.
+   */
+  private async replay(): Promise<void> {
+    const single: string[] = [];
+    for (const entry of this.replayLog)
+      for (const line of entry.lines) {
+        const [cmd, file, ...values] = line.split(' ');
+        for (const v of values) single.push(`${cmd} ${file} ${v}`);
+      }
+    if (single.length) await this.batchOnce(single);
+    this.connectionLost = false;
   }
 
   private async batchOnce(commands: string[]): Promise<Map<number, string>> {
@@ -270,4 +356,10 @@ export class RrdcachedProcess {
       setTimeout(() => child.kill('SIGKILL'), 15000).unref();
     });
   }
+}
+
+function countValues(updateLine: string): number {
+  let n = -1; // "UPDATE file v1 v2": spaces minus one
+  for (let i = 0; i < updateLine.length; i++) if (updateLine.charCodeAt(i) === 32) n++;
+  return n;
 }

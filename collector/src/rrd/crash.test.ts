@@ -1,10 +1,10 @@
-// A killed rrdtool child loses nothing: it is restarted and its commands in flight are sent again.
-// (rrdcached is restarted too when it dies, but a SIGKILL loses what it had acknowledged and not yet
-// written to its journal file: see the README's operations section.)
+// Crashes during writes lose nothing: a killed rrdtool child is restarted and its commands in flight sent
+// again; a killed rrdcached is restarted and every value it acknowledged within its write interval is sent
+// again (it acknowledges values still in its journal's write buffer, which a SIGKILL loses).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Sample } from '../model/series.js';
-import { rrdFetch, startCollector, TestCollector } from '../testing/harness.js';
+import { rrdFetch, startCollector, TestCollector, waitFor } from '../testing/harness.js';
 
 const SERIES = 200;
 const POINTS = 100;
@@ -53,6 +53,22 @@ test('killing the rrdtool children while they create files and write loses no va
     const metrics = await (await fetch(`${c.url}/metrics`)).text();
     assert.match(metrics, new RegExp(`rexmon_samples_written_total ${SERIES * POINTS}\\b`));
     assert.doesNotMatch(metrics, /^rexmon_samples_rejected_total\{/m, 'nothing refused or counted as lost');
+  } finally {
+    await c.stop();
+  }
+});
+
+test('killing rrdcached with SIGKILL while batches stream in loses no value', async () => {
+  const c = await startCollector({ pipeline: { batchSize: 2000, flushInterval: 0 } });
+  try {
+    const base = Math.floor(Date.now() / 1000 / 60) * 60 - (POINTS + 10) * 60;
+    assert.ok(c.collector.pipeline.push(workload(base), 'test'));
+    await waitFor('some values written', async () => ((await c.collector.metrics.written.get()).values[0]?.value ?? 0) > 6000);
+    const before = c.collector.cachedProc!.pid!;
+    process.kill(before, 'SIGKILL');
+    await c.collector.pipeline.flush();
+    assert.notEqual(c.collector.cachedProc!.pid, before, 'rrdcached was restarted');
+    await verify(c, base);
   } finally {
     await c.stop();
   }

@@ -38,6 +38,8 @@ export class RrdWriter implements Processor {
     private readonly templates: TemplateChooser,
     private readonly metrics: Metrics,
     private readonly log: (msg: string) => void,
+    /** Acknowledged values kept for replay after an rrdcached crash before a full flush is forced. */
+    private readonly maxUnconfirmed = 2_000_000,
   ) {}
 
   async handle(batch: Sample[]): Promise<void> {
@@ -163,6 +165,8 @@ export class RrdWriter implements Processor {
       pending = retry;
     }
     this.metrics.batchSeconds.observe((performance.now() - t0) / 1000);
+    // The replay log of rrdcached's client is bounded: past the limit, write everything out and start afresh.
+    if (this.archive.unconfirmedValues > this.maxUnconfirmed) await this.flush();
   }
 
   private reportStale(entry: SeriesEntry, n: number) {
@@ -175,8 +179,8 @@ export class RrdWriter implements Processor {
     if (!this.archive.usesCached) return;
     // FLUSH per file answers only once that file is on disk (FLUSHALL answers at once).
     const need = (files ?? [...this.dirty]).filter((f) => this.dirty.has(f));
-    if (need.length === 0) return;
-    await this.archive.flush(need);
+    if (need.length) await this.archive.flush(need);
     for (const f of need) this.dirty.delete(f);
+    if (!files) this.archive.confirmAll();
   }
 }
