@@ -7,12 +7,11 @@ import path from 'node:path';
 import { RrdError } from './errors.js';
 import { Fifo } from '../util/fifo.js';
 
+/** A command waiting for its reply; `line` names it in errors. */
 interface Pending {
-  lines: string[]; // what to (re)send
-  kind: 'single' | 'batch-start' | 'batch-end';
+  line: string;
   resolve: (r: Reply) => void;
   reject: (e: Error) => void;
-  attempts: number;
 }
 
 export interface Reply {
@@ -28,7 +27,7 @@ export class RrdcachedClient {
   private buf = '';
   private current?: Reply;
   private closed = false;
-  /** Serialises BATCH sections: nothing may interleave between BATCH and its '.'. */
+  /** Serialises BATCH sections (see inBatchOrder). */
   private batchChain: Promise<unknown> = Promise.resolve();
   /**
    * UPDATE lines acknowledged but maybe not yet in the files, oldest first. rrdcached acknowledges a value once
@@ -110,26 +109,22 @@ export class RrdcachedClient {
         const r = this.current;
         this.current = undefined;
         this.inflight.shift();
-        if (r.status < 0) head.reject(new RrdError(r.message, head.lines[0]));
+        if (r.status < 0) head.reject(new RrdError(r.message, head.line));
         else head.resolve(r);
       }
     }
     this.buf = this.buf.slice(start);
   }
 
-  private async send(p: Omit<Pending, 'attempts'>): Promise<Reply> {
-    if (this.closed) throw new RrdError('rrdcached client closed');
-    const s = await this.connect();
-    return new Promise<Reply>((resolve, reject) => {
-      this.inflight.push({ ...p, resolve, reject, attempts: 0 });
-      s.write(p.lines.join('\n') + '\n');
-    });
-  }
-
   /** One command; resolves with the reply, rejects on a negative status. */
   async command(line: string): Promise<Reply> {
     if (/[\n\r\0]/.test(line)) throw new RrdError('refusing a command containing a line break or NUL', line);
-    return this.send({ lines: [line], kind: 'single', resolve: () => {}, reject: () => {} });
+    if (this.closed) throw new RrdError('rrdcached client closed');
+    const s = await this.connect();
+    return new Promise<Reply>((resolve, reject) => {
+      this.inflight.push({ line, resolve, reject });
+      s.write(line + '\n');
+    });
   }
 
   /**
@@ -137,49 +132,44 @@ export class RrdcachedClient {
    * Retries the whole batch on a lost connection (rrdcached refuses a value already written, which the caller handles).
    */
   batch(commands: string[]): Promise<{ errors: Map<number, string>; retried: boolean }> {
-    const run = async () => {
-      for (let attempt = 1; ; attempt++) {
-        try {
-          if (this.connectionLost) await this.replay();
-          const errors = await this.batchOnce(commands);
-          this.remember(commands);
-          return { errors, retried: attempt > 1 };
-        } catch (e) {
-          if (attempt >= this.maxAttempts || this.closed) throw e;
-          await new Promise((r) => setTimeout(r, Math.min(2000, 100 * 2 ** attempt)));
-        }
-      }
-    };
-    const p = this.batchChain.then(run, run);
-    this.batchChain = p.catch(() => {});
-    return p;
+    return this.inBatchOrder(() =>
+      this.withRetry(async (attempt) => {
+        if (this.connectionLost) await this.replay();
+        const errors = await this.batchOnce(commands);
+        this.remember(commands);
+        return { errors, retried: attempt > 1 };
+      }),
+    );
   }
 
   /** Sends the replay log again if rrdcached died since the last batch (before a FLUSH relies on its cache). */
   sync(): Promise<void> {
-    const run = async () => {
-      for (let attempt = 1; this.connectionLost; attempt++) {
-        try {
-          await this.replay();
-        } catch (e) {
-          if (attempt >= this.maxAttempts || this.closed) throw e;
-          await new Promise((r) => setTimeout(r, Math.min(2000, 100 * 2 ** attempt)));
-        }
-      }
-    };
-    const p = this.batchChain.then(run, run);
+    return this.inBatchOrder(() =>
+      this.withRetry(async () => {
+        if (this.connectionLost) await this.replay();
+      }),
+    );
+  }
+
+  /** One command, sent again after a lost connection (for idempotent commands such as FLUSH). */
+  commandWithRetry(line: string): Promise<Reply> {
+    return this.withRetry(() => this.command(line), (e) => e instanceof RrdError && /closed|cannot connect/.test(e.message));
+  }
+
+  /** Runs after every batch queued before it: nothing may interleave between BATCH and its '.'. */
+  private inBatchOrder<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.batchChain.then(fn, fn);
     this.batchChain = p.catch(() => {});
     return p;
   }
 
-  /** One command, sent again after a lost connection (for idempotent commands such as FLUSH). */
-  async commandWithRetry(line: string): Promise<Reply> {
+  /** Retries with exponential backoff (200 ms doubling to 2 s) while rrdcached restarts. */
+  private async withRetry<T>(fn: (attempt: number) => Promise<T>, retriable: (e: unknown) => boolean = () => true): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.command(line);
+        return await fn(attempt);
       } catch (e) {
-        const lost = e instanceof RrdError && /closed|cannot connect/.test(e.message);
-        if (!lost || attempt >= this.maxAttempts || this.closed) throw e;
+        if (!retriable(e) || attempt >= this.maxAttempts || this.closed) throw e;
         await new Promise((r) => setTimeout(r, Math.min(2000, 100 * 2 ** attempt)));
       }
     }
@@ -227,8 +217,8 @@ export class RrdcachedClient {
   private async batchOnce(commands: string[]): Promise<Map<number, string>> {
     for (const c of commands) if (/[\n\r\0]/.test(c)) throw new RrdError('refusing a command containing a line break or NUL', c);
     const s = await this.connect();
-    const start = new Promise<Reply>((resolve, reject) => this.inflight.push({ lines: ['BATCH'], kind: 'batch-start', resolve, reject, attempts: 0 }));
-    const end = new Promise<Reply>((resolve, reject) => this.inflight.push({ lines: ['.'], kind: 'batch-end', resolve, reject, attempts: 0 }));
+    const start = new Promise<Reply>((resolve, reject) => this.inflight.push({ line: 'BATCH', resolve, reject }));
+    const end = new Promise<Reply>((resolve, reject) => this.inflight.push({ line: '.', resolve, reject }));
     s.write('BATCH\n' + commands.join('\n') + '\n.\n');
     const [, r] = await Promise.all([start, end]); // both settle (or fail) together on a lost connection
     const errors = new Map<number, string>();
