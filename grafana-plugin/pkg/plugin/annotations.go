@@ -65,7 +65,7 @@ func (d *Datasource) downtimes(ctx context.Context, q backend.DataQuery, qm Quer
 		kind = ""
 	case "planned", "unplanned":
 	default:
-		return backend.ErrDataResponse(backend.StatusBadRequest, fmt.Sprintf("downtime kind %q is not one of planned, unplanned (or empty for both)", qm.Kind))
+		return badRequest(fmt.Sprintf("downtime kind %q is not one of planned, unplanned (or empty for both)", qm.Kind))
 	}
 	var anns []collectorAnnotation
 	if r := d.fetchAnnotations(ctx, q, qm, extra, "/api/v1/annotations", "downtime annotations", "kind", kind, &anns); r != nil {
@@ -80,7 +80,7 @@ func (d *Datasource) fetchAnnotations(ctx context.Context, q backend.DataQuery, 
 	endpoint, what, key, value string, out any) *backend.DataResponse {
 	p, err := annotationParams(q, qm)
 	if err != nil {
-		r := backend.ErrDataResponseWithSource(backend.StatusBadRequest, backend.ErrorSourcePlugin, err.Error())
+		r := badRequest(err.Error())
 		return &r
 	}
 	if value != "" {

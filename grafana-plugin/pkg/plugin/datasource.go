@@ -54,14 +54,6 @@ func (d *Datasource) Dispose() {
 	d.client.http.CloseIdleConnections()
 }
 
-// checkSettings gives the settings error every handler reports.
-func (d *Datasource) checkSettings() error {
-	if d.settingsErr != nil {
-		return d.settingsErr
-	}
-	return nil
-}
-
 // CallResource serves the editors' look-ups (label names, label values, series).
 func (d *Datasource) CallResource(ctx context.Context, req *backend.CallResourceRequest, sender backend.CallResourceResponseSender) error {
 	return d.resources.CallResource(ctx, req, sender)
@@ -84,8 +76,8 @@ func (d *Datasource) CheckHealth(ctx context.Context, req *backend.CheckHealthRe
 	fail := func(msg string) (*backend.CheckHealthResult, error) {
 		return &backend.CheckHealthResult{Status: backend.HealthStatusError, Message: msg}, nil
 	}
-	if err := d.checkSettings(); err != nil {
-		return fail(err.Error())
+	if d.settingsErr != nil {
+		return fail(d.settingsErr.Error())
 	}
 	var who whoamiData
 	if err := d.client.Get(ctx, "/api/v1/auth/whoami", nil, nil, &who); err != nil {

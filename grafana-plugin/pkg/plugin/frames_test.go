@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"encoding/json"
+	"errors"
 	"math"
 	"testing"
 	"time"
@@ -255,7 +256,7 @@ func TestQueryParams(t *testing.T) {
 	if err := json.Unmarshal(q.JSON, &qm); err != nil {
 		t.Fatal(err)
 	}
-	p, err := queryParams(q, qm)
+	p, err := queryParams(q, qm, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,23 +269,98 @@ func TestQueryParams(t *testing.T) {
 	}
 	// Grafana's interval wins over a smaller step; alerting's 1 s interval gives step 1.
 	q.Interval = 5 * time.Minute
-	p, _ = queryParams(q, qm)
+	p, _ = queryParams(q, qm, false)
 	if p.Get("step") != "300" {
 		t.Errorf("step %q, want 300", p.Get("step"))
 	}
 	// Expr overrides the builder and bare matcher lists are wrapped...
-	p, _ = queryParams(q, QueryModel{Expr: `host=~"a|b"`, Metric: "ignored"})
+	p, _ = queryParams(q, QueryModel{Expr: `host=~"a|b"`, Metric: "ignored"}, false)
 	if p.Get("match") != `{host=~"a|b"}` || p.Get("cf") != "AVERAGE" || p.Has("agg") {
 		t.Errorf("params %v", p)
 	}
 	// ...except in builder mode, where a leftover expr is ignored.
-	p, _ = queryParams(q, QueryModel{EditorMode: "builder", Expr: `leftover`, Metric: "cpu"})
+	p, _ = queryParams(q, QueryModel{EditorMode: "builder", Expr: `leftover`, Metric: "cpu"}, false)
 	if p.Get("match") != "cpu" {
 		t.Errorf("builder mode match %q", p.Get("match"))
 	}
 	for _, bad := range []QueryModel{{}, {Metric: "x", CF: "MEDIAN"}, {Metric: "x", Agg: "p99"}, {Metric: "x", Agg: "sum", By: []string{"a-b"}}, {Metric: "x", Step: "soon"}} {
-		if _, err := queryParams(q, bad); err == nil {
+		if _, err := queryParams(q, bad, false); err == nil {
 			t.Errorf("queryParams accepted %+v", bad)
+		}
+	}
+}
+
+// The collector refuses maxDataPoints outside 2..100000 with a 400: the plugin clamps it.
+func TestQueryParamsClampMaxDataPoints(t *testing.T) {
+	q := dq(t, "", map[string]any{}, time.UnixMilli(1795300000000), time.UnixMilli(1795303600000))
+	for in, want := range map[int64]string{1: "2", 2: "2", 43200: "43200", 100000: "100000", 100001: "100000", 5000000: "100000", 0: "", -3: ""} {
+		q.MaxDataPoints = in
+		p, err := queryParams(q, QueryModel{Metric: "cpu"}, false)
+		if err != nil || p.Get("maxDataPoints") != want {
+			t.Errorf("MaxDataPoints %d → %q (%v), want %q", in, p.Get("maxDataPoints"), err, want)
+		}
+	}
+}
+
+// Alert rules are evaluated without a dashboard: a stored query that still holds a dashboard
+// variable is refused with a 400 that says so (before calling the collector), instead of
+// reaching the collector literally and silently giving no data.
+func TestAlertQueriesRefuseDashboardVariables(t *testing.T) {
+	d := newDS(t, closedURL(t), "")
+	from, to := time.UnixMilli(1795300000000), time.UnixMilli(1795303600000)
+	alert := map[string]string{"FromAlert": "true"}
+	for _, m := range []map[string]any{
+		{"expr": `cpu_usage{host="$host"}`},
+		{"expr": `{host=~"${host:regex}"}`},
+		{"expr": `host="[[host]]"`},
+		{"metric": "$metric"},
+		{"editorMode": "builder", "metric": "cpu_usage", "expr": "ignored", "labelFilters": []LabelFilter{{"mode", "=", "user"}, {"host", "=~", "fnpc.${host}"}}},
+	} {
+		r := runQuery(t, d, alert, dq(t, "", m, from, to))
+		if r.Error == nil || r.Status != backend.StatusBadRequest || r.ErrorSource != backend.ErrorSourceDownstream ||
+			!contains(r.Error.Error(), "dashboard variables do not exist in alert rules") {
+			t.Errorf("%v: %d %s %v", m, r.Status, r.ErrorSource, r.Error)
+		}
+	}
+	// Dashboards still send them (the frontend has resolved them; a literal $ is the user's).
+	r := runQuery(t, d, nil, dq(t, "", map[string]any{"metric": "$metric"}, from, to))
+	if r.Status != backend.StatusBadGateway {
+		t.Errorf("dashboard query: %d %v, want the collector to be asked (502: nothing listens)", r.Status, r.Error)
+	}
+	// Regex syntax that is not a variable passes: an end anchor, an escaped dollar, a builder-mode leftover expr.
+	for _, m := range []map[string]any{
+		{"expr": `cpu_usage{host=~"fnpc.*$"}`},
+		{"expr": `{cost=~"\$[0-9]+"}`},
+		{"editorMode": "builder", "metric": "cpu_usage", "expr": `{host="$host"}`},
+	} {
+		if r := runQuery(t, d, alert, dq(t, "", m, from, to)); r.Status != backend.StatusBadGateway {
+			t.Errorf("%v: %d %v, want the collector to be asked", m, r.Status, r.Error)
+		}
+	}
+}
+
+// One rule for error sources: errors caused by the request (query, settings) or by the
+// collector are downstream; every one is a per-query error with a status.
+func TestErrorResponsesAreDownstream(t *testing.T) {
+	from, to := time.UnixMilli(1795300000000), time.UnixMilli(1795303600000)
+	d := newDS(t, closedURL(t), "")
+	bad := &Datasource{settingsErr: errors.New("the collector URL is missing")}
+	for _, c := range []struct {
+		d      *Datasource
+		q      backend.DataQuery
+		status backend.Status
+	}{
+		{bad, dq(t, "", map[string]any{"metric": "cpu"}, from, to), backend.StatusBadRequest},
+		{d, backend.DataQuery{RefID: "A", JSON: []byte(`{"metric":`)}, backend.StatusBadRequest},
+		{d, dq(t, "graph", map[string]any{}, from, to), backend.StatusBadRequest},
+		{d, dq(t, "", map[string]any{"metric": "cpu", "cf": "MEDIAN"}, from, to), backend.StatusBadRequest},
+		{d, dq(t, QueryTypeDowntimes, map[string]any{"kind": "sometimes"}, from, to), backend.StatusBadRequest},
+		{d, dq(t, QueryTypeDowntimes, map[string]any{"editorMode": "builder", "labelFilters": []LabelFilter{{"a-b", "=", "x"}}}, from, to), backend.StatusBadRequest},
+		{d, dq(t, "", map[string]any{"metric": "cpu"}, from, to), backend.StatusBadGateway},
+	} {
+		r := runQuery(t, c.d, nil, c.q)
+		if r.Error == nil || r.Status != c.status || r.ErrorSource != backend.ErrorSourceDownstream {
+			t.Errorf("%s %s: %d %q %v, want %d downstream", c.q.QueryType, c.q.JSON, r.Status, r.ErrorSource, r.Error, c.status)
 		}
 	}
 }

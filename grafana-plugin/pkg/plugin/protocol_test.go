@@ -149,3 +149,24 @@ func TestFromAlertReachesTheCollector(t *testing.T) {
 		t.Fatalf("collector saw headers %v", seen)
 	}
 }
+
+// A collector's 401 or 403 on a resource call becomes a 400 with the collector's message: a
+// 401 from /api/datasources/... would make Grafana's frontend end the user's own session.
+func TestResourceAuthErrorsBecomeBadRequest(t *testing.T) {
+	for _, status := range []int{http.StatusUnauthorized, http.StatusForbidden} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(status)
+			_, _ = fmt.Fprintf(w, `{"error":{"status":%d,"message":"token lacks the viewer role"}}`, status)
+		}))
+		got, body := resource(t, newDS(t, srv.URL, "tok"), "labels")
+		srv.Close()
+		var e struct {
+			Message string `json:"message"`
+		}
+		if got != http.StatusBadRequest || json.Unmarshal(body, &e) != nil ||
+			!contains(e.Message, fmt.Sprintf("collector answered %d", status)) || !contains(e.Message, "token lacks the viewer role") {
+			t.Errorf("collector %d: resource answered %d %s", status, got, body)
+		}
+	}
+}

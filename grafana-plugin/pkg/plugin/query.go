@@ -69,6 +69,12 @@ func (f *flexString) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// The range of maxDataPoints the collector's /api/v1/query accepts.
+const (
+	minDataPoints = 2
+	maxDataPoints = 100000
+)
+
 var validCF = map[string]bool{"AVERAGE": true, "MIN": true, "MAX": true, "LAST": true}
 var validAgg = map[string]bool{"sum": true, "avg": true, "min": true, "max": true, "count": true}
 
@@ -147,13 +153,13 @@ func forwardedHeaders(h map[string]string) http.Header {
 }
 
 func (d *Datasource) query(ctx context.Context, q backend.DataQuery, extra http.Header, fromAlert bool) backend.DataResponse {
-	if err := d.checkSettings(); err != nil {
-		return backend.ErrDataResponseWithSource(backend.StatusBadRequest, backend.ErrorSourcePlugin, err.Error())
+	if d.settingsErr != nil {
+		return badRequest(d.settingsErr.Error())
 	}
 	var qm QueryModel
 	if len(q.JSON) > 0 {
 		if err := json.Unmarshal(q.JSON, &qm); err != nil {
-			return backend.ErrDataResponse(backend.StatusBadRequest, fmt.Sprintf("query %s is not valid: %v", q.RefID, err))
+			return badRequest(fmt.Sprintf("query %s is not valid: %v", q.RefID, err))
 		}
 	}
 	switch q.QueryType {
@@ -164,9 +170,16 @@ func (d *Datasource) query(ctx context.Context, q backend.DataQuery, extra http.
 	case QueryTypeEvents:
 		return d.events(ctx, q, qm, extra)
 	default:
-		return backend.ErrDataResponse(backend.StatusBadRequest,
-			fmt.Sprintf("unknown queryType %q: use %q, %q or %q", q.QueryType, QueryTypeTimeSeries, QueryTypeDowntimes, QueryTypeEvents))
+		return badRequest(fmt.Sprintf("unknown queryType %q: use %q, %q or %q", q.QueryType, QueryTypeTimeSeries, QueryTypeDowntimes, QueryTypeEvents))
 	}
+}
+
+// badRequest is the per-query error for a query or datasource settings Grafana sent that the
+// plugin cannot run. The rule for error sources: what the request (the user's query or
+// settings) or the collector causes is downstream, including a collector that cannot be
+// reached (see errorResponse); ErrorSourcePlugin would mean a bug of the plugin itself.
+func badRequest(msg string) backend.DataResponse {
+	return backend.ErrDataResponseWithSource(backend.StatusBadRequest, backend.ErrorSourceDownstream, msg)
 }
 
 // selectorOf gives the query's selector: Expr (code mode, annotation matchers), else the builder fields.
@@ -177,8 +190,40 @@ func selectorOf(qm QueryModel) (string, error) {
 	return BuildSelector(qm.Metric, qm.LabelFilters)
 }
 
-// queryParams validates a time series query and makes /api/v1/query's parameters.
-func queryParams(q backend.DataQuery, qm QueryModel) (url.Values, error) {
+// dashboardVariableRe finds what Grafana's template service replaces: $name, ${name[:format]},
+// [[name[:format]]]. A `$` after a backslash (an escaped dollar in a regex) does not count.
+var dashboardVariableRe = regexp.MustCompile(`(?:^|[^\\])(\$(?:[A-Za-z_]\w*|\{\w+(?::[^}]*)?\})|\[\[\w+(?::[^\]]*)?\]\])`)
+
+// checkNoDashboardVariables refuses, for alert rules, a query that still holds a dashboard
+// variable: Grafana evaluates rules without a dashboard, so the variable would reach the
+// collector as literal text and the rule would silently see no data.
+func checkNoDashboardVariables(qm QueryModel) error {
+	type field struct{ what, text string }
+	// The fields selectorOf reads: Expr in code mode, else the metric and the filter values.
+	fields := []field{{"selector", qm.Expr}}
+	if qm.EditorMode == "builder" || strings.TrimSpace(qm.Expr) == "" {
+		fields = []field{{"metric", qm.Metric}}
+		for i, f := range qm.LabelFilters {
+			fields = append(fields, field{fmt.Sprintf("label filter %d (%s)", i+1, f.Label), f.Value})
+		}
+	}
+	for _, f := range fields {
+		if m := dashboardVariableRe.FindStringSubmatch(f.text); m != nil {
+			return fmt.Errorf("the %s %q uses the dashboard variable %s, but dashboard variables do not exist in alert rules: "+
+				"write the value itself (a regex such as host=~\"fnpc.*\" selects several)", f.what, f.text, m[1])
+		}
+	}
+	return nil
+}
+
+// queryParams validates a time series query and makes /api/v1/query's parameters. An alert
+// rule's query (fromAlert) may not use dashboard variables.
+func queryParams(q backend.DataQuery, qm QueryModel, fromAlert bool) (url.Values, error) {
+	if fromAlert {
+		if err := checkNoDashboardVariables(qm); err != nil {
+			return nil, err
+		}
+	}
 	sel, err := selectorOf(qm)
 	if err != nil {
 		return nil, err
@@ -209,7 +254,9 @@ func queryParams(q backend.DataQuery, qm QueryModel) (url.Values, error) {
 	}
 	p.Set("step", strconv.FormatFloat(step, 'f', -1, 64))
 	if q.MaxDataPoints > 0 {
-		p.Set("maxDataPoints", strconv.FormatInt(q.MaxDataPoints, 10))
+		// The collector takes 2 to 100000 (and refuses anything else with a 400).
+		n := min(max(q.MaxDataPoints, minDataPoints), maxDataPoints)
+		p.Set("maxDataPoints", strconv.FormatInt(n, 10))
 	}
 	agg := strings.ToLower(strings.TrimSpace(qm.Agg))
 	if agg != "" && agg != "none" {
@@ -236,9 +283,9 @@ func queryParams(q backend.DataQuery, qm QueryModel) (url.Values, error) {
 }
 
 func (d *Datasource) timeSeries(ctx context.Context, q backend.DataQuery, qm QueryModel, extra http.Header, fromAlert bool) backend.DataResponse {
-	params, err := queryParams(q, qm)
+	params, err := queryParams(q, qm, fromAlert)
 	if err != nil {
-		return backend.ErrDataResponseWithSource(backend.StatusBadRequest, backend.ErrorSourcePlugin, err.Error())
+		return badRequest(err.Error())
 	}
 	var res collectorQueryResult
 	if err := d.client.Get(ctx, "/api/v1/query", params, extra, &res); err != nil {

@@ -6,13 +6,12 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-
-	"github.com/grafana/grafana-plugin-sdk-go/backend"
 )
 
 // resourceMux serves GET resources/<path> for the frontend editors. Each answers the
 // collector's "data" as is (a JSON array), or an error {"message": "..."} with the
-// collector's status (502 when it cannot be reached).
+// collector's status, except that the collector's 401/403 become 400 (Grafana's frontend takes a
+// 401 from /api/... as the end of its own session) and 5xx or unreachable become 502.
 //
 //	labels?match=SEL              label names
 //	label/<name>/values?match=SEL values of a label (__name__: metric names)
@@ -44,8 +43,8 @@ func (d *Datasource) resourceMux() *http.ServeMux {
 }
 
 func (d *Datasource) proxyList(w http.ResponseWriter, r *http.Request, endpoint string, keep ...string) {
-	if err := d.checkSettings(); err != nil {
-		writeJSONError(w, http.StatusBadRequest, err.Error())
+	if d.settingsErr != nil {
+		writeJSONError(w, http.StatusBadRequest, d.settingsErr.Error())
 		return
 	}
 	in := r.URL.Query()
@@ -61,18 +60,17 @@ func (d *Datasource) proxyList(w http.ResponseWriter, r *http.Request, endpoint 
 			p.Add(k, v)
 		}
 	}
-	extra := http.Header{}
-	if v := r.Header.Get(backend.FromAlertHeaderName); v != "" {
-		extra.Set(backend.FromAlertHeaderName, v)
-	}
 	var out json.RawMessage
-	if err := d.client.Get(r.Context(), endpoint, p, extra, &out); err != nil {
+	if err := d.client.Get(r.Context(), endpoint, p, nil, &out); err != nil {
 		var ae *APIError
 		var ue *UnreachableError
 		switch {
 		case errors.As(err, &ae):
 			status := ae.Status
-			if status >= 500 {
+			switch {
+			case status == http.StatusUnauthorized || status == http.StatusForbidden:
+				status = http.StatusBadRequest
+			case status >= 500:
 				status = http.StatusBadGateway
 			}
 			writeJSONError(w, status, ae.Error())
