@@ -1,8 +1,6 @@
 package plugin
 
 import (
-	"errors"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -11,17 +9,7 @@ import (
 	"github.com/grafana/grafana-plugin-sdk-go/data"
 )
 
-// skipIfNotServed skips when the collector answers 404 on endpoint (a feature it does not have yet).
-func skipIfNotServed(t *testing.T, c *testCollector, endpoint string) {
-	t.Helper()
-	err := c.get(endpoint+"?from=0&to=1000", viewerToken, nil)
-	var ae *APIError
-	if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
-		t.Skipf("the collector does not serve %s yet (404): %s", endpoint, ae.Message)
-	}
-}
-
-var seedDowntimesOnce = map[*testCollector]bool{}
+var downtimesSeeded bool // on the one shared test collector
 
 // seedDowntimes files a planned downtime on fnpc3001 and an unplanned one on fnpc3002, inside
 // the seeded hour.
@@ -29,7 +17,7 @@ func seedDowntimes(t *testing.T, c *testCollector) (planned, unplanned [2]time.T
 	t.Helper()
 	planned = [2]time.Time{c.seedEnd.Add(-20 * time.Minute), c.seedEnd.Add(-10 * time.Minute)}
 	unplanned = [2]time.Time{c.seedEnd.Add(-8 * time.Minute), c.seedEnd.Add(-5 * time.Minute)}
-	if seedDowntimesOnce[c] {
+	if downtimesSeeded {
 		return
 	}
 	for _, d := range []map[string]any{
@@ -40,7 +28,7 @@ func seedDowntimes(t *testing.T, c *testCollector) (planned, unplanned [2]time.T
 			t.Fatalf("filing a downtime through the collector API: %v", err)
 		}
 	}
-	seedDowntimesOnce[c] = true
+	downtimesSeeded = true
 	return
 }
 
@@ -65,7 +53,6 @@ func annotationFrame(t *testing.T, d *Datasource, queryType string, model map[st
 
 func TestDowntimeAnnotations(t *testing.T) {
 	c := needCollector(t)
-	skipIfNotServed(t, c, "/api/v1/annotations")
 	planned, unplanned := seedDowntimes(t, c)
 	d := newDS(t, c.URL, viewerToken)
 	from, to := c.seedRange()

@@ -10,6 +10,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -85,19 +86,39 @@ func repoRoot() string {
 	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", "..", ".."))
 }
 
-// needCollector gives the shared seeded collector, starting it on first use. It skips the
-// test only when the collector has not been built (collector/dist missing).
+// skipIntegrationEnv, set to 1, skips the tests that need the collector when it is not built.
+const skipIntegrationEnv = "REXMON_SKIP_INTEGRATION"
+
+// collectorMissing tells what to do when collector/dist is not there: skip (only when
+// REXMON_SKIP_INTEGRATION=1) or fail, with the message to give. Both empty: the collector is built.
+func collectorMissing(root, skipEnv string) (skip, fail string) {
+	dist := filepath.Join(root, "collector", "dist")
+	if _, err := os.Stat(filepath.Join(dist, "cli", "main.js")); err == nil {
+		return "", ""
+	}
+	msg := "the collector is not built (" + filepath.Join(dist, "cli", "main.js") + " missing): run " +
+		"`npm run build -w collector` at the repository root (grafana-plugin's npm test does it), or set " +
+		skipIntegrationEnv + "=1 to skip the integration tests"
+	if skipEnv == "1" {
+		return msg, ""
+	}
+	return "", msg
+}
+
+// needCollector gives the shared seeded collector, starting it on first use. Without a built
+// collector the test fails, unless REXMON_SKIP_INTEGRATION=1 asks to skip it.
 func needCollector(t *testing.T) *testCollector {
 	t.Helper()
 	collectorOnce.Do(func() {
 		root := repoRoot()
-		bin := filepath.Join(root, "collector", "bin", "rexmon.js")
-		if _, err := os.Stat(filepath.Join(root, "collector", "dist")); err != nil {
-			collectorSkip = "the collector is not built (" + filepath.Join(root, "collector", "dist") +
-				" missing): run `npm ci && npm run build` at the repository root to run the integration tests"
+		var fail string
+		if collectorSkip, fail = collectorMissing(root, os.Getenv(skipIntegrationEnv)); collectorSkip != "" || fail != "" {
+			if fail != "" {
+				collectorErr = errors.New(fail)
+			}
 			return
 		}
-		collectorInst, collectorErr = startCollector(bin)
+		collectorInst, collectorErr = startCollector(filepath.Join(root, "collector", "bin", "rexmon.js"))
 		if collectorErr == nil {
 			collectorErr = collectorInst.seed()
 		}
@@ -389,3 +410,24 @@ func closedURL(t *testing.T) string {
 }
 
 func contains(s, sub string) bool { return strings.Contains(strings.ToLower(s), strings.ToLower(sub)) }
+
+// A missing collector build fails the integration tests; only REXMON_SKIP_INTEGRATION=1 skips them.
+func TestCollectorMissingFailsUnlessSkipAsked(t *testing.T) {
+	root := t.TempDir()
+	for env, wantSkip := range map[string]bool{"": false, "0": false, "true": false, "1": true} {
+		skip, fail := collectorMissing(root, env)
+		if (skip != "") != wantSkip || (fail != "") == wantSkip || !strings.Contains(skip+fail, skipIntegrationEnv+"=1") {
+			t.Errorf("%s=%q: skip %q, fail %q", skipIntegrationEnv, env, skip, fail)
+		}
+	}
+	main := filepath.Join(root, "collector", "dist", "cli", "main.js")
+	if err := os.MkdirAll(filepath.Dir(main), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(main, []byte("export {}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if skip, fail := collectorMissing(root, ""); skip != "" || fail != "" {
+		t.Errorf("built collector: skip %q, fail %q", skip, fail)
+	}
+}
