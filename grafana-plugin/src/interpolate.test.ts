@@ -10,6 +10,7 @@ const srv = new TestTemplateSrv([
   { name: 'metrics', current: ['cpu_usage', 'disk_free'], options: ['cpu_usage', 'disk_free'], multi: true },
   { name: 'groups', current: ['host', 'state'], options: ['host', 'state'], multi: true },
   { name: 'quote', current: 'say "hi"\\', options: [] },
+  { name: 'quotes', current: `it's "x"`, options: [] },
 ]);
 
 function q(patch: Partial<RexmonQuery>): RexmonQuery {
@@ -58,6 +59,29 @@ describe('builder filters', () => {
     ]);
   });
 
+  it('regex-escapes the literal text around a multi-value variable when = becomes =~', () => {
+    const out = interpolateQuery(
+      q({ labelFilters: [
+        { label: 'host', op: '=', value: 'fnpc.$host' },
+        { label: 'host', op: '!=', value: '[[host]]+$one' },
+        { label: 'host', op: '=', value: '${host}$unknown' },
+        { label: 'host', op: '=~', value: 'fnpc.$host' },
+      ] }),
+      srv
+    );
+    expect(out.labelFilters).toEqual([
+      { label: 'host', op: '=~', value: 'fnpc\\.(fnpc3001|fnpc\\.3003)' },
+      { label: 'host', op: '!~', value: '(fnpc3001|fnpc\\.3003)\\+fnpc3002' },
+      { label: 'host', op: '=~', value: '(fnpc3001|fnpc\\.3003)\\$unknown' },
+      // A regex the user wrote stays a regex.
+      { label: 'host', op: '=~', value: 'fnpc.(fnpc3001|fnpc\\.3003)' },
+    ]);
+    // What the collector compiles matches the literal dot only.
+    const re = new RegExp(`^(?:${out.labelFilters![0].value})$`, 'u');
+    expect(re.test('fnpc.fnpc3001')).toBe(true);
+    expect(re.test('fnpcXfnpc3001')).toBe(false);
+  });
+
   it('leaves single-value variables and plain text as they are', () => {
     const out = interpolateQuery(q({ labelFilters: [{ label: 'host', op: '=', value: '$one' }, { label: 'mode', op: '!=', value: 'idle' }] }), srv);
     expect(out.labelFilters).toEqual([
@@ -97,6 +121,13 @@ describe('hand-written selectors', () => {
     expect(interpolateSelector('{msg="$quote"}', srv)).toBe('{msg="say \\"hi\\"\\\\"}');
     expect(interpolateSelector('{host="$one"}', srv)).toBe('{host="fnpc3002"}');
     expect(interpolateSelector('', srv)).toBe('');
+  });
+
+  it("escapes ' and \" for both quote styles the collector reads", () => {
+    // The collector decodes \' and \" inside "…" and '…' alike: both give the value back.
+    expect(interpolateSelector(`{msg="$quotes"}`, srv)).toBe(`{msg="it\\'s \\"x\\""}`);
+    expect(interpolateSelector(`{msg='$quotes'}`, srv)).toBe(`{msg='it\\'s \\"x\\"'}`);
+    expect(interpolateSelector(`{msg='$quote'}`, srv)).toBe(`{msg='say \\"hi\\"\\\\'}`);
   });
 });
 

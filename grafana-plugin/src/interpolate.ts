@@ -3,16 +3,19 @@
 // becomes `=~`/`!~`, so `host="$host"` with host = [a, b.c] selects host=~"(a|b\.c)".
 import { ScopedVars } from '@grafana/data';
 import { TemplateSrv } from '@grafana/runtime';
-import { LabelFilter, MatchOp, RexmonQuery, RexmonVariableQuery } from './types';
+import { LabelFilter, RexmonQuery, RexmonVariableQuery } from './types';
 
 /** Escapes what a JavaScript (u-flag) regex treats as syntax; `-` is left alone on purpose. */
 export function escapeRegex(value: string): string {
   return value.replace(/[\\^$.*+?()[\]{}|/]/g, '\\$&');
 }
 
-/** Escapes a value for a double-quoted selector string. */
+/**
+ * Escapes a value for a quoted selector string: the collector reads '…' as well as "…" (and
+ * decodes \\ \" \' \n \t in both), and a variable's value may land in either.
+ */
 export function escapeSelectorString(value: string): string {
-  return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+  return value.replace(/[\\"']/g, '\\$&').replace(/\n/g, '\\n').replace(/\t/g, '\\t');
 }
 
 interface VariableLike {
@@ -47,14 +50,29 @@ function alternation(value: string | string[], escape: (s: string) => string): s
   return '(' + values.map(escape).join('|') + ')';
 }
 
-/** Interpolates a raw value (a filter value, which the backend quotes itself). */
+/**
+ * Interpolates a raw value (a filter value, which the backend quotes itself). With a multi-value
+ * variable the filter becomes a regex match; an `=`/`!=` filter's own text around the variable
+ * (and single-value variables in it) is then regex-escaped, so `fnpc.$host` keeps its `.` literal.
+ */
 export function interpolateFilter(f: LabelFilter, templateSrv: TemplateSrv, scopedVars?: ScopedVars): LabelFilter {
   if (!usesMultiVariable(f.value, templateSrv)) {
     return { ...f, value: templateSrv.replace(f.value ?? '', scopedVars) };
   }
-  const value = templateSrv.replace(f.value, scopedVars, (v: string | string[]) => alternation(v, escapeRegex));
-  const op: MatchOp = f.op === '!=' || f.op === '!~' ? '!~' : '=~';
-  return { ...f, op, value };
+  const toRegex = (v: string | string[]) => alternation(v, escapeRegex);
+  if (f.op === '=~' || f.op === '!~') {
+    return { ...f, value: templateSrv.replace(f.value, scopedVars, toRegex) };
+  }
+  let value = '';
+  let last = 0;
+  for (const m of f.value.matchAll(VARIABLE_RE)) {
+    const resolved = templateSrv.replace(m[0], scopedVars, (v: string | string[]) => (Array.isArray(v) ? toRegex(v) : escapeRegex(v)));
+    // An unknown variable is left as written: literal text too.
+    value += escapeRegex(f.value.slice(last, m.index)) + (resolved === m[0] ? escapeRegex(m[0]) : resolved);
+    last = m.index! + m[0].length;
+  }
+  value += escapeRegex(f.value.slice(last));
+  return { ...f, op: f.op === '!=' ? '!~' : '=~', value };
 }
 
 /**

@@ -132,6 +132,13 @@ describe('QueryEditor', () => {
     expect(lastQuery(onChange)).toMatchObject({ editorMode: 'code', expr: 'cpu_usage{host=~"fnpc.*"}' });
   });
 
+  it('keeps dashboard variables as written when switching to code mode', () => {
+    const { onChange } = setup({ metric: 'cpu_usage', labelFilters: [{ label: 'host', op: '=', value: '$host' }] });
+    fireEvent.click(screen.getByLabelText('Code'));
+    // Not the variable's current value (fnpc3001): the query must follow the dashboard.
+    expect(lastQuery(onChange)).toMatchObject({ editorMode: 'code', expr: 'cpu_usage{host="$host"}' });
+  });
+
   it('edits a code-mode selector', () => {
     const { onChange } = setup({ editorMode: 'code', expr: 'cpu_usage' });
     const input = screen.getByLabelText('Selector');

@@ -3,6 +3,7 @@ import { QueryEditorProps, SelectableValue } from '@grafana/data';
 import { Button, IconButton, InlineField, InlineFieldRow, RadioButtonGroup, Select, Stack } from '@grafana/ui';
 
 import { DataSource } from '../datasource';
+import { buildSelector } from '../interpolate';
 import {
   AGGREGATIONS,
   Aggregation,
@@ -94,7 +95,7 @@ export function QueryEditor({ datasource, query, onChange, onRunQuery }: Props) 
             <RadioButtonGroup<'builder' | 'code'>
               options={EDITOR_MODES}
               value={q.editorMode ?? 'builder'}
-              onChange={(v) => change({ editorMode: v, expr: v === 'code' && !q.expr ? datasource.lookupSelector(q) : q.expr }, false)}
+              onChange={(v) => change({ editorMode: v, expr: v === 'code' && !q.expr ? buildSelector(q.metric, q.labelFilters) : q.expr }, false)}
             />
           </InlineField>
         )}
