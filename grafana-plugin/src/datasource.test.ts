@@ -1,4 +1,4 @@
-import { CoreApp, DataQueryRequest, dataFrameFromJSON, dateTime, FieldType } from '@grafana/data';
+import { CoreApp, DataQueryRequest, dateTime } from '@grafana/data';
 import { lastValueFrom } from 'rxjs';
 
 import { DataSource } from './datasource';
@@ -143,32 +143,5 @@ describe('DataSource', () => {
     });
     expect(parseVariableQueryString('metrics(cpu_usage)')).toMatchObject({ type: 'metrics', match: 'cpu_usage' });
     expect(() => parseVariableQueryString('select 1')).toThrow('Cannot read variable query');
-  });
-
-  it('receives annotation frames with the fields Grafana maps to annotations', () => {
-    // The Go backend's downtime frame (pkg/plugin/annotations.go) as Grafana's server relays it in JSON.
-    const frame = dataFrameFromJSON({
-      schema: {
-        refId: 'Anno',
-        name: 'downtimes',
-        fields: [
-          { name: 'time', type: FieldType.time },
-          { name: 'timeEnd', type: FieldType.time },
-          { name: 'title', type: FieldType.string },
-          { name: 'text', type: FieldType.string },
-          { name: 'tags', type: FieldType.string },
-          { name: 'id', type: FieldType.string },
-          { name: 'color', type: FieldType.string },
-        ],
-      },
-      data: {
-        values: [[1795300000000], [1795301000000], ['Planned downtime'], ['kernel — alice'], ['downtime,planned,host=a'], ['7'], ['#5794F2']],
-      },
-    });
-    const byName = Object.fromEntries(frame.fields.map((f) => [f.name.toLowerCase(), f]));
-    expect(byName.time.type).toBe(FieldType.time);
-    expect(byName.timeend.values[0]).toBeGreaterThan(byName.time.values[0]);
-    expect(byName.text.values[0]).toBe('kernel — alice');
-    expect(String(byName.tags.values[0]).split(',')).toEqual(['downtime', 'planned', 'host=a']);
   });
 });

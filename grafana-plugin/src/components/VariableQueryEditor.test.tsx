@@ -32,6 +32,22 @@ describe('VariableQueryEditor', () => {
     expect(calls[0]).toMatchObject({ url: '/api/datasources/uid/rx/resources/labels', params: { match: '{experiment=~"(nova|dune)"}' } });
   });
 
+  it('reads a string query such as label_values(host) instead of dropping it on the first edit', () => {
+    const onChange = jest.fn();
+    const query = 'label_values({experiment="nova"}, host)' as unknown as RexmonVariableQuery;
+    render(<VariableQueryEditor datasource={ds} query={query} onChange={onChange} onRunQuery={jest.fn()} />);
+    expect(screen.getByLabelText('Variable matcher')).toHaveValue('{experiment="nova"}');
+    fireEvent.click(screen.getByLabelText('Label names'));
+    expect(onChange).toHaveBeenLastCalledWith({ refId: 'variable', type: 'labelNames', label: 'host', match: '{experiment="nova"}' });
+  });
+
+  it('keeps a string query it cannot read as the matcher', () => {
+    const onChange = jest.fn();
+    render(<VariableQueryEditor datasource={ds} query={'{host=~"fnpc.*"}' as unknown as RexmonVariableQuery} onChange={onChange} onRunQuery={jest.fn()} />);
+    fireEvent.click(screen.getByLabelText('Metrics'));
+    expect(onChange).toHaveBeenLastCalledWith({ refId: 'variable', type: 'metrics', match: '{host=~"fnpc.*"}' });
+  });
+
   it('edits the matcher and the kind of values', () => {
     const onChange = setup({ label: 'host' });
     const m = screen.getByLabelText('Variable matcher');

@@ -6,6 +6,7 @@ import type { DataSource } from '../datasource';
 import { RexmonOptions, RexmonQuery, RexmonVariableQuery, VariableQueryType } from '../types';
 import { CommitInput } from './CommitInput';
 import { LazySelect } from './LazySelect';
+import { parseVariableQueryString } from '../variables';
 
 type Props = QueryEditorProps<DataSource, RexmonQuery, RexmonOptions, RexmonVariableQuery>;
 
@@ -17,7 +18,7 @@ const TYPES: Array<SelectableValue<VariableQueryType>> = [
 
 /** e.g. the values of schedd among the series that match {experiment=~"$experiment"}. */
 export function VariableQueryEditor({ datasource, query, onChange }: Props) {
-  const q: RexmonVariableQuery = { refId: query.refId ?? 'variable', type: query.type ?? 'labelValues', label: query.label, match: query.match };
+  const q = toVariableQuery(query);
   const update = (patch: Partial<RexmonVariableQuery>) => onChange({ ...q, ...patch });
   return (
     <>
@@ -50,4 +51,20 @@ export function VariableQueryEditor({ datasource, query, onChange }: Props) {
       </InlineFieldRow>
     </>
   );
+}
+
+/**
+ * The editor's query: dashboards saved with a string query (`label_values(host)`, as typed or
+ * from other datasources) are read with parseVariableQueryString; text it cannot read is kept
+ * as the matcher rather than dropped.
+ */
+function toVariableQuery(query: RexmonVariableQuery | string): RexmonVariableQuery {
+  if (typeof query === 'string') {
+    try {
+      return parseVariableQueryString(query);
+    } catch {
+      return { refId: 'variable', type: 'labelValues', match: query.trim() };
+    }
+  }
+  return { refId: query.refId ?? 'variable', type: query.type ?? 'labelValues', label: query.label, match: query.match };
 }
