@@ -3,12 +3,14 @@
 // so `npm install` leaves the others out of package-lock.json and `npm ci` then refuses the lock
 // ("Missing: @swc/core-darwin-arm64@ from lock file"). This adds those entries (optional, with
 // their os/cpu, so npm skips them on Linux without fetching anything). Idempotent; run after
-// any `npm install` that rewrites the lock (scripts/ci-setup.sh runs it too).
+// any `npm install` that rewrites the lock (scripts/ci-setup.sh runs it too). A platform package
+// missing from the lock that the table below does not know is an error: add it to the table.
+// Usage: node scripts/complete-lock.mjs [path/to/package-lock.json]
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const file = join(dirname(fileURLToPath(import.meta.url)), '..', 'package-lock.json');
+const file = process.argv[2] ?? join(dirname(fileURLToPath(import.meta.url)), '..', 'package-lock.json');
 const lock = JSON.parse(readFileSync(file, 'utf8'));
 const platforms = {
   'darwin-arm64': ['darwin', 'arm64'],
@@ -28,6 +30,17 @@ const core = lock.packages['node_modules/@swc/core'];
 if (!core) {
   process.exit(0);
 }
+const unknown = Object.keys(core.optionalDependencies ?? {}).filter(
+  (dep) => !lock.packages[`node_modules/${dep}`] && !platforms[dep.replace('@swc/core-', '')]
+);
+if (unknown.length) {
+  console.error(
+    `complete-lock: ${unknown.join(', ')} (optional dependencies of @swc/core ${core.version}) missing from ${file} ` +
+      'and not in the platform table of scripts/complete-lock.mjs: add each with its [os, cpu, libc] there; ' +
+      'without the lock entry `npm ci` refuses the lock'
+  );
+  process.exit(1);
+}
 const added = [];
 const out = {};
 for (const [key, value] of Object.entries(lock.packages)) {
@@ -37,10 +50,10 @@ for (const [key, value] of Object.entries(lock.packages)) {
   }
   for (const dep of Object.keys(core.optionalDependencies ?? {})) {
     const k = `node_modules/${dep}`;
-    const p = platforms[dep.replace('@swc/core-', '')];
-    if (lock.packages[k] || !p) {
+    if (lock.packages[k]) {
       continue;
     }
+    const p = platforms[dep.replace('@swc/core-', '')];
     const [os, cpu, libc] = p;
     out[k] = {
       version: core.optionalDependencies[dep],
