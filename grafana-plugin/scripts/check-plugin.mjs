@@ -40,10 +40,22 @@ check(read('pkg/main.go').includes(`PluginID = "${src.id}"`), 'pkg/main.go does 
 check(read('provisioning/datasources/datasources.yml').includes(`type: ${src.id}`), 'provisioning/datasources uses another plugin type');
 check(read('.config/docker-compose-base.yaml').includes(`plugins/${src.id}`), '.config/docker-compose-base.yaml mounts another plugin id');
 
+// grafanaDependency must admit the Grafana the plugin is built against (the installed
+// @grafana/data), and its lower bound must be that same major.minor: a lower bound older than
+// the packages would promise Grafana versions whose APIs the build was never checked against.
 const dep = src.dependencies?.grafanaDependency;
-check(!!dep && semver.validRange(dep) !== null, `grafanaDependency ${dep} is not a valid semver range`);
-const builtAgainst = pkg.dependencies['@grafana/data'];
-check(!!dep && semver.satisfies(builtAgainst, dep), `grafanaDependency ${dep} excludes @grafana/data ${builtAgainst} the plugin is built against`);
+const range = dep ? semver.validRange(dep) : null;
+check(range !== null, `grafanaDependency ${dep} is not a valid semver range`);
+const builtAgainst = require('@grafana/data/package.json').version;
+if (range !== null) {
+  check(semver.satisfies(builtAgainst, range), `grafanaDependency ${dep} excludes @grafana/data ${builtAgainst} the plugin is built against`);
+  const lower = semver.minVersion(range);
+  check(
+    semver.major(lower) === semver.major(builtAgainst) && semver.minor(lower) === semver.minor(builtAgainst),
+    `grafanaDependency ${dep} starts at ${lower}, but the plugin is built against @grafana/data ${builtAgainst}: ` +
+      `use ">=${semver.major(builtAgainst)}.${semver.minor(builtAgainst)}.0"`
+  );
+}
 
 // dist/ as webpack + build:backend leave it.
 if (!existsSync(join(root, 'dist/plugin.json'))) {
