@@ -216,3 +216,54 @@ test('CLI: rexmon downtime add|list|show|end|cancel with relative times', async 
   assert.notEqual(neither.code, 0);
   assert.match(neither.stderr, /--planned or --unplanned/);
 });
+
+test('API: metric names in a scope, too-frequent rules, version on POST and end: null with a duration are 400s naming the field', async () => {
+  const cases: [Record<string, unknown>, string, RegExp][] = [
+    [{ match: 'cpu{host="a"}', start: 'now', end: '+1h' }, 'match', /cannot name a metric/],
+    [{ match: '{__name__="cpu",host="a"}', start: 'now', end: '+1h' }, 'match', /cannot name a metric/],
+    [{ match: '{host=~"a(?!b)"}', start: 'now', end: '+1h' }, 'match', /Go RE2/],
+    [{ duration: '1m', recurrence: { rule: '* * * * *', timezone: 'UTC' } }, 'recurrence.rule', /at least 1 h apart/],
+    [{ start: 'now', end: '+1h', version: 1 }, 'version', /PATCH/],
+    [{ kind: 'unplanned', start: 'now', end: null, duration: '2h' }, 'duration', /not both/],
+    [{ start: 'now', duration: '1000000y' }, 'duration', /10 years/],
+    [{ start: 'now', end: 9e15 }, 'end', /9999/],
+  ];
+  for (const [body, path, re] of cases) {
+    const r = await post({ ...base, ...body });
+    assert.equal(r.status, 400, JSON.stringify(body));
+    assert.equal(r.body.error!.path, path, r.body.error!.message);
+    assert.match(r.body.error!.message, re);
+  }
+});
+
+test('annotations say when occurrences were cut (meta.truncated); range filters stop at the first occurrence', async () => {
+  type Anno = { id: string; time: number };
+  const hourly = await post({ ...base, match: '{host="fnpc8000"}', start: '2025-01-01T00:00:00Z', duration: '10m', recurrence: { rule: '0 * * * *', timezone: 'UTC' } });
+  assert.equal(hourly.status, 201, JSON.stringify(hourly.body));
+  const q = (from: string, to: string, limit: number) => api<{ data: Anno[]; meta: { truncated: boolean; limit: number } }>(c.url, `/api/v1/annotations?from=${from}&to=${to}&limit=${limit}&match=${encodeURIComponent('{host="fnpc8000"}')}`);
+  const cut = await q('2025-01-01T00:00:00Z', '2025-01-03T00:00:00Z', 10);
+  assert.equal(cut.status, 200);
+  assert.equal(cut.body.data.length, 10);
+  assert.deepEqual(cut.body.meta, { truncated: true, limit: 10 });
+  assert.equal(cut.body.data[0].time, Date.parse('2025-01-01T00:00:00Z'));
+  const whole = await q('2025-01-01T00:00:00Z', '2025-01-01T05:00:00Z', 10);
+  assert.deepEqual([whole.body.data.length, whole.body.meta.truncated], [5, false]);
+  // Never-ending hourly downtimes listed over a century: each needs only its first occurrence in range.
+  for (let i = 0; i < 4; i++) assert.equal((await post({ ...base, match: `{host="fnpc81${i}"}`, start: '2025-01-01T00:00:00Z', duration: '10m', recurrence: { rule: '0 * * * *', timezone: 'UTC' } })).status, 201);
+  const t0 = Date.now();
+  const list = await api<{ data: { id: number }[]; meta: { truncated: boolean } }>(c.url, '/api/v1/downtimes?from=2030-01-01T00:00:00Z&to=2130-01-01T00:00:00Z');
+  const ms = Date.now() - t0;
+  assert.equal(list.status, 200);
+  assert.ok(list.body.data.some((d) => d.id === hourly.body.data.id));
+  assert.equal(list.body.meta.truncated, false);
+  assert.ok(ms < 1500, `listing took ${ms} ms`);
+});
+
+test('CLI: list --active with --state (or --all) is refused with exit code 2', async () => {
+  for (const args of [['--active', '--state', 'scheduled'], ['--active', '--all'], ['--all', '--state', 'ended']]) {
+    const r = await cli(['downtime', 'list', ...args]);
+    assert.equal(r.code, 2, `${args}: ${r.stderr}`);
+    assert.match(r.stderr, /cannot be used together/);
+  }
+  assert.equal((await cli(['downtime', 'list', '--state', 'ended'])).code, 0);
+});

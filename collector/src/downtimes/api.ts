@@ -4,10 +4,10 @@ import { HttpError } from '../api/http-error.js';
 import { extraPaths } from '../api/openapi.js';
 import * as p from '../api/params.js';
 import { requireRole } from '../api/server.js';
-import { Matcher, parseSelector } from '../matchers/selector.js';
+import { parseSelector } from '../matchers/selector.js';
 import { ValidationError } from '../model/series.js';
 import { Actor, DowntimeStore } from './store.js';
-import { annotationTags, couldOverlap, currentOccurrence, covers, Downtime, KINDS, Kind, occurrences, parseScope, State, stateAt, STATES, toJson } from './model.js';
+import { annotationTags, couldOverlap, currentOccurrence, covers, Downtime, KINDS, Kind, occurrenceList, occurrences, scopeOf, stateAt, STATES, toJson } from './model.js';
 import type { TargetStatus } from './reconciler.js';
 
 export interface RouterAuth {
@@ -27,8 +27,14 @@ function list<T extends string>(req: Request, name: string, allowed: readonly T[
   return out;
 }
 
-function filters(req: Request): Matcher[][] {
-  return p.strings(req, 'match').concat(p.strings(req, 'match[]')).map((m) => parseSelector(m, 'match').matchers);
+/** The `match` / `match[]` selectors; none (or only empty ones) means no filter. */
+function filters(req: Request) {
+  return p.selectors(req, false).map((s) => s.matchers).filter((m) => m.length > 0);
+}
+
+/** Whether some series could be in both the downtime's scope and one of the filters (no filters: yes). */
+function inFilters(d: Downtime, sel: ReturnType<typeof filters>): boolean {
+  return sel.length === 0 || sel.some((f) => couldOverlap(scopeOf(d).matchers, f));
 }
 
 function actor(req: Request, fallback?: string): Actor {
@@ -40,7 +46,7 @@ function actor(req: Request, fallback?: string): Actor {
 
 /** Whether a downtime touches [from, to): an occurrence, or the window of one not (yet) started. */
 function touches(d: Downtime, from: number, to: number): boolean {
-  if (occurrences(d, from, to).length) return true;
+  if (occurrences(d, from, to, 1).length) return true;
   if (d.cancelledAt !== null || (d.flexible && d.triggeredAt === null)) return d.start < to && (d.end === null || d.end > from);
   return false;
 }
@@ -63,10 +69,9 @@ export function downtimeRouter(store: DowntimeStore, deps: RouterAuth, syncStatu
     const out = found.filter((d) => {
       if (states.length && !states.includes(stateAt(d, now))) return false;
       if ((from !== undefined || to !== undefined) && !touches(d, from ?? 0, to ?? Infinity)) return false;
-      if (sel.length && !sel.some((f) => couldOverlap(parseScope(d.match), f))) return false;
-      return true;
+      return inFilters(d, sel);
     });
-    res.json({ data: out.slice(0, limit).map((d) => toJson(d, now)) });
+    res.json({ data: out.slice(0, limit).map((d) => toJson(d, now)), meta: { truncated: out.length > limit, limit } });
   });
 
   r.post('/downtimes', write, async (req, res) => {
@@ -129,11 +134,15 @@ export function downtimeRouter(store: DowntimeStore, deps: RouterAuth, syncStatu
     const sel = filters(req);
     const limit = p.int(req, 'limit', 1, 100000) ?? 10000;
     const out: { id: string; time: number; timeEnd: number; title: string; text: string; tags: string[] }[] = [];
+    // Each downtime gives at most `limit` occurrences (the earliest); any cut is reported in meta.
+    let truncated = false;
     for (const d of await store.list({ from, to, kinds: wanted })) {
-      if (sel.length && !sel.some((f) => couldOverlap(parseScope(d.match), f))) continue;
+      if (!inFilters(d, sel)) continue;
       const tags = annotationTags(d);
       const title = `${d.kind === 'planned' ? 'Planned' : 'Unplanned'} downtime ${d.match}`;
-      for (const o of occurrences(d, from, to)) {
+      const occ = occurrenceList(d, from, to, limit);
+      truncated ||= occ.truncated;
+      for (const o of occ.list) {
         out.push({
           id: d.recurrence ? `downtime-${d.id}-${o.start}` : `downtime-${d.id}`,
           time: o.start * 1000,
@@ -145,7 +154,7 @@ export function downtimeRouter(store: DowntimeStore, deps: RouterAuth, syncStatu
       }
     }
     out.sort((a, b) => a.time - b.time);
-    res.json({ data: out.slice(0, limit) });
+    res.json({ data: out.slice(0, limit), meta: { truncated: truncated || out.length > limit, limit } });
   });
 
   return r;
@@ -154,6 +163,8 @@ export function downtimeRouter(store: DowntimeStore, deps: RouterAuth, syncStatu
 // The OpenAPI description of these routes, merged into /api/v1/openapi.json.
 const err = { description: 'Error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
 const ok = (schema: object, description = 'OK') => ({ description, content: { 'application/json': { schema: { type: 'object', properties: { data: schema } } } } });
+const meta = { type: 'object', description: 'truncated: more matched than limit; narrow the range or raise limit', properties: { truncated: { type: 'boolean' }, limit: { type: 'integer' } } };
+const okList = (items: object) => ({ description: 'OK', content: { 'application/json': { schema: { type: 'object', properties: { data: { type: 'array', items }, meta } } } } });
 const q = (name: string, description: string, schema: object = { type: 'string' }) => ({ name, in: 'query', description, schema });
 const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'integer' } };
 const timeText = 'ISO 8601, Unix seconds, Unix milliseconds (> 1e11), or now / now-1h / +2h';
@@ -222,7 +233,7 @@ Object.assign(extraPaths, {
         q('match', 'Only downtimes whose scope could cover a series matching this selector; repeatable'),
         q('limit', 'At most this many (default 1000)', { type: 'integer' }),
       ],
-      responses: { 200: ok({ type: 'array', items: downtimeRef }), 400: err, 401: err },
+      responses: { 200: okList(downtimeRef), 400: err, 401: err },
     },
     post: { summary: 'File a downtime (editor)', requestBody: { required: true, content: { 'application/json': { schema: { ...input, required: ['kind', 'match', 'author', 'reason'] } } } }, responses: { 201: ok(downtimeRef, 'Created'), 400: err, 401: err, 403: err } },
   },
@@ -233,7 +244,7 @@ Object.assign(extraPaths, {
       responses: { 200: ok({ type: 'object', properties: { time: { type: 'number' }, series: { type: 'object' }, inDowntime: { type: 'boolean' }, downtimes: { type: 'array', items: downtimeRef } } }), 400: err },
     },
   },
-  '/downtimes/sync': { get: { summary: 'State of the silence reconciler, per Alertmanager / Grafana target', responses: { 200: ok({ type: 'array', items: { type: 'object' } }) } } },
+  '/downtimes/sync': { get: { summary: 'State of the silence reconciler, per Alertmanager / Grafana target; refused: what the target refused (4xx) in the last pass', responses: { 200: ok({ type: 'array', items: { type: 'object' } }) } } },
   '/downtimes/{id}': {
     get: { summary: 'One downtime', parameters: [idParam], responses: { 200: ok(downtimeRef), 404: err } },
     patch: { summary: 'Edit a downtime (editor); the result is checked as a whole', parameters: [idParam], requestBody: { required: true, content: { 'application/json': { schema: input } } }, responses: { 200: ok(downtimeRef), 400: err, 404: err, 409: err } },
@@ -252,7 +263,7 @@ Object.assign(extraPaths, {
       summary: 'Downtimes overlapping a range as Grafana region annotations, one per occurrence',
       parameters: [q('from', `Start (default to-24h): ${timeText}`), q('to', 'End (default now)'), q('match', 'Series selector: downtimes that could cover these series; repeatable'), q('kind', 'downtime, planned, unplanned (comma-separated)'), q('limit', 'At most this many (default 10000)', { type: 'integer' })],
       responses: {
-        200: ok({ type: 'array', items: { type: 'object', required: ['id', 'time', 'timeEnd', 'title', 'text', 'tags'], properties: { id: { type: 'string' }, time: { type: 'integer', description: 'Unix ms' }, timeEnd: { type: 'integer', description: 'Unix ms' }, title: { type: 'string' }, text: { type: 'string' }, tags: { type: 'array', items: { type: 'string' } } } } }),
+        200: okList({ type: 'object', required: ['id', 'time', 'timeEnd', 'title', 'text', 'tags'], properties: { id: { type: 'string' }, time: { type: 'integer', description: 'Unix ms' }, timeEnd: { type: 'integer', description: 'Unix ms' }, title: { type: 'string' }, text: { type: 'string' }, tags: { type: 'array', items: { type: 'string' } } } }),
         400: err,
       },
     },

@@ -131,8 +131,9 @@ export function downtimeCommands(program: Command, apiOptions: (c: Command) => C
       out(o, await client(o).request<DowntimeJson>('POST', '/downtimes', undefined, body), 'created');
     });
 
-  apiOptions(dt.command('list').description('list downtimes (default: scheduled and active)'))
-    .option('--active', 'only those active now')
+  const listCmd = apiOptions(dt.command('list').description('list downtimes (default: scheduled and active)'));
+  listCmd
+    .option('--active', 'only those active now (same as --state active)')
     .option('--all', 'every state, including ended and cancelled')
     .option('--state <states>', 'comma-separated: scheduled, active, ended, cancelled')
     .addOption(new Option('--kind <kind>', 'planned or unplanned').choices(['planned', 'unplanned']))
@@ -141,6 +142,9 @@ export function downtimeCommands(program: Command, apiOptions: (c: Command) => C
     .option('--to <time>', 'end of that range', asTime('to'))
     .option('--json', 'print JSON')
     .action(async (o: ApiOpts & { active?: boolean; all?: boolean; state?: string; kind?: string; match?: string; from?: number; to?: number }) => {
+      // Say which filter wins instead of letting one silently override another.
+      const given = [o.active && '--active', o.state !== undefined && '--state', o.all && '--all'].filter(Boolean);
+      if (given.length > 1) listCmd.error(`error: ${given.join(' and ')} cannot be used together: --active is --state active, --all is every state`, { exitCode: 2, code: 'rexmon.usage' });
       const state = o.active ? 'active' : (o.state ?? (o.all ? undefined : 'scheduled,active'));
       const list = await client(o).request<DowntimeJson[]>('GET', '/downtimes', { state, kind: o.kind, match: o.match, from: o.from?.toString(), to: o.to?.toString() });
       if (o.json) return void console.log(JSON.stringify(list, null, 2));

@@ -2,10 +2,15 @@
 // in the DB. Tags: `planned` or `unplanned` (default unplanned), label tags `host:fnpc3001` or
 // `host=fnpc3001` (the scope; required), anything else is kept as a tag. Each annotation is imported once.
 import { Logger } from 'pino';
+import { formatMatchers, makeMatcher, Matcher } from '../matchers/selector.js';
 import { AmClient, GrafanaAnnotation } from './alertmanager.js';
 import { DowntimeStore } from './store.js';
 
-const LABEL_TAG = /^([A-Za-z_][A-Za-z0-9_]*)\s*[:=]\s*(.+)$/;
+/**
+ * `name:value` or `name=value`: a label name (not a reserved `__` one), then a value without whitespace
+ * that does not look like (part of) a URL (`http://x`, `link:https://x`); `note: foo` and links stay plain tags.
+ */
+const LABEL_TAG = /^(?!__)([A-Za-z_][A-Za-z0-9_]*)[:=](?!\/\/|\S*:\/\/)(\S+)$/;
 
 export function externalId(a: GrafanaAnnotation): string {
   return `grafana-annotation:${a.id}`;
@@ -14,14 +19,14 @@ export function externalId(a: GrafanaAnnotation): string {
 /** The downtime body for an annotation, or a reason why it cannot be one. */
 export function annotationToDowntime(a: GrafanaAnnotation): { body: Record<string, unknown> } | { skip: string } {
   const tags = a.tags ?? [];
-  const labels: string[] = [];
+  const labels: Matcher[] = [];
   const rest: string[] = [];
   let kind = 'unplanned';
   for (const t of tags) {
     const m = LABEL_TAG.exec(t);
     if (t === 'downtime') continue;
     if (t === 'planned' || t === 'unplanned') kind = t;
-    else if (m) labels.push(`${m[1]}=${JSON.stringify(m[2].trim())}`);
+    else if (m) labels.push(makeMatcher(m[1], '=', m[2]));
     else rest.push(t);
   }
   if (!labels.length) return { skip: 'no label tag such as host:fnpc3001 says what it covers' };
@@ -31,7 +36,7 @@ export function annotationToDowntime(a: GrafanaAnnotation): { body: Record<strin
   return {
     body: {
       kind,
-      match: `{${labels.join(',')}}`,
+      match: formatMatchers(labels),
       start: a.time,
       end: hasEnd ? a.timeEnd : null,
       author: a.login || a.email || 'grafana',

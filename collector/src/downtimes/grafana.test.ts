@@ -27,6 +27,10 @@ class FakeGrafana {
   muteTimings = new Map<string, { name: string; time_intervals: Record<string, unknown>[]; version: string; provenance: string }>();
   annotations: Record<string, unknown>[] = [];
   alerts: Record<string, unknown>[] = [];
+  /** The notification policy tree (GET/PUT /api/v1/provisioning/policies): routes name mute timings. */
+  policies: { receiver: string; routes: { receiver?: string; object_matchers?: string[][]; mute_time_intervals?: string[] }[] } = { receiver: 'default', routes: [] };
+  /** Test hook: POSTs of these mute timings are refused with 400, as Grafana refuses an interval it cannot parse. */
+  refuseMuteTimings?: (name: string) => boolean;
   requests: { method: string; path: string; body: unknown; headers: http.IncomingHttpHeaders }[] = [];
   problems: string[] = [];
   server = http.createServer((req, res) => void this.handle(req, res));
@@ -110,6 +114,7 @@ class FakeGrafana {
     };
     if (req.method === 'GET' && p === mt) return send(200, [...this.muteTimings.values()]);
     if (req.method === 'POST' && p === mt) {
+      if (this.refuseMuteTimings?.(body?.name)) return send(400, { message: 'invalid location' });
       const err = checkInterval(body);
       if (err) return bad(err);
       if (this.muteTimings.has(body.name)) return send(409, { message: 'a mute timing with this name already exists' });
@@ -130,9 +135,17 @@ class FakeGrafana {
         return send(202, t);
       }
       if (req.method === 'DELETE') {
+        // Grafana refuses to delete a time interval a notification policy still names.
+        if (this.policies.routes.some((r) => r.mute_time_intervals?.includes(name))) return send(409, { message: 'time interval is used by one or many notification policies', messageId: 'alerting.notifications.time-intervals.used', statusCode: 409 });
         this.muteTimings.delete(name);
         return send(204);
       }
+    }
+    if (req.method === 'GET' && p === '/api/v1/provisioning/policies') return send(200, this.policies);
+    if (req.method === 'PUT' && p === '/api/v1/provisioning/policies') {
+      for (const r of body?.routes ?? []) for (const n of r.mute_time_intervals ?? []) if (!this.muteTimings.has(n)) return bad(`mute timing ${n} does not exist`);
+      this.policies = body;
+      return send(202, { message: 'policies updated' });
     }
     if (req.method === 'GET' && p === '/api/annotations') {
       const tags = url.searchParams.getAll('tags');
@@ -209,6 +222,59 @@ test('Grafana: one-off downtimes become silences, fitting recurring ones mute ti
   assert.deepEqual(g.silences.get('human-1'), foreignSilence);
   assert.deepEqual(g.muteTimings.get('weekends')?.version, 'v1');
   assert.ok(!g.requests.some((r) => r.path.includes('human-1') || r.path.endsWith('/weekends')));
+});
+
+test('Grafana: a mute timing a notification policy names cannot be deleted (409): it is made to never match, and silences are synced regardless', async () => {
+  const weekly = await post({ match: '{service="tape"}', start: 'now-1d', duration: '2h', recurrence: { rule: '0 9 * * WED', timezone: 'America/Chicago' } });
+  await c.collector.downtimes.syncNow();
+  const name = `rexmon-downtime-${weekly.id}`;
+  assert.ok(g.muteTimings.has(name));
+  // The operator attaches it to the policy for that scope, as the docs of muteTimings say.
+  const put = await fetch(`${g.url}/api/v1/provisioning/policies`, { method: 'PUT', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ receiver: 'default', routes: [{ receiver: 'default', object_matchers: [['service', '=', 'tape']], mute_time_intervals: [name] }] }) });
+  assert.equal(put.status, 202);
+
+  await call('DELETE', `/downtimes/${weekly.id}`);
+  const once = await post({ match: '{host="fnpc3300"}', start: 'now', end: '+1h' });
+  await c.collector.downtimes.syncNow();
+  assert.deepEqual(g.problems, []);
+  assert.ok(g.requests.some((r) => r.method === 'DELETE' && r.path === `/api/v1/provisioning/mute-timings/${name}`), 'a delete was tried');
+  assert.deepEqual(g.muteTimings.get(name)?.time_intervals, [{ years: ['1970'] }], 'still named by the policy: it never matches now');
+  assert.equal(silencesOf(once.id).length, 1, 'silences are synced although the mute timing could not be deleted');
+  const status = (await api<{ data: { ok: boolean; refused: unknown[] }[] }>(c.url, '/api/v1/downtimes/sync')).body.data[0];
+  assert.equal(status.ok, true);
+  assert.deepEqual(status.refused, []);
+  // Again: no further PUT (it already never matches).
+  const puts = () => g.requests.filter((r) => r.method === 'PUT' && r.path.endsWith(`/${name}`)).length;
+  const before = puts();
+  await c.collector.downtimes.syncNow();
+  assert.equal(puts(), before);
+  // Taken off the policy: the next pass deletes it.
+  g.policies = { receiver: 'default', routes: [] };
+  await c.collector.downtimes.syncNow();
+  assert.equal(g.muteTimings.has(name), false);
+  await call('DELETE', `/downtimes/${once.id}`);
+  await c.collector.downtimes.syncNow();
+});
+
+test('Grafana: a mute-timing call the server refuses does not stop silences; that downtime gets silences instead', async () => {
+  // A zone Grafana does not know: the POST is refused (400); rexmon silences that downtime itself.
+  const refuse = (n: string) => n.startsWith('rexmon-downtime-');
+  const weekly = await post({ match: '{service="robot"}', start: 'now-1d', duration: '2h', recurrence: { rule: '0 0 * * *', timezone: 'America/Chicago' } });
+  g.refuseMuteTimings = refuse;
+  try {
+    await c.collector.downtimes.syncNow();
+    assert.ok(silencesOf(weekly.id).length >= 1, 'silences stand in for the refused mute timing');
+    const status = (await api<{ data: { ok: boolean; refused: { key: string; status: number }[] }[] }>(c.url, '/api/v1/downtimes/sync')).body.data[0];
+    assert.equal(status.ok, true);
+    assert.deepEqual(status.refused.map((r) => [r.key, r.status]), [[`rexmon-downtime-${weekly.id}`, 400]]);
+  } finally {
+    g.refuseMuteTimings = undefined;
+  }
+  await c.collector.downtimes.syncNow();
+  assert.ok(g.muteTimings.has(`rexmon-downtime-${weekly.id}`));
+  assert.deepEqual(silencesOf(weekly.id), [], 'once the mute timing is in place, the silences go');
+  await call('DELETE', `/downtimes/${weekly.id}`);
+  await c.collector.downtimes.syncNow();
 });
 
 test('Grafana unreachable: reported in the sync status, retried with back-off until it answers', async () => {

@@ -37,6 +37,7 @@ export class Downtimes {
   private stopped = false;
   private readonly syncCounter?: Counter;
   private readonly triggerCounter?: Counter;
+  private readonly refusedCounter?: Counter;
 
   constructor(
     db: Db,
@@ -64,6 +65,7 @@ export class Downtimes {
     }
     if (registry) {
       this.syncCounter = new Counter({ name: 'rexmon_downtime_sync_total', help: 'Silence reconciliation passes, by target and result (ok, error).', labelNames: ['target', 'result'], registers: [registry] });
+      this.refusedCounter = new Counter({ name: 'rexmon_downtime_sync_refused_total', help: 'Silences and mute timings a target refused (HTTP 4xx) or that could not be built, by target; the other downtimes were synced.', labelNames: ['target'], registers: [registry] });
       this.triggerCounter = new Counter({ name: 'rexmon_downtime_triggers_total', help: 'Flexible downtimes started by a firing alert.', registers: [registry] });
     }
     this.reconciler = new Reconciler(
@@ -71,7 +73,10 @@ export class Downtimes {
       targets,
       { interval: config.reconcileInterval, lookahead: config.lookahead, kinds: config.silenceKinds, createdBy: config.createdBy, backoffInitial: config.backoff.initial, backoffMax: config.backoff.max },
       log,
-      (target, ok) => this.syncCounter?.inc({ target, result: ok ? 'ok' : 'error' }),
+      {
+        onPass: (target, ok) => this.syncCounter?.inc({ target, result: ok ? 'ok' : 'error' }),
+        onRefused: (target, n) => this.refusedCounter?.inc({ target }, n),
+      },
     );
   }
 

@@ -4,9 +4,8 @@
 // A mute timing has no matchers: it mutes only the notification policies that name it in mute_time_intervals,
 // so the operator attaches `rexmon-downtime-<id>` to the policy for that scope.
 import type { MuteTiming } from './alertmanager.js';
-import type { Downtime } from './model.js';
+import { Downtime, NICKNAMES } from './model.js';
 
-const NICKNAMES: Record<string, string> = { '@daily': '0 0 * * *', '@midnight': '0 0 * * *', '@weekly': '0 0 * * 0', '@monthly': '0 0 1 * *', '@yearly': '0 0 1 1 *', '@annually': '0 0 1 1 *' };
 const DAYS = ['sunday', 'monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday'];
 const DAY_NAMES = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'];
 const MONTH_NAMES = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];

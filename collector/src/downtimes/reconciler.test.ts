@@ -2,11 +2,16 @@
 // to the set of active and upcoming planned downtime occurrences, through edits, ends, cancels, a
 // collector restart and an Alertmanager outage; silences rexmon did not create are never touched.
 import assert from 'node:assert/strict';
+import path from 'node:path';
 import { after, before, test } from 'node:test';
+import { pino } from 'pino';
+import { openDb } from '../db/index.js';
 import { alertmanagerAvailable, startAlertmanager, TestAlertmanager } from '../testing/alertmanager.js';
 import { downtimeApi } from '../testing/downtimes.js';
 import { api, startCollector, tempDir, TestCollector, waitFor } from '../testing/harness.js';
-import { Downtime, occurrences } from './model.js';
+import { AmClient, GettableSilence } from './alertmanager.js';
+import { desiredSilences, planSilences, Reconciler } from './reconciler.js';
+import { DowntimeStore } from './store.js';
 
 const LOOKAHEAD = 36 * 3600;
 let am: TestAlertmanager;
@@ -53,16 +58,27 @@ async function rexmonKeys(): Promise<Map<string, number>> {
   return out;
 }
 
-/** What the DB says: every planned occurrence active now or starting within the look-ahead. */
-async function expectedKeys(): Promise<string[]> {
+const HOUR = 3600;
+const DAY = 86400;
+const T = (iso: string) => Date.parse(iso) / 1000;
+
+/**
+ * Worked out by hand, not with the model's occurrences(): the keys of a daily 12:00-13:00 UTC downtime
+ * whose occurrence is running now or starts within the look-ahead.
+ */
+function noonKeys(id: number): string[] {
   const now = Date.now() / 1000;
-  const list = (await api<{ data: Downtime[] }>(c.url, '/api/v1/downtimes?kind=planned&state=active,scheduled')).body.data;
-  return list.flatMap((d) => occurrences(d, now, now + LOOKAHEAD).map((o) => `${d.id}:${o.start}`)).sort();
+  const out: string[] = [];
+  for (let day = Math.floor(now / DAY) * DAY - DAY; day < now + LOOKAHEAD; day += DAY) {
+    const start = day + 12 * HOUR;
+    if (start + HOUR > now && start < now + LOOKAHEAD) out.push(`${id}:${start}`);
+  }
+  return out;
 }
 
-async function assertInStep(what: string) {
+async function assertInStep(what: string, expected: string[]) {
   const have = await rexmonKeys();
-  assert.deepEqual([...have.keys()].sort(), await expectedKeys(), `${what}: rexmon silences = active and upcoming planned occurrences`);
+  assert.deepEqual([...have.keys()].sort(), [...expected].sort(), `${what}: rexmon silences = active and upcoming planned occurrences`);
   for (const [k, n] of have) assert.equal(n, 1, `${what}: one silence for ${k}, not ${n}`);
 }
 
@@ -87,7 +103,7 @@ test('silences follow create, edit, end, cancel, restart and an Alertmanager out
   const u = await post({ kind: 'unplanned', match: '{host="fnpc3002"}', start: 'now-1m', end: null });
   const r = await post({ match: '{cluster="gpgrid"}', start: 'now-2d', duration: '1h', recurrence: { rule: '0 12 * * *', timezone: 'UTC' } });
   await c.collector.downtimes.syncNow();
-  await assertInStep('after create');
+  await assertInStep('after create', [`${a.id}:${a.start}`, `${b.id}:${b.start}`, ...noonKeys(r.id)]);
   const [aSil] = await of(a.id);
   assert.deepEqual(aSil.matchers.map((m) => [m.name, m.value, m.isRegex, m.isEqual ?? true]), [['host', 'fnpc3001', false, true]]);
   assert.equal(aSil.createdBy, 'rexmon');
@@ -103,7 +119,7 @@ test('silences follow create, edit, end, cancel, restart and an Alertmanager out
   // Edit: scope and end change; the old silence goes, exactly one new one stands.
   await call('PATCH', `/downtimes/${a.id}`, { match: '{host="fnpc3005"}', end: '+2h' });
   await c.collector.downtimes.syncNow();
-  await assertInStep('after edit');
+  await assertInStep('after edit', [`${a.id}:${a.start}`, `${b.id}:${b.start}`, ...noonKeys(r.id)]);
   const edited = await of(a.id);
   assert.equal(edited.length, 1, JSON.stringify(edited, null, 1));
   assert.equal(edited[0].matchers[0].value, 'fnpc3005');
@@ -112,21 +128,21 @@ test('silences follow create, edit, end, cancel, restart and an Alertmanager out
   await call('POST', `/downtimes/${a.id}/end`);
   await call('DELETE', `/downtimes/${b.id}`);
   await c.collector.downtimes.syncNow();
-  await assertInStep('after end and cancel');
+  await assertInStep('after end and cancel', noonKeys(r.id));
   assert.deepEqual([...(await of(a.id)), ...(await of(b.id))], []);
 
   // A silence expired by hand in Alertmanager comes back.
   const [rSil] = await of(r.id);
   await fetch(`${am.url}/api/v2/silence/${rSil.id}`, { method: 'DELETE' });
   await c.collector.downtimes.syncNow();
-  await assertInStep('after a manual expiry');
+  await assertInStep('after a manual expiry', noonKeys(r.id));
 
   // Restart the collector: same DB, no duplicates, existing silences kept as they are.
   const idsBefore = (await live()).map((s) => s.id).sort();
   await c.stop();
   c = await startCollector(overrides(), dir.dir);
   await c.collector.downtimes.syncNow();
-  await assertInStep('after restart');
+  await assertInStep('after restart', noonKeys(r.id));
   assert.deepEqual((await live()).map((s) => s.id).sort(), idsBefore);
 
   // Alertmanager down: changes wait, the target backs off; when it returns, it is reconciled unasked.
@@ -141,7 +157,7 @@ test('silences follow create, edit, end, cancel, restart and an Alertmanager out
   await am.up();
   await waitFor('the reconciler to catch up after Alertmanager came back', async () => (await rexmonKeys()).has(`${d.id}:${d.start}`), 15000);
   await waitFor('the cancelled recurring downtime to lose its silences', async () => ![...(await rexmonKeys()).keys()].some((k) => k.startsWith(`${r.id}:`)), 15000);
-  await assertInStep('after the outage');
+  await assertInStep('after the outage', [`${d.id}:${d.start}`]);
 
   const foreignAfter = (await live()).filter((s) => foreignIds.includes(s.id)).sort((x, y) => x.id.localeCompare(y.id));
   assert.equal(foreignAfter.length, 2);
@@ -166,8 +182,131 @@ test('a flexible downtime starts when a matching alert fires in Alertmanager, th
   assert.equal(h[1].principal, 'alerts:am1');
   assert.equal(h[1].changes.alert.to, 'HostDown');
   await c.collector.downtimes.syncNow();
-  await assertInStep('after the trigger');
+  const dLeft = [...(await rexmonKeys()).keys()].filter((k) => !k.startsWith(`${f1.id}:`));
+  assert.equal(dLeft.length, 1, 'only the downtime filed during the outage besides the triggered one');
+  await assertInStep('after the trigger', [...dLeft, `${f1.id}:${got.triggeredAt}`]);
   assert.ok((await rexmonKeys()).has(`${f1.id}:${got.triggeredAt}`));
   // A second poll does not trigger it again.
   assert.deepEqual(await c.collector.downtimes.pollAlerts(), []);
+});
+
+/** A downtime row written straight to the database, as one stored before today's input checks. */
+async function legacyRow(fields: { match: string; start: number; end: number | null }) {
+  const t = Math.floor(Date.now() / 1000);
+  const [ret] = await c.collector.downtimes.store.db('downtimes')
+    .insert({ kind: 'planned', match: fields.match, flexible: false, start_at: fields.start, end_at: fields.end, duration: null, rule: null, timezone: null, author: 'old', reason: 'legacy', tags: '[]', source: 'api', external_id: null, created_at: t, updated_at: t, version: 1 })
+    .returning('id');
+  return Number(typeof ret === 'object' ? (ret as { id: number }).id : ret);
+}
+
+test('a silence Alertmanager refuses (4xx) or one that cannot be built is reported; every other downtime is still synced', async () => {
+  const now = Math.floor(Date.now() / 1000);
+  // Rows accepted before the checks: a lookahead Go's RE2 refuses, and an end no ISO time can hold.
+  const re = await legacyRow({ match: '{host=~"fnpc(?!9)"}', start: now - 60, end: now + 3600 });
+  const huge = await legacyRow({ match: '{host="fnpc9000"}', start: now - 60, end: 9e15 });
+  const good = await post({ match: '{host="fnpc9001"}', start: 'now', end: '+1h' });
+  await c.collector.downtimes.syncNow();
+  assert.equal((await of(good.id)).length, 1, 'the good downtime got its silence');
+  assert.deepEqual([...(await of(re)), ...(await of(huge))], []);
+  type Status = { name: string; ok: boolean; failures: number; refused: { key: string; downtime: number; status: number | null; error: string }[] };
+  const status = (await api<{ data: Status[] }>(c.url, '/api/v1/downtimes/sync')).body.data[0];
+  assert.equal(status.ok, true, 'no back-off for a refused silence');
+  assert.equal(status.failures, 0);
+  const byId = new Map(status.refused.map((r) => [r.downtime, r]));
+  assert.equal(byId.get(re)?.status, 400);
+  assert.match(byId.get(re)!.error, /invalid regular expression|invalid/i);
+  assert.equal(byId.get(huge)?.status, null);
+  assert.match(byId.get(huge)!.error, new RegExp(`downtime #${huge}: no silence can be made`));
+  const metrics = await (await fetch(`${c.url}/metrics`)).text();
+  assert.match(metrics, /rexmon_downtime_sync_refused_total\{target="am1"\} [1-9]/);
+  // Through the API such rows cannot be filed any more.
+  for (const body of [{ match: '{host=~"fnpc(?!9)"}', start: 'now', end: '+1h' }, { match: '{host="x"}', start: 'now', end: 9e15 }]) {
+    const r = await api<{ error: { path: string } }>(c.url, '/api/v1/downtimes', { method: 'POST', body: JSON.stringify({ author: 'a', reason: 'r', kind: 'planned', ...body }) });
+    assert.equal(r.status, 400);
+  }
+  await c.collector.downtimes.store.db('downtimes').whereIn('id', [re, huge]).update({ cancelled_at: now });
+  await call('DELETE', `/downtimes/${good.id}`);
+  await c.collector.downtimes.syncNow();
+  assert.deepEqual((await api<{ data: Status[] }>(c.url, '/api/v1/downtimes/sync')).body.data[0].refused, []);
+});
+
+test('duplicates of one silence: every collector keeps the one with the smallest id', async () => {
+  const x = await post({ match: '{host="fnpc9100"}', start: 'now', end: '+1h' });
+  await c.collector.downtimes.syncNow();
+  const [orig] = await of(x.id);
+  // Two more copies, as two collectors sharing the database would make in a race.
+  for (let i = 0; i < 2; i++) {
+    const copy = { matchers: orig.matchers, startsAt: orig.startsAt, endsAt: orig.endsAt, createdBy: orig.createdBy, comment: orig.comment };
+    const r = await fetch(`${am.url}/api/v2/silences`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(copy) });
+    assert.equal(r.status, 200);
+  }
+  const dups = (await of(x.id)) as unknown as GettableSilence[];
+  assert.equal(dups.length, 3);
+  const smallest = dups.map((s) => s.id).sort()[0];
+  // Two collectors may list them in different orders; both keep the same one.
+  const desired = desiredSilences([(await c.collector.downtimes.store.get(x.id))!], Date.now() / 1000, { createdBy: 'rexmon', lookahead: LOOKAHEAD, kinds: ['planned'] });
+  const forward = planSilences(dups, desired, 'rexmon');
+  const backward = planSilences([...dups].reverse(), desired, 'rexmon');
+  assert.deepEqual(forward.expire.map((s) => s.id).sort(), backward.expire.map((s) => s.id).sort());
+  assert.ok(!forward.expire.some((s) => s.id === smallest));
+  await c.collector.downtimes.syncNow();
+  assert.deepEqual((await of(x.id)).map((s) => s.id), [smallest]);
+  await call('DELETE', `/downtimes/${x.id}`);
+  await c.collector.downtimes.syncNow();
+});
+
+test('a rexmon silence edited in Alertmanager (matchers, end; comment kept) is put back', async () => {
+  const e = await post({ match: '{host="fnpc9200"}', start: 'now', end: '+1h' });
+  await c.collector.downtimes.syncNow();
+  const [s] = await of(e.id);
+  // What the Alertmanager UI sends when a user edits a silence: the same id and comment, other matchers, a later end.
+  const edited = { id: s.id, matchers: [{ name: 'host', value: 'fnpc9999', isRegex: false, isEqual: true }], startsAt: s.startsAt, endsAt: new Date(Date.now() + 5 * 3600e3).toISOString(), createdBy: s.createdBy, comment: s.comment };
+  const r = await fetch(`${am.url}/api/v2/silences`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(edited) });
+  assert.equal(r.status, 200, await r.text());
+  const [changed] = await of(e.id);
+  assert.equal(changed.matchers[0].value, 'fnpc9999');
+  await c.collector.downtimes.syncNow();
+  let now = await of(e.id);
+  assert.equal(now.length, 1);
+  assert.deepEqual(now[0].matchers.map((m) => [m.name, m.value, m.isRegex]), [['host', 'fnpc9200', false]]);
+  assert.equal(Date.parse(now[0].endsAt), e.end! * 1000);
+  // Only the end edited.
+  const endOnly = { ...edited, id: now[0].id, matchers: now[0].matchers, endsAt: new Date(Date.now() + 9 * 3600e3).toISOString() };
+  assert.equal((await fetch(`${am.url}/api/v2/silences`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(endOnly) })).status, 200);
+  await c.collector.downtimes.syncNow();
+  now = await of(e.id);
+  assert.equal(now.length, 1);
+  assert.equal(Date.parse(now[0].endsAt), e.end! * 1000);
+  await call('DELETE', `/downtimes/${e.id}`);
+  await c.collector.downtimes.syncNow();
+});
+
+test('a recurring downtime across the November DST change: silences at 08:00-12:00 Chicago time before and after', async () => {
+  // A reconciler of its own with a fixed clock (in the future, so Alertmanager takes the silences)
+  // and its own createdBy, so the collector's reconciler leaves its silences alone.
+  const tmp = await tempDir();
+  const db = await openDb({ client: 'sqlite', filename: path.join(tmp.dir, 'dst.sqlite') });
+  const store = new DowntimeStore(db);
+  const target = { name: 'am-dst', kind: 'alertmanager' as const, client: new AmClient(am.url, '', {}, 5000), silences: true, muteTimings: false };
+  const rec = new Reconciler(store, [target], { interval: 3600, lookahead: 4 * DAY, kinds: ['planned'], createdBy: 'rexmon-dst', backoffInitial: 1, backoffMax: 1, clock: () => T('2030-11-01T00:00:00Z') }, pino({ level: 'silent' }));
+  try {
+    const who = { actor: 'alice', principal: 'test' };
+    const d = await store.create({ kind: 'planned', match: '{service="enstore"}', author: 'alice', reason: 'tapes', start: '2030-10-30T00:00:00Z', duration: '4h', recurrence: { rule: '0 8 * * *', timezone: 'America/Chicago' } }, who, T('2030-10-30T00:00:00Z'));
+    await rec.syncNow();
+    const mine = (await live()).filter((s) => s.createdBy === 'rexmon-dst');
+    const got = mine.map((s) => [/\[rexmon:(\d+:\d+):/.exec(s.comment)![1], new Date(s.startsAt).toISOString(), new Date(s.endsAt).toISOString()]).sort();
+    assert.deepEqual(got, [
+      [`${d.id}:${T('2030-11-01T13:00:00Z')}`, '2030-11-01T13:00:00.000Z', '2030-11-01T17:00:00.000Z'], // CDT, UTC-5
+      [`${d.id}:${T('2030-11-02T13:00:00Z')}`, '2030-11-02T13:00:00.000Z', '2030-11-02T17:00:00.000Z'],
+      [`${d.id}:${T('2030-11-03T14:00:00Z')}`, '2030-11-03T14:00:00.000Z', '2030-11-03T18:00:00.000Z'], // CST, UTC-6 from Sunday 3 November
+      [`${d.id}:${T('2030-11-04T14:00:00Z')}`, '2030-11-04T14:00:00.000Z', '2030-11-04T18:00:00.000Z'],
+    ]);
+    await store.cancel(d.id, who, T('2030-10-31T00:00:00Z'));
+    await rec.syncNow();
+    assert.deepEqual((await live()).filter((s) => s.createdBy === 'rexmon-dst'), []);
+  } finally {
+    await rec.stop();
+    await db.destroy();
+    await tmp.cleanup();
+  }
 });

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { HttpError } from '../api/http-error.js';
+import { ValidationError } from '../model/series.js';
 import { sqlBackends } from '../testing/postgres.js';
 import { stateAt } from './model.js';
 import { DowntimeStore } from './store.js';
@@ -101,16 +102,52 @@ for (const backend of backends) {
         assert.deepEqual(await store.list({ kinds: ['unplanned'] }).then((l) => [...new Set(l.map((d) => d.kind))]), ['unplanned']);
       });
 
-      await t.test('a flexible downtime is triggered once, even by two callers at the same time', async () => {
-        const f = await store.create({ ...base, flexible: true, start: now - 60, end: now + 3600, duration: '1h' }, who, now);
-        const results = await Promise.all([1, 2, 3].map(() => store.trigger(f.id, now, { actor: 'rexmon', principal: 'alerts:am' }, { alert: 'HostDown' })));
-        assert.deepEqual(results.filter(Boolean).length, 1);
-        const g = (await store.get(f.id))!;
-        assert.equal(g.triggeredAt, now);
-        assert.equal(stateAt(g, now + 10), 'active');
+      await t.test('a flexible downtime is triggered once, even by two collectors (two connections) at the same time', async () => {
+        // Two collectors sharing the database: separate knex instances (connection pools) on the same
+        // SQLite file or PostgreSQL database, racing for the same downtime at once.
+        const other = await backend.open();
+        try {
+          const stores = [store, new DowntimeStore(other)];
+          for (let round = 0; round < 5; round++) {
+            const f = await store.create({ ...base, flexible: true, start: now - 60, end: now + 3600, duration: '1h' }, who, now);
+            const results = await Promise.all([0, 1, 0, 1].map((i, n) => stores[i].trigger(f.id, now - 30, { actor: 'rexmon', principal: `alerts:am${n}` }, { alert: 'HostDown' }, now + 5)));
+            assert.equal(results.filter(Boolean).length, 1, `round ${round}: ${results}`);
+            const g = (await store.get(f.id))!;
+            assert.equal(g.triggeredAt, now - 30);
+            assert.equal(g.version, 2);
+            assert.equal(stateAt(g, now + 10), 'active');
+            const h = await store.history(f.id);
+            assert.deepEqual(h.map((e) => e.action), ['create', 'trigger']);
+            assert.deepEqual(h[1].changes.alert, { from: null, to: 'HostDown' });
+            // The change is stamped with the time given, not the wall clock.
+            assert.equal(h[1].at, now + 5);
+            assert.equal(g.updatedAt, now + 5);
+          }
+        } finally {
+          await other.destroy();
+        }
+      });
+
+      await t.test('a triggered flexible downtime made fixed: the reset trigger is in the history', async () => {
+        const f = await store.create({ ...base, flexible: true, start: now - 600, end: now + 3600, duration: '1h' }, who, now);
+        assert.ok(await store.trigger(f.id, now - 300, who, {}, now - 300));
+        const u = await store.update(f.id, { flexible: false, end: now + 1800 }, who, now);
+        assert.equal(u.triggeredAt, null);
         const h = await store.history(f.id);
-        assert.equal(h[1].action, 'trigger');
-        assert.deepEqual(h[1].changes.alert, { from: null, to: 'HostDown' });
+        assert.equal(h[2].action, 'update');
+        assert.deepEqual(h[2].changes.triggeredAt, { from: now - 300, to: null });
+        assert.deepEqual(h[2].changes.flexible, { from: true, to: false });
+      });
+
+      await t.test('version is refused on create; huge durations never reach the integer column', async () => {
+        const invalid = (p: Promise<unknown>, path: string, re: RegExp) =>
+          assert.rejects(p, (e: unknown) => e instanceof ValidationError && e.path === path && re.test(e.message));
+        await invalid(store.create({ ...base, start: now, end: now + 60, version: 3 }, who, now), 'version', /only an edit/);
+        await invalid(store.create({ ...base, start: now, duration: 2 ** 31 + 10 }, who, now), 'duration', /at most 10 years/);
+        await invalid(store.create({ ...base, start: now, duration: '1000000y' }, who, now), 'duration', /at most 10 years/);
+        const ten = await store.create({ ...base, start: now, duration: '1h', recurrence: { rule: '0 8 * * *', timezone: 'UTC' }, end: '9999-12-31T00:00:00Z' }, who, now);
+        assert.equal(ten.end, Date.parse('9999-12-31T00:00:00Z') / 1000);
+        await store.cancel(ten.id, who, now);
       });
 
       await t.test('unknown ids are 404; an external id is imported once', async () => {

@@ -2,6 +2,7 @@
 import type { Knex } from 'knex';
 import { HttpError } from '../api/http-error.js';
 import { checkFields, Downtime, DowntimeFields, EDITABLE, Kind, stateAt } from './model.js';
+import { iso } from './tz.js';
 
 export interface Actor {
   /** Who did it: the author given, else the API token's name. */
@@ -159,8 +160,11 @@ export class DowntimeStore {
     const changes = diff(d, fields);
     if (Object.keys(changes).length === 0) return d;
     const extra: Row = {};
-    // A flexible downtime that became fixed or recurring no longer has a trigger.
-    if (!fields.flexible && d.triggeredAt !== null) extra.triggered_at = null;
+    // A flexible downtime that became fixed or recurring no longer has a trigger; the history says so.
+    if (!fields.flexible && d.triggeredAt !== null) {
+      extra.triggered_at = null;
+      changes.triggeredAt = { from: d.triggeredAt, to: null };
+    }
     await this.write(d, { ...toRow(fields), ...extra }, who, now, 'update', changes);
     return (await this.get(d.id))!;
   }
@@ -170,7 +174,7 @@ export class DowntimeStore {
     const d = await this.mustGet(id);
     const state = stateAt(d, now);
     if (state === 'cancelled' || state === 'ended') throw new HttpError(409, `downtime ${d.id} is already ${state}`, 'id');
-    if (now < d.start) throw new HttpError(409, `downtime ${d.id} has not started yet (it starts ${new Date(d.start * 1000).toISOString()}); cancel it instead`, 'id');
+    if (now < d.start) throw new HttpError(409, `downtime ${d.id} has not started yet (it starts ${iso(d.start)}); cancel it instead`, 'id');
     const t = Math.floor(now);
     await this.write(d, { ended_at: t, ended_by: who.actor }, who, now, 'end', { endedAt: { from: null, to: t } });
     return (await this.get(d.id))!;
@@ -185,22 +189,56 @@ export class DowntimeStore {
     return (await this.get(d.id))!;
   }
 
-  /** Starts a flexible downtime; false when it was triggered already (by this or another collector). */
-  async trigger(id: number, at: number, who: Actor, detail: Record<string, unknown>): Promise<boolean> {
+  /**
+   * Starts a flexible downtime at `at` (when the alert fired); `now` (when this is recorded) stamps the
+   * change and its history entry. False when it was triggered already (by this or another collector).
+   */
+  async trigger(id: number, at: number, who: Actor, detail: Record<string, unknown>, now: number): Promise<boolean> {
     const t = Math.floor(at);
-    const ok = await this.db.transaction(async (trx) => {
-      const n = await trx('downtimes')
-        .where({ id, flexible: true })
-        .whereNull('triggered_at')
-        .whereNull('cancelled_at')
-        .whereNull('ended_at')
-        .update({ triggered_at: t, updated_at: Math.floor(Date.now() / 1000), version: trx.raw('version + 1') });
-      if (n !== 1) return false;
-      await this.addHistory(trx, id, Math.floor(Date.now() / 1000), who, 'trigger', { triggeredAt: { from: null, to: t }, ...Object.fromEntries(Object.entries(detail).map(([k, v]) => [k, { from: null, to: v }])) });
-      return true;
-    });
+    const stamp = Math.floor(now);
+    const changes = { triggeredAt: { from: null, to: t }, ...Object.fromEntries(Object.entries(detail).map(([k, v]) => [k, { from: null, to: v }])) };
+    const gate = (q: Knex) =>
+      q('downtimes').where({ id, flexible: true }).whereNull('triggered_at').whereNull('cancelled_at').whereNull('ended_at').update({ triggered_at: t, updated_at: stamp, version: q.raw('version + 1') });
+    let ok: boolean;
+    if (this.db.client.config.client === 'better-sqlite3') {
+      ok = await this.sqliteAtomic(gate(this.db), this.db('downtime_history').insert(this.historyRow(id, stamp, who, 'trigger', changes)));
+    } else {
+      ok = await this.db.transaction(async (trx) => {
+        if ((await gate(trx)) !== 1) return false;
+        await this.addHistory(trx, id, stamp, who, 'trigger', changes);
+        return true;
+      });
+    }
     if (ok) this.changed(id);
     return ok;
+  }
+
+  /**
+   * SQLite: runs `gate` and, if it changed exactly one row, `then`, as one BEGIN IMMEDIATE transaction
+   * done synchronously on one connection. A knex transaction awaits between statements while holding
+   * the write lock, and another connection of the same process then busy-waits for it synchronously,
+   * stalling the event loop until SQLITE_BUSY; two collectors sharing a file in one process (or a race
+   * between pools) would fail instead of one of them getting "already triggered".
+   */
+  private async sqliteAtomic(gate: Knex.QueryBuilder, then: Knex.QueryBuilder): Promise<boolean> {
+    type Stmt = { run: (...b: unknown[]) => { changes: number } };
+    type Conn = { prepare: (sql: string) => Stmt; transaction: (fn: () => boolean) => { immediate: () => boolean } };
+    const conn = (await this.db.client.acquireConnection()) as Conn;
+    try {
+      const run = (q: Knex.QueryBuilder) => {
+        const { sql, bindings } = q.toSQL().toNative();
+        return conn.prepare(sql).run(...bindings.map((b) => (typeof b === 'boolean' ? Number(b) : b)));
+      };
+      return conn
+        .transaction(() => {
+          if (run(gate).changes !== 1) return false;
+          run(then);
+          return true;
+        })
+        .immediate();
+    } finally {
+      await this.db.client.releaseConnection(conn);
+    }
   }
 
   async history(id: number | string): Promise<HistoryEntry[]> {
@@ -229,7 +267,11 @@ export class DowntimeStore {
     this.changed(d.id);
   }
 
+  private historyRow(id: number, at: number, who: Actor, action: HistoryEntry['action'], changes: HistoryEntry['changes']): Row {
+    return { downtime_id: id, at, actor: who.actor, principal: who.principal, action, changes: JSON.stringify(changes) };
+  }
+
   private async addHistory(trx: Knex.Transaction, id: number, at: number, who: Actor, action: HistoryEntry['action'], changes: HistoryEntry['changes']) {
-    await trx('downtime_history').insert({ downtime_id: id, at, actor: who.actor, principal: who.principal, action, changes: JSON.stringify(changes) });
+    await trx('downtime_history').insert(this.historyRow(id, at, who, action, changes));
   }
 }

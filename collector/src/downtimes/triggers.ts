@@ -29,7 +29,7 @@ export async function applyAlerts(store: DowntimeStore, alerts: FiringAlert[], n
     // An alert already firing when the window opens starts the downtime at the window's start.
     const at = Math.max(d.start, Math.min(first.startsAt, now));
     const detail = { alert: first.labels.alertname ?? JSON.stringify(first.labels), alertLabels: first.labels, alertSource: first.source };
-    if (await store.trigger(d.id, at, { actor: 'rexmon', principal: `alerts:${first.source}` }, detail)) {
+    if (await store.trigger(d.id, at, { actor: 'rexmon', principal: `alerts:${first.source}` }, detail, now)) {
       log.info({ downtime: d.id, alert: first.labels, at }, `flexible downtime #${d.id} started by a firing alert from ${first.source}`);
       fired.push(d.id);
     }

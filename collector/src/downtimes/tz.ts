@@ -37,19 +37,29 @@ export function offsetMs(ms: number, zone: string): number {
 
 /**
  * The instant at which `zone`'s wall clock shows `wall` (given as if UTC, in ms). A time that occurs
- * twice (fall back) gives the first; a time in a gap (spring forward) gives the same distance after the gap.
+ * twice (fall back) gives the first, or with `notBefore` the first at or after that instant (so an end
+ * in the repeated hour follows a start in its second pass); a time in a gap (spring forward) gives the
+ * same distance after the gap.
  */
-export function fromWallMs(wall: number, zone: string): number {
+export function fromWallMs(wall: number, zone: string, notBefore = -Infinity): number {
   const before = offsetMs(wall - 43200000, zone);
   const after = offsetMs(wall + 43200000, zone);
   const fits = [wall - before, wall - after].filter((t) => wallMs(t, zone) === wall).sort((a, b) => a - b);
-  return fits.length ? fits[0] : wall - before;
+  const late = fits.filter((t) => t >= notBefore);
+  if (late.length) return late[0];
+  return fits.length ? fits[fits.length - 1] : wall - before;
 }
 
-/** Adds `seconds` to the wall clock of `zone` at instant `startSec`; returns the instant (Unix seconds). */
+/** Adds `seconds` to the wall clock of `zone` at instant `startSec`; returns the instant (Unix seconds), never before `startSec`. */
 export function addWallClock(startSec: number, seconds: number, zone: string): number {
-  const wall = wallMs(Math.round(startSec) * 1000, zone) + Math.round(seconds) * 1000;
-  return fromWallMs(wall, zone) / 1000;
+  const start = Math.round(startSec) * 1000;
+  const wall = wallMs(start, zone) + Math.round(seconds) * 1000;
+  return fromWallMs(wall, zone, start) / 1000;
+}
+
+/** `2025-03-11T13:00:00Z`: Unix seconds as ISO 8601 UTC, for messages, comments and silences. */
+export function iso(sec: number): string {
+  return new Date(sec * 1000).toISOString().replace('.000Z', 'Z');
 }
 
 /** `2025-03-11 08:00 CDT`-style text for messages and annotations. */

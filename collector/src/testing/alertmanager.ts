@@ -7,10 +7,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { freePort } from './harness.js';
 
-const BINARY = process.env.REXMON_ALERTMANAGER ?? '/usr/bin/prometheus-alertmanager';
+const binary = () => process.env.REXMON_ALERTMANAGER ?? '/usr/bin/prometheus-alertmanager';
 
 export function alertmanagerAvailable(): boolean {
-  return existsSync(BINARY);
+  return existsSync(binary());
 }
 
 export interface TestAlertmanager {
@@ -24,7 +24,10 @@ export interface TestAlertmanager {
   postAlerts: (alerts: { labels: Record<string, string>; startsAt?: string; endsAt?: string }[]) => Promise<void>;
 }
 
-export async function startAlertmanager(): Promise<TestAlertmanager> {
+/** `binary` (default $REXMON_ALERTMANAGER or Debian's), `readyTimeoutMs` (default 15 s) for tests of this helper. */
+export async function startAlertmanager(o: { binary?: string; readyTimeoutMs?: number } = {}): Promise<TestAlertmanager> {
+  const BINARY = o.binary ?? binary();
+  const readyMs = o.readyTimeoutMs ?? 15000;
   const dir = await mkdtemp(path.join(os.tmpdir(), 'rexmon-am-'));
   const config = path.join(dir, 'alertmanager.yml');
   await writeFile(config, 'route:\n  receiver: "null"\n  group_wait: 1s\nreceivers:\n  - name: "null"\n');
@@ -37,12 +40,17 @@ export async function startAlertmanager(): Promise<TestAlertmanager> {
     const c = spawn(BINARY, [`--config.file=${config}`, `--storage.path=${path.join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--cluster.listen-address=', '--log.level=warn'], { stdio: ['ignore', 'ignore', 'pipe'] });
     child = c;
     c.stderr!.on('data', (b) => (log = (log + b).slice(-4000)));
-    const deadline = Date.now() + 15000;
+    c.on('error', (e) => (log += `\n${e.message}`));
+    const deadline = Date.now() + readyMs;
     for (;;) {
       if (c.exitCode !== null) throw new Error(`alertmanager exited: ${log}`);
       const ok = await fetch(`${url}/-/ready`).then((r) => r.ok, () => false);
       if (ok) return;
-      if (Date.now() > deadline) throw new Error(`alertmanager not ready within 15 s: ${log}`);
+      if (Date.now() > deadline) {
+        // Stop the process started here (by its PID) before giving up, so no Alertmanager outlives the test.
+        await down();
+        throw new Error(`alertmanager not ready within ${readyMs / 1000} s: ${log}`);
+      }
       await new Promise((r) => setTimeout(r, 50));
     }
   };
@@ -56,7 +64,12 @@ export async function startAlertmanager(): Promise<TestAlertmanager> {
     await exited;
     clearTimeout(t);
   };
-  await up();
+  try {
+    await up();
+  } catch (e) {
+    await rm(dir, { recursive: true, force: true });
+    throw e;
+  }
   return {
     url,
     up,

@@ -1,8 +1,8 @@
-// A throw-away PostgreSQL server for tests: Debian's postgresql 15 binaries in a temp dir, on a free
+// A throw-away PostgreSQL server for tests: Debian's postgresql binaries (the newest installed) in a temp dir, on a free
 // loopback port. PostgreSQL refuses to run as root, so as root the processes run as user `postgres`
 // (spawned with its uid/gid, so the PID kept here is the postmaster itself, stopped by that PID).
-import { ChildProcess, execFile, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
 import { chown, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,8 +11,33 @@ import { after, before } from 'node:test';
 import { Db, openDb } from '../db/index.js';
 import { freePort, tempDir } from './harness.js';
 
-const BIN = process.env.REXMON_PG_BIN ?? '/usr/lib/postgresql/15/bin';
 const exec = promisify(execFile);
+
+/**
+ * The directory of the PostgreSQL server binaries: $REXMON_PG_BIN, else the newest Debian
+ * /usr/lib/postgresql/<version>/bin (versions compared as numbers: 16 after 9.6), else `pg_config --bindir`.
+ */
+export function postgresBin(env: NodeJS.ProcessEnv = process.env, root = '/usr/lib/postgresql'): string | undefined {
+  if (env.REXMON_PG_BIN) return env.REXMON_PG_BIN;
+  let versions: string[] = [];
+  try {
+    versions = readdirSync(root).filter((v) => /^\d+(\.\d+)*$/.test(v) && existsSync(path.join(root, v, 'bin', 'postgres')));
+  } catch {
+    // no Debian layout
+  }
+  const num = (v: string) => v.split('.').map(Number);
+  versions.sort((a, b) => {
+    const [x, y] = [num(a), num(b)];
+    for (let i = 0; i < Math.max(x.length, y.length); i++) if ((x[i] ?? 0) !== (y[i] ?? 0)) return (x[i] ?? 0) - (y[i] ?? 0);
+    return 0;
+  });
+  if (versions.length) return path.join(root, versions[versions.length - 1], 'bin');
+  try {
+    return execFileSync('pg_config', ['--bindir'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 export interface TestPostgres {
   /** Connection string of the database created at start. */
@@ -23,8 +48,8 @@ export interface TestPostgres {
   stop: () => Promise<void>;
 }
 
-export function postgresAvailable(): boolean {
-  return existsSync(path.join(BIN, 'postgres')) && existsSync(path.join(BIN, 'initdb'));
+export function postgresAvailable(bin = postgresBin()): boolean {
+  return bin !== undefined && existsSync(path.join(bin, 'postgres')) && existsSync(path.join(bin, 'initdb'));
 }
 
 async function postgresUser(): Promise<{ uid: number; gid: number } | undefined> {
@@ -34,13 +59,21 @@ async function postgresUser(): Promise<{ uid: number; gid: number } | undefined>
   return { uid, gid };
 }
 
-export async function startPostgres(database = 'rexmon_test'): Promise<TestPostgres> {
+/** `bin`: the binaries' directory (default postgresBin()); `tmp`: where the temp dir goes (default the OS's). */
+export async function startPostgres(database = 'rexmon_test', o: { bin?: string; tmp?: string } = {}): Promise<TestPostgres> {
+  const BIN = o.bin ?? postgresBin();
+  if (!BIN) throw new Error('PostgreSQL binaries not found (Debian package postgresql, or set REXMON_PG_BIN)');
   const user = await postgresUser();
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'rexmon-pg-'));
-  if (user) await chown(dir, user.uid, user.gid);
+  const dir = await mkdtemp(path.join(o.tmp ?? os.tmpdir(), 'rexmon-pg-'));
   const as = { ...(user ?? {}), env: { ...process.env, LC_ALL: 'C.UTF-8', HOME: dir } };
   const data = path.join(dir, 'data');
-  await exec(path.join(BIN, 'initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync'], as);
+  try {
+    if (user) await chown(dir, user.uid, user.gid);
+    await exec(path.join(BIN, 'initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync'], as);
+  } catch (e) {
+    await rm(dir, { recursive: true, force: true });
+    throw e;
+  }
   const port = await freePort();
   const child: ChildProcess = spawn(path.join(BIN, 'postgres'), ['-D', data, '-k', dir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'full_page_writes=off'], {
     ...as,
