@@ -14,8 +14,9 @@ ensure_apt rrdtool rrdcached postgresql prometheus-alertmanager
 ensure_npm || exit 1
 command -v go >/dev/null || { echo "Go is needed for the Grafana plugin's backend (see grafana-plugin/go.mod)" >&2; exit 1; }
 
-echo "== build the collector"
+echo "== build and lint the collector"
 npm run --silent build -w collector || exit 1
+npm run --silent lint || failed_parts+=(collector-lint)
 
 echo "== collector tests"
 (cd collector && node --test --test-concurrency=1 --test-reporter=spec --test-reporter-destination=stdout \

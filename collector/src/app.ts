@@ -72,7 +72,9 @@ export class Collector {
     this.metrics.series.set(this.catalog.size);
 
     if (c.rrd.cached.mode === 'spawn') {
-      this.cachedProc = new RrdcachedProcess(c.rrd.cached.binary, archiveRoot, path.join(dataDir, 'rrdcached'), c.rrd.cached.writeInterval, (m) => this.log.warn(m));
+      this.cachedProc = new RrdcachedProcess(c.rrd.cached.binary, archiveRoot, path.join(dataDir, 'rrdcached'), c.rrd.cached.writeInterval, (m) =>
+        this.log.warn(m),
+      );
       await (await import('node:fs/promises')).mkdir(archiveRoot, { recursive: true });
       await this.cachedProc.start();
       this.cachedClient = new RrdcachedClient(this.cachedProc.address, { replayWindow: replayWindow(c.rrd.cached.writeInterval) });
@@ -116,7 +118,10 @@ export class Collector {
       ready: () => this.ready,
       startedAt: Math.floor(Date.now() / 1000),
       flush: () => this.pipeline.flush(),
-      routers: [this.downtimes.router({ auth: { anonymousRead, anonymousWrite: c.auth.anonymousWrite } }), this.events.router({ auth: { anonymousRead, anonymousWrite: c.auth.anonymousWrite } })],
+      routers: [
+        this.downtimes.router({ auth: { anonymousRead, anonymousWrite: c.auth.anonymousWrite } }),
+        this.events.router({ auth: { anonymousRead, anonymousWrite: c.auth.anonymousWrite } }),
+      ],
     }));
     const [host, port] = splitHostPort(c.http.listen);
     this.http = await new Promise<Server>((resolve, reject) => {
@@ -149,7 +154,10 @@ export class Collector {
     }, c.catalog.refreshInterval * 1000);
     this.refreshTimer.unref();
     this.ready = true;
-    this.log.info({ ...this.addresses, dataDir, archive: archiveRoot, rrdcached: this.cachedClient?.address ?? 'off', anonymousRead, series: this.catalog.size }, `rexmon collector ${VERSION} listening on ${this.addresses.http}`);
+    this.log.info(
+      { ...this.addresses, dataDir, archive: archiveRoot, rrdcached: this.cachedClient?.address ?? 'off', anonymousRead, series: this.catalog.size },
+      `rexmon collector ${VERSION} listening on ${this.addresses.http}`,
+    );
     if (anonymousRead && !isLoopback(c.http.listen)) this.log.warn('anonymous read is on while the API listens beyond loopback');
   }
 
@@ -160,10 +168,7 @@ export class Collector {
     this.slurpers?.stop();
     await this.downtimes?.stop();
     await this.events?.stop();
-    await Promise.all([
-      this.tcp && new Promise((r) => this.tcp!.close(r)),
-      this.udp && new Promise((r) => this.udp!.close(() => r(undefined))),
-    ]);
+    await Promise.all([this.tcp && new Promise((r) => this.tcp!.close(r)), this.udp && new Promise((r) => this.udp!.close(() => r(undefined)))]);
     await this.pipeline?.stop();
     if (this.http) {
       this.http.closeAllConnections();

@@ -10,12 +10,21 @@ const tokens: Record<string, string> = {};
 const base = Math.floor(Date.now() / 1000 / 60) * 60 - 3600;
 
 before(async () => {
-  c = await startCollector({ auth: { tokens: [{ name: 'from-config', role: 'viewer', sha256: hashToken('config-secret') }] }, pipeline: { queueCapacity: 1000 } });
+  c = await startCollector({
+    auth: { tokens: [{ name: 'from-config', role: 'viewer', sha256: hashToken('config-secret') }] },
+    pipeline: { queueCapacity: 1000 },
+  });
   for (const role of ['viewer', 'editor', 'admin'] as const) tokens[role] = await createToken(c.collector.db, role, role);
   const samples = [];
   for (const host of ['a', 'b', 'c'])
     for (const state of ['idle', 'running'])
-      for (let i = 0; i < 5; i++) samples.push({ name: 'condor_jobs', labels: { host, state, experiment: host === 'c' ? 'dune' : 'nova' }, value: (host.charCodeAt(0) - 96) * (state === 'idle' ? 1 : 10), time: base + i * 60 });
+      for (let i = 0; i < 5; i++)
+        samples.push({
+          name: 'condor_jobs',
+          labels: { host, state, experiment: host === 'c' ? 'dune' : 'nova' },
+          value: (host.charCodeAt(0) - 96) * (state === 'idle' ? 1 : 10),
+          time: base + i * 60,
+        });
   const r = await api(c.url, '/api/v1/samples', { method: 'POST', token: tokens.editor, body: JSON.stringify(samples) });
   assert.equal(r.status, 202);
   await api(c.url, '/api/v1/admin/flush', { method: 'POST', token: tokens.editor });
@@ -39,7 +48,11 @@ test('roles: anonymous reads on loopback, writes need editor, token creation nee
   assert.match(viewerWrite.body.error!.message, /has role viewer; this needs editor/);
   const editorToken = await api(c.url, '/api/v1/tokens', { method: 'POST', token: tokens.editor, body: JSON.stringify({ name: 'x', role: 'viewer' }) });
   assert.equal(editorToken.status, 403);
-  const made = await api<{ data: { token: string } }>(c.url, '/api/v1/tokens', { method: 'POST', token: tokens.admin, body: JSON.stringify({ name: 'grafana', role: 'viewer' }) });
+  const made = await api<{ data: { token: string } }>(c.url, '/api/v1/tokens', {
+    method: 'POST',
+    token: tokens.admin,
+    body: JSON.stringify({ name: 'grafana', role: 'viewer' }),
+  });
   assert.equal(made.status, 201);
   assert.equal((await api<{ data: { name: string } }>(c.url, '/api/v1/auth/whoami', { token: made.body.data.token })).body.data.name, 'grafana');
   const badRole = await api(c.url, '/api/v1/tokens', { method: 'POST', token: tokens.admin, body: JSON.stringify({ name: 'x', role: 'root' }) });
@@ -60,12 +73,24 @@ test('anonymous read is refused when configured off', async () => {
 });
 
 test('series, labels and label values with matchers', async () => {
-  const s = await api<{ data: { labels: Record<string, string> }[] }>(c.url, `/api/v1/series?match=${encodeURIComponent('condor_jobs{host=~"a|b",state!="idle"}')}`);
-  assert.deepEqual(s.body.data.map((x) => x.labels.host), ['a', 'b']);
-  const union = await api<{ data: unknown[] }>(c.url, `/api/v1/series?match=${encodeURIComponent('condor_jobs{host="a"}')}&match=${encodeURIComponent('condor_jobs{host="c"}')}`);
+  const s = await api<{ data: { labels: Record<string, string> }[] }>(
+    c.url,
+    `/api/v1/series?match=${encodeURIComponent('condor_jobs{host=~"a|b",state!="idle"}')}`,
+  );
+  assert.deepEqual(
+    s.body.data.map((x) => x.labels.host),
+    ['a', 'b'],
+  );
+  const union = await api<{ data: unknown[] }>(
+    c.url,
+    `/api/v1/series?match=${encodeURIComponent('condor_jobs{host="a"}')}&match=${encodeURIComponent('condor_jobs{host="c"}')}`,
+  );
   assert.equal(union.body.data.length, 4);
   assert.deepEqual((await api<{ data: string[] }>(c.url, '/api/v1/labels?match=condor_jobs')).body.data, ['__name__', 'experiment', 'host', 'state']);
-  assert.deepEqual((await api<{ data: string[] }>(c.url, `/api/v1/label/host/values?match=${encodeURIComponent('condor_jobs{experiment="nova"}')}`)).body.data, ['a', 'b']);
+  assert.deepEqual(
+    (await api<{ data: string[] }>(c.url, `/api/v1/label/host/values?match=${encodeURIComponent('condor_jobs{experiment="nova"}')}`)).body.data,
+    ['a', 'b'],
+  );
   const badLabel = await api(c.url, '/api/v1/label/bad-name/values');
   assert.equal(badLabel.status, 400);
 });
@@ -74,7 +99,10 @@ test('query: consolidation, aggregation by labels, values equal what was sent', 
   const one = await q(`match=${encodeURIComponent('condor_jobs{host="b",state="running"}')}`);
   assert.equal(one.status, 200, JSON.stringify(one.body));
   const s = one.body.data.series[0];
-  assert.deepEqual([0, 1, 2, 3, 4].map((i) => s.values[s.timestamps.indexOf(base + i * 60)]), [20, 20, 20, 20, 20]);
+  assert.deepEqual(
+    [0, 1, 2, 3, 4].map((i) => s.values[s.timestamps.indexOf(base + i * 60)]),
+    [20, 20, 20, 20, 20],
+  );
   const sum = await q(`match=condor_jobs&agg=sum&by=experiment`);
   assert.deepEqual(
     sum.body.data.series.map((x) => [x.labels.experiment, x.values[x.timestamps.indexOf(base + 60)]]),
@@ -86,11 +114,17 @@ test('query: consolidation, aggregation by labels, values equal what was sent', 
   const count = await q(`match=condor_jobs&agg=count`);
   assert.equal(count.body.data.series[0].values[count.body.data.series[0].timestamps.indexOf(base + 60)], 6);
   const max = await q(`match=condor_jobs&agg=max&by=state`);
-  assert.deepEqual(max.body.data.series.map((x) => [x.labels.state, x.values[x.timestamps.indexOf(base + 120)]]), [
-    ['idle', 3],
-    ['running', 30],
-  ]);
-  const ms = await api<{ data: { series: Series[] } }>(c.url, `/api/v1/query?match=condor_jobs&from=${(base - 60) * 1000}&to=${(base + 300) * 1000}&maxDataPoints=100`);
+  assert.deepEqual(
+    max.body.data.series.map((x) => [x.labels.state, x.values[x.timestamps.indexOf(base + 120)]]),
+    [
+      ['idle', 3],
+      ['running', 30],
+    ],
+  );
+  const ms = await api<{ data: { series: Series[] } }>(
+    c.url,
+    `/api/v1/query?match=condor_jobs&from=${(base - 60) * 1000}&to=${(base + 300) * 1000}&maxDataPoints=100`,
+  );
   assert.equal(ms.status, 200, 'millisecond times as Grafana sends them');
   assert.equal(ms.body.data.series.length, 6);
 });
@@ -136,7 +170,14 @@ test('every 4xx is JSON, unknown paths included; health, readiness and metrics',
   assert.equal((await api(c.url, '/nope')).status, 404);
   assert.equal((await fetch(`${c.url}/readyz`)).status, 200);
   const m = await (await fetch(`${c.url}/metrics`)).text();
-  for (const name of ['rexmon_queue_depth', 'rexmon_samples_received_total', 'rexmon_samples_written_total', 'rexmon_rrdtool_command_seconds', 'rexmon_series', 'rexmon_process_resident_memory_bytes'])
+  for (const name of [
+    'rexmon_queue_depth',
+    'rexmon_samples_received_total',
+    'rexmon_samples_written_total',
+    'rexmon_rrdtool_command_seconds',
+    'rexmon_series',
+    'rexmon_process_resident_memory_bytes',
+  ])
     assert.match(m, new RegExp(`^${name}`, 'm'), name);
   const page = await (await fetch(`${c.url}/`)).text();
   assert.match(page, /condor_jobs/);
@@ -145,7 +186,8 @@ test('every 4xx is JSON, unknown paths included; health, readiness and metrics',
 test('the OpenAPI document lists exactly the routes the server has', async () => {
   const doc = (await api<ReturnType<typeof openapi>>(c.url, '/api/v1/openapi.json')).body;
   const documented = new Set<string>();
-  for (const [p, ops] of Object.entries(doc.paths)) for (const m of Object.keys(ops as object)) documented.add(`${m.toUpperCase()} ${p.replace(/\{(\w+)\}/g, ':$1')}`);
+  for (const [p, ops] of Object.entries(doc.paths))
+    for (const m of Object.keys(ops as object)) documented.add(`${m.toUpperCase()} ${p.replace(/\{(\w+)\}/g, ':$1')}`);
   const served = new Set<string>();
   type Layer = { route?: { path: string; methods: Record<string, boolean> }; handle?: { stack?: Layer[] }; matchers?: unknown };
   const walk = (stack: Layer[]) => {

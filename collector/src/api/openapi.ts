@@ -1,8 +1,23 @@
 // The OpenAPI 3.1 description of /api/v1; a test checks it lists exactly the routes the server has.
 const err = { description: 'Error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
-const matchParam = { name: 'match', in: 'query', description: 'Series selector, e.g. cpu_usage{host=~"fnpc.*"}; repeatable (union).', schema: { type: 'array', items: { type: 'string' } }, style: 'form', explode: true };
-const timeParam = (name: string, d: string) => ({ name, in: 'query', description: `${d}: ISO 8601, Unix seconds, or Unix milliseconds (> 1e11).`, schema: { type: 'string' } });
-const ok = (schema: object, description = 'OK') => ({ description, content: { 'application/json': { schema: { type: 'object', properties: { data: schema } } } } });
+const matchParam = {
+  name: 'match',
+  in: 'query',
+  description: 'Series selector, e.g. cpu_usage{host=~"fnpc.*"}; repeatable (union).',
+  schema: { type: 'array', items: { type: 'string' } },
+  style: 'form',
+  explode: true,
+};
+const timeParam = (name: string, d: string) => ({
+  name,
+  in: 'query',
+  description: `${d}: ISO 8601, Unix seconds, or Unix milliseconds (> 1e11).`,
+  schema: { type: 'string' },
+});
+const ok = (schema: object, description = 'OK') => ({
+  description,
+  content: { 'application/json': { schema: { type: 'object', properties: { data: schema } } } },
+});
 const bearer = [{ bearer: [] }];
 
 /** Extra paths contributed by other stages (downtimes, annotations, ...). */
@@ -16,20 +31,67 @@ export function openapi(version: string) {
     components: {
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
       schemas: {
-        Error: { type: 'object', required: ['error'], properties: { error: { type: 'object', required: ['status', 'message'], properties: { status: { type: 'integer' }, message: { type: 'string' }, path: { type: 'string' }, errors: { type: 'array', items: { type: 'object' } } } } } },
+        Error: {
+          type: 'object',
+          required: ['error'],
+          properties: {
+            error: {
+              type: 'object',
+              required: ['status', 'message'],
+              properties: {
+                status: { type: 'integer' },
+                message: { type: 'string' },
+                path: { type: 'string' },
+                errors: { type: 'array', items: { type: 'object' } },
+              },
+            },
+          },
+        },
         Labels: { type: 'object', additionalProperties: { type: 'string' } },
         Series: { type: 'object', required: ['name', 'labels'], properties: { name: { type: 'string' }, labels: { $ref: '#/components/schemas/Labels' } } },
-        Sample: { type: 'object', required: ['name', 'value'], properties: { name: { type: 'string' }, labels: { $ref: '#/components/schemas/Labels' }, value: { type: 'number' }, time: { type: 'number', description: 'Unix seconds or milliseconds; default now' } } },
+        Sample: {
+          type: 'object',
+          required: ['name', 'value'],
+          properties: {
+            name: { type: 'string' },
+            labels: { $ref: '#/components/schemas/Labels' },
+            value: { type: 'number' },
+            time: { type: 'number', description: 'Unix seconds or milliseconds; default now' },
+          },
+        },
       },
     },
     security: bearer,
     paths: {
       '/openapi.json': { get: { summary: 'This document', security: [], responses: { 200: { description: 'OpenAPI document' } } } },
       '/status': { get: { summary: 'Version, series count, uptime, queue depths', responses: { 200: ok({ type: 'object' }), 401: err } } },
-      '/auth/whoami': { get: { summary: 'The caller\'s token name and role', responses: { 200: ok({ type: 'object', properties: { name: { type: 'string' }, role: { type: 'string' } } }), 401: err } } },
-      '/series': { get: { summary: 'Series matching selectors', parameters: [matchParam, { name: 'limit', in: 'query', schema: { type: 'integer' } }], responses: { 200: ok({ type: 'array', items: { $ref: '#/components/schemas/Series' } }), 400: err, 401: err } } },
-      '/labels': { get: { summary: 'Label names of matching series', parameters: [matchParam], responses: { 200: ok({ type: 'array', items: { type: 'string' } }), 400: err } } },
-      '/label/{name}/values': { get: { summary: 'Values of one label (`__name__`: metric names)', parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }, matchParam], responses: { 200: ok({ type: 'array', items: { type: 'string' } }), 400: err } } },
+      '/auth/whoami': {
+        get: {
+          summary: "The caller's token name and role",
+          responses: { 200: ok({ type: 'object', properties: { name: { type: 'string' }, role: { type: 'string' } } }), 401: err },
+        },
+      },
+      '/series': {
+        get: {
+          summary: 'Series matching selectors',
+          parameters: [matchParam, { name: 'limit', in: 'query', schema: { type: 'integer' } }],
+          responses: { 200: ok({ type: 'array', items: { $ref: '#/components/schemas/Series' } }), 400: err, 401: err },
+        },
+      },
+      '/labels': {
+        get: {
+          summary: 'Label names of matching series',
+          parameters: [matchParam],
+          responses: { 200: ok({ type: 'array', items: { type: 'string' } }), 400: err },
+        },
+      },
+      '/label/{name}/values': {
+        get: {
+          summary: 'Values of one label (`__name__`: metric names)',
+          parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }, matchParam],
+          responses: { 200: ok({ type: 'array', items: { type: 'string' } }), 400: err },
+        },
+      },
       '/query': {
         get: {
           summary: 'Range query',
@@ -44,15 +106,65 @@ export function openapi(version: string) {
             { name: 'by', in: 'query', description: 'Comma-separated label names to group by (with agg)', schema: { type: 'string' } },
           ],
           responses: {
-            200: ok({ type: 'object', properties: { from: { type: 'number' }, to: { type: 'number' }, step: { type: 'number' }, cf: { type: 'string' }, series: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' }, labels: { $ref: '#/components/schemas/Labels' }, timestamps: { type: 'array', items: { type: 'integer' } }, values: { type: 'array', items: { type: ['number', 'null'] } } } } } } }),
+            200: ok({
+              type: 'object',
+              properties: {
+                from: { type: 'number' },
+                to: { type: 'number' },
+                step: { type: 'number' },
+                cf: { type: 'string' },
+                series: {
+                  type: 'array',
+                  items: {
+                    type: 'object',
+                    properties: {
+                      name: { type: 'string' },
+                      labels: { $ref: '#/components/schemas/Labels' },
+                      timestamps: { type: 'array', items: { type: 'integer' } },
+                      values: { type: 'array', items: { type: ['number', 'null'] } },
+                    },
+                  },
+                },
+              },
+            }),
             400: err,
             502: err,
           },
         },
       },
-      '/samples': { post: { summary: 'Ingest a batch of samples (editor); taken whole or not at all', requestBody: { required: true, content: { 'application/json': { schema: { type: 'array', items: { $ref: '#/components/schemas/Sample' } } } } }, responses: { 202: ok({ type: 'object', properties: { accepted: { type: 'integer' } } }, 'Accepted'), 400: err, 401: err, 403: err, 413: err, 503: err } } },
+      '/samples': {
+        post: {
+          summary: 'Ingest a batch of samples (editor); taken whole or not at all',
+          requestBody: { required: true, content: { 'application/json': { schema: { type: 'array', items: { $ref: '#/components/schemas/Sample' } } } } },
+          responses: {
+            202: ok({ type: 'object', properties: { accepted: { type: 'integer' } } }, 'Accepted'),
+            400: err,
+            401: err,
+            403: err,
+            413: err,
+            503: err,
+          },
+        },
+      },
       '/admin/flush': { post: { summary: 'Drain the queues and write everything to disk (editor)', responses: { 200: ok({ type: 'object' }), 401: err } } },
-      '/tokens': { post: { summary: 'Create an API token (admin); the token is shown once', requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['name', 'role'], properties: { name: { type: 'string' }, role: { type: 'string', enum: ['viewer', 'editor', 'admin'] } } } } } }, responses: { 201: ok({ type: 'object' }, 'Created'), 400: err, 401: err, 403: err } } },
+      '/tokens': {
+        post: {
+          summary: 'Create an API token (admin); the token is shown once',
+          requestBody: {
+            required: true,
+            content: {
+              'application/json': {
+                schema: {
+                  type: 'object',
+                  required: ['name', 'role'],
+                  properties: { name: { type: 'string' }, role: { type: 'string', enum: ['viewer', 'editor', 'admin'] } },
+                },
+              },
+            },
+          },
+          responses: { 201: ok({ type: 'object' }, 'Created'), 400: err, 401: err, 403: err },
+        },
+      },
       ...extraPaths,
     },
   };

@@ -36,7 +36,8 @@ export function int(req: Request, name: string, min: number, max: number): numbe
   const v = one(req, name);
   if (v === undefined || v === '') return undefined;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < min || n > max) throw new HttpError(400, `parameter ${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`, name);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new HttpError(400, `parameter ${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`, name);
   return n;
 }
 

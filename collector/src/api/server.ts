@@ -102,7 +102,9 @@ export function createApp(deps: ApiDeps): express.Express {
   api.get('/openapi.json', (_req, res) => void res.json(openapi(deps.version)));
 
   api.get('/status', read, (_req, res) => {
-    res.json({ data: { version: deps.version, series: deps.catalog.size, uptimeSeconds: Math.round(Date.now() / 1000 - deps.startedAt), queues: deps.pipeline.depth() } });
+    res.json({
+      data: { version: deps.version, series: deps.catalog.size, uptimeSeconds: Math.round(Date.now() / 1000 - deps.startedAt), queues: deps.pipeline.depth() },
+    });
   });
 
   api.get('/auth/whoami', read, (req, res) => void res.json({ data: { name: req.principal!.name, role: req.principal!.role } }));
@@ -134,7 +136,12 @@ export function createApp(deps: ApiDeps): express.Express {
     }
     const agg = p.oneOf(req, 'agg', ['sum', 'avg', 'min', 'max', 'count'] as const);
     const byText = p.one(req, 'by');
-    const by = byText ? byText.split(',').map((s) => s.trim()).filter(Boolean) : [];
+    const by = byText
+      ? byText
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean)
+      : [];
     by.forEach((b) => checkLabelName(b, 'by'));
     if (by.length && !agg) throw new ValidationError('`by` needs `agg`', 'by');
     const result = await deps.query.run({
@@ -170,7 +177,9 @@ export function createApp(deps: ApiDeps): express.Express {
     // A batch is taken whole or not at all, so a client can fix it and send it again without duplicates.
     if (errors.length) {
       deps.metrics.invalidLines.inc({ source: 'http' }, errors.length);
-      return sendError(res, 400, `${errors.length} of ${list.length} samples are invalid; nothing was stored`, errors[0].path, { errors: errors.slice(0, 100) });
+      return sendError(res, 400, `${errors.length} of ${list.length} samples are invalid; nothing was stored`, errors[0].path, {
+        errors: errors.slice(0, 100),
+      });
     }
     if (!deps.pipeline.push(samples, 'http')) {
       deps.metrics.dropped.inc({ source: 'http', reason: 'queue_full_refused' }, samples.length);
@@ -187,7 +196,8 @@ export function createApp(deps: ApiDeps): express.Express {
 
   api.post('/tokens', admin, async (req, res) => {
     const { name, role } = (req.body ?? {}) as { name?: unknown; role?: unknown };
-    if (typeof name !== 'string' || name.trim() === '' || name.length > 200) throw new ValidationError('name must be a non-empty string (at most 200 characters)', 'name');
+    if (typeof name !== 'string' || name.trim() === '' || name.length > 200)
+      throw new ValidationError('name must be a non-empty string (at most 200 characters)', 'name');
     if (typeof role !== 'string' || !(role in ROLE_RANK)) throw new ValidationError('role must be one of viewer, editor, admin', 'role');
     const token = await deps.tokens.create(name, role as Role);
     res.status(201).json({ data: { name, role, token } });

@@ -135,7 +135,11 @@ export class Catalog {
       }));
       await this.db.transaction(async (trx) => {
         // Chunks keep SQLite under its bound-variable limit.
-        for (let i = 0; i < rows.length; i += 500) await trx('series').insert(rows.slice(i, i + 500)).onConflict('key').ignore();
+        for (let i = 0; i < rows.length; i += 500)
+          await trx('series')
+            .insert(rows.slice(i, i + 500))
+            .onConflict('key')
+            .ignore();
       });
       const keys = fresh.map((f) => f.key);
       for (let i = 0; i < keys.length; i += 500) {

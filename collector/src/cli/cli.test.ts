@@ -14,7 +14,18 @@ test('rexmon start, Graphite in, series and query out, token create, clean stop 
   const t = await tempDir();
   const [httpPort, gPort] = [await freePort(), await freePort()];
   const cfg = path.join(t.dir, 'rexmon.yaml');
-  await writeFile(cfg, [`graphite:`, `  tcp: 127.0.0.1:${gPort}`, `  udp: false`, `  mappings:`, `    - {match: "lab.*.temp", name: temp, labels: {host: $1}}`, `slurpers: []`, `log: {level: warn}`].join('\n'));
+  await writeFile(
+    cfg,
+    [
+      `graphite:`,
+      `  tcp: 127.0.0.1:${gPort}`,
+      `  udp: false`,
+      `  mappings:`,
+      `    - {match: "lab.*.temp", name: temp, labels: {host: $1}}`,
+      `slurpers: []`,
+      `log: {level: warn}`,
+    ].join('\n'),
+  );
   const child = spawn('node', [BIN, 'start', '--config', cfg, '--data-dir', t.dir, '--listen', `127.0.0.1:${httpPort}`], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
@@ -35,7 +46,10 @@ test('rexmon start, Graphite in, series and query out, token create, clean stop 
     assert.match(q.stdout, new RegExp(`${new Date((now + 60) * 1000).toISOString()}\\t22.5`));
     const rel = await run('node', [BIN, 'query', 'temp', '--url', url, '--from', 'now-1h', '--json']);
     assert.equal(JSON.parse(rel.stdout).series.length, 1);
-    await assert.rejects(run('node', [BIN, 'query', 'temp{', '--url', url]), (e: { code: number; stderr: string }) => e.code !== 0 && /missing '}'/.test(e.stderr));
+    await assert.rejects(
+      run('node', [BIN, 'query', 'temp{', '--url', url]),
+      (e: { code: number; stderr: string }) => e.code !== 0 && /missing '}'/.test(e.stderr),
+    );
     await assert.rejects(run('node', [BIN, 'query', 'temp', '--url', url, '--from', 'yesterday']), /"yesterday" is not a time/);
     await assert.rejects(run('node', [BIN, 'series', '--url', 'http://127.0.0.1:1']), /cannot reach the collector at http:\/\/127.0.0.1:1/);
     await assert.rejects(run('node', [BIN, 'token', 'create', '--role', 'root', '--data-dir', t.dir]), /Allowed choices are viewer, editor, admin/);
@@ -58,7 +72,10 @@ test('rexmon start reports a port already in use and exits non-zero', async () =
     const cfg = path.join(t.dir, 'other.yaml');
     await writeFile(cfg, 'graphite: {tcp: false, udp: false}\nslurpers: []\n');
     const t2 = await tempDir();
-    await assert.rejects(run('node', [BIN, 'start', '--config', cfg, '--data-dir', t2.dir, '--listen', `127.0.0.1:${port}`]), /cannot listen on 127.0.0.1:\d+ for HTTP: listen EADDRINUSE/);
+    await assert.rejects(
+      run('node', [BIN, 'start', '--config', cfg, '--data-dir', t2.dir, '--listen', `127.0.0.1:${port}`]),
+      /cannot listen on 127.0.0.1:\d+ for HTTP: listen EADDRINUSE/,
+    );
     await t2.cleanup();
   } finally {
     first.kill('SIGTERM');

@@ -28,7 +28,10 @@ export class ApiClient {
         body: body === undefined ? undefined : JSON.stringify(body),
       });
     } catch (e) {
-      throw new ApiError(0, `cannot reach the collector at ${this.base}: ${((e as Error).cause as Error)?.message ?? (e as Error).message} (is \`rexmon start\` running? see --url)`);
+      throw new ApiError(
+        0,
+        `cannot reach the collector at ${this.base}: ${((e as Error).cause as Error)?.message ?? (e as Error).message} (is \`rexmon start\` running? see --url)`,
+      );
     }
     const text = await res.text();
     let doc: { data?: T; error?: { message: string; path?: string } } = {};

@@ -93,7 +93,12 @@ export async function main(argv: string[]): Promise<number> {
       console.log(`${file}: OK`);
     });
 
-  apiOptions(program.command('series').description('list series matching a selector').argument('[matcher]', 'series selector, e.g. cpu_usage{host=~"fnpc.*"}', asSelector))
+  apiOptions(
+    program
+      .command('series')
+      .description('list series matching a selector')
+      .argument('[matcher]', 'series selector, e.g. cpu_usage{host=~"fnpc.*"}', asSelector),
+  )
     .option('--limit <n>', 'at most this many', '1000')
     .option('--json', 'print JSON')
     .action(async (matcher: string | undefined, o: { url: string; token?: string; limit: string; json?: boolean }) => {
@@ -116,22 +121,31 @@ export async function main(argv: string[]): Promise<number> {
     .addOption(new Option('--agg <fn>', 'aggregate across series').choices(['sum', 'avg', 'min', 'max', 'count']))
     .option('--by <labels>', 'group the aggregation by these labels (comma-separated)')
     .option('--json', 'print JSON')
-    .action(async (matcher: string, o: { url: string; token?: string; from: string; to: string; step?: string; cf: string; agg?: string; by?: string; json?: boolean }) => {
-      const r = await client(o).request<{ series: { name: string; labels: Record<string, string>; timestamps: number[]; values: (number | null)[] }[] }>('GET', '/query', {
-        match: matcher,
-        from: o.from,
-        to: o.to,
-        step: o.step,
-        cf: o.cf,
-        agg: o.agg,
-        by: o.by,
-      });
-      if (o.json) return void console.log(JSON.stringify(r, null, 2));
-      for (const s of r.series) {
-        console.log(`# ${formatSeries(s)}`);
-        s.timestamps.forEach((t, i) => console.log(`${new Date(t * 1000).toISOString()}\t${s.values[i] ?? 'null'}`));
-      }
-    });
+    .action(
+      async (
+        matcher: string,
+        o: { url: string; token?: string; from: string; to: string; step?: string; cf: string; agg?: string; by?: string; json?: boolean },
+      ) => {
+        const r = await client(o).request<{ series: { name: string; labels: Record<string, string>; timestamps: number[]; values: (number | null)[] }[] }>(
+          'GET',
+          '/query',
+          {
+            match: matcher,
+            from: o.from,
+            to: o.to,
+            step: o.step,
+            cf: o.cf,
+            agg: o.agg,
+            by: o.by,
+          },
+        );
+        if (o.json) return void console.log(JSON.stringify(r, null, 2));
+        for (const s of r.series) {
+          console.log(`# ${formatSeries(s)}`);
+          s.timestamps.forEach((t, i) => console.log(`${new Date(t * 1000).toISOString()}\t${s.values[i] ?? 'null'}`));
+        }
+      },
+    );
 
   program
     .command('import')

@@ -25,20 +25,55 @@ test('defaults work on one machine', () => {
   assert.equal(c.graphite.tcp, '127.0.0.1:2003');
   assert.equal(c.graphite.udp, '127.0.0.1:2003');
   assert.equal(c.database.client, 'sqlite');
-  assert.deepEqual(c.slurpers.map((s) => [s.type, s.interval]), [['host', 60]]);
+  assert.deepEqual(
+    c.slurpers.map((s) => [s.type, s.interval]),
+    [['host', 60]],
+  );
   assert.equal(c.rrd.cached.mode, 'spawn');
   assert.equal(c.auth.anonymousWrite, false);
 });
 
 test('unknown keys and wrong types name the key path, the line and what was expected', () => {
-  const text = ['http:', '  listen: 127.0.0.1:8080', '  lisen: 1', 'graphite:', '  tcp: 2003', 'pipeline:', '  queueCapacity: "big"', 'slurpers:', '  - type: command', '    name: x', '    command: /bin/true', '    interval: 5 minutes', 'bogus: 1'].join('\n');
+  const text = [
+    'http:',
+    '  listen: 127.0.0.1:8080',
+    '  lisen: 1',
+    'graphite:',
+    '  tcp: 2003',
+    'pipeline:',
+    '  queueCapacity: "big"',
+    'slurpers:',
+    '  - type: command',
+    '    name: x',
+    '    command: /bin/true',
+    '    interval: 5 minutes',
+    'bogus: 1',
+  ].join('\n');
   const p = problems(text);
-  assert.ok(p.some((x) => /^http \(line 2\): unknown key "lisen"/.test(x)), p.join('\n'));
-  assert.ok(p.some((x) => /^graphite\.tcp \(line 5\): /.test(x)), p.join('\n'));
-  assert.ok(p.some((x) => /^pipeline\.queueCapacity \(line 7\): .*number/.test(x)), p.join('\n'));
-  assert.ok(p.some((x) => /^slurpers\.0\.command \(line 11\): .*array/.test(x)), p.join('\n'));
-  assert.ok(p.some((x) => /^slurpers\.0\.interval \(line 12\): "5 minutes" is not a duration/.test(x)), p.join('\n'));
-  assert.ok(p.some((x) => /^\(top level\).*unknown key "bogus"/.test(x)), p.join('\n'));
+  assert.ok(
+    p.some((x) => /^http \(line 2\): unknown key "lisen"/.test(x)),
+    p.join('\n'),
+  );
+  assert.ok(
+    p.some((x) => /^graphite\.tcp \(line 5\): /.test(x)),
+    p.join('\n'),
+  );
+  assert.ok(
+    p.some((x) => /^pipeline\.queueCapacity \(line 7\): .*number/.test(x)),
+    p.join('\n'),
+  );
+  assert.ok(
+    p.some((x) => /^slurpers\.0\.command \(line 11\): .*array/.test(x)),
+    p.join('\n'),
+  );
+  assert.ok(
+    p.some((x) => /^slurpers\.0\.interval \(line 12\): "5 minutes" is not a duration/.test(x)),
+    p.join('\n'),
+  );
+  assert.ok(
+    p.some((x) => /^\(top level\).*unknown key "bogus"/.test(x)),
+    p.join('\n'),
+  );
 });
 
 test('cross-field checks: unknown template, duplicate slurper names, schedule required, pg connection', () => {
@@ -53,11 +88,26 @@ test('cross-field checks: unknown template, duplicate slurper names, schedule re
       'database: {client: pg}',
     ].join('\n'),
   );
-  assert.ok(p.some((x) => /^rrd\.defaultTemplate.*unknown template "nope"; defined: gauge, counter/.test(x)), p.join('\n'));
-  assert.ok(p.some((x) => /^rrd\.rules\.0\.template.*unknown template "missing"/.test(x)), p.join('\n'));
-  assert.ok(p.some((x) => /^slurpers\.0.*needs `interval` or `cron`/.test(x)), p.join('\n'));
-  assert.ok(p.some((x) => /^slurpers\.1\.name.*duplicate slurper name "a"/.test(x)), p.join('\n'));
-  assert.ok(p.some((x) => /^database\.connection.*required when client is pg/.test(x)), p.join('\n'));
+  assert.ok(
+    p.some((x) => /^rrd\.defaultTemplate.*unknown template "nope"; defined: gauge, counter/.test(x)),
+    p.join('\n'),
+  );
+  assert.ok(
+    p.some((x) => /^rrd\.rules\.0\.template.*unknown template "missing"/.test(x)),
+    p.join('\n'),
+  );
+  assert.ok(
+    p.some((x) => /^slurpers\.0.*needs `interval` or `cron`/.test(x)),
+    p.join('\n'),
+  );
+  assert.ok(
+    p.some((x) => /^slurpers\.1\.name.*duplicate slurper name "a"/.test(x)),
+    p.join('\n'),
+  );
+  assert.ok(
+    p.some((x) => /^database\.connection.*required when client is pg/.test(x)),
+    p.join('\n'),
+  );
 });
 
 test('YAML syntax errors give the line', () => {
@@ -81,7 +131,10 @@ test('rexmon check-config prints the same errors and exits non-zero; OK for a go
     const { stdout } = await run('node', [BIN, 'check-config', good]);
     assert.match(stdout, /good.yaml: OK/);
     await assert.rejects(run('node', [BIN, 'check-config', path.join(t.dir, 'missing.yaml')]), /cannot read: ENOENT/);
-    await assert.rejects(run('node', [BIN, 'start', '--listen', 'nope', '--data-dir', t.dir]), /--listen: invalid configuration\n\s+- "nope": expected HOST:PORT/);
+    await assert.rejects(
+      run('node', [BIN, 'start', '--listen', 'nope', '--data-dir', t.dir]),
+      /--listen: invalid configuration\n\s+- "nope": expected HOST:PORT/,
+    );
   } finally {
     await t.cleanup();
   }
@@ -97,7 +150,16 @@ test('events: retention and maxEvents default to 30 d and 1,000,000; bad values 
   assert.deepEqual(c.events, { retention: 30 * 86400, maxEvents: 1000000 });
   assert.deepEqual(parseConfigText('events: {retention: 7d, maxEvents: 5000}', 'rexmon.yaml').events, { retention: 7 * 86400, maxEvents: 5000 });
   const p = problems(['events:', '  retention: 0', '  maxEvents: 1.5', '  keep: 1'].join('\n'));
-  assert.ok(p.some((x) => /^events\.retention \(line 2\): must be more than 0/.test(x)), p.join('\n'));
-  assert.ok(p.some((x) => /^events\.maxEvents \(line 3\): /.test(x)), p.join('\n'));
-  assert.ok(p.some((x) => /^events \(line \d\): unknown key "keep"/.test(x)), p.join('\n'));
+  assert.ok(
+    p.some((x) => /^events\.retention \(line 2\): must be more than 0/.test(x)),
+    p.join('\n'),
+  );
+  assert.ok(
+    p.some((x) => /^events\.maxEvents \(line 3\): /.test(x)),
+    p.join('\n'),
+  );
+  assert.ok(
+    p.some((x) => /^events \(line \d\): unknown key "keep"/.test(x)),
+    p.join('\n'),
+  );
 });

@@ -2,16 +2,14 @@
 import { z } from 'zod';
 import { parseDuration } from '../util/time.js';
 
-const duration = z
-  .union([z.number().nonnegative(), z.string()])
-  .transform((v, ctx) => {
-    try {
-      return parseDuration(v);
-    } catch (e) {
-      ctx.addIssue({ code: 'custom', message: (e as Error).message.replace(/^duration: /, '') });
-      return z.NEVER;
-    }
-  });
+const duration = z.union([z.number().nonnegative(), z.string()]).transform((v, ctx) => {
+  try {
+    return parseDuration(v);
+  } catch (e) {
+    ctx.addIssue({ code: 'custom', message: (e as Error).message.replace(/^duration: /, '') });
+    return z.NEVER;
+  }
+});
 
 /** `host:port`, `false` turns a listener off. Port 0 picks a free port. */
 const hostPort = z
@@ -92,7 +90,10 @@ const graphiteMapping = z
   })
   .strict();
 
-const labelMap = z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'label names use letters, digits and _'), z.string().regex(/^[^\u0000-\u001f\u007f]*$/, 'no control characters'));
+const labelMap = z.record(
+  z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'label names use letters, digits and _'),
+  z.string().regex(/^[^\u0000-\u001f\u007f]*$/, 'no control characters'),
+);
 
 const schedule = {
   interval: duration.optional(),
@@ -102,7 +103,9 @@ const schedule = {
 };
 
 const slurper = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('host'), name: z.string().default('host'), ...schedule, interval: duration.default(60), prefix: z.string().default('host') }).strict(),
+  z
+    .object({ type: z.literal('host'), name: z.string().default('host'), ...schedule, interval: duration.default(60), prefix: z.string().default('host') })
+    .strict(),
   z
     .object({
       type: z.literal('command'),
@@ -149,11 +152,17 @@ const downtimes = z
     /** Occurrences starting within this time get their silence ahead. */
     lookahead: duration.default(7 * 86400),
     /** Which downtimes silence alerts. */
-    silenceKinds: z.array(z.enum(['planned', 'unplanned'])).min(1).default(['planned']),
+    silenceKinds: z
+      .array(z.enum(['planned', 'unplanned']))
+      .min(1)
+      .default(['planned']),
     /** createdBy of every silence rexmon writes; silences with another createdBy are never touched. */
     createdBy: z.string().min(1).default('rexmon'),
     /** Retry an unreachable target after initial, doubling up to max. */
-    backoff: z.object({ initial: duration.default(1), max: duration.default(300) }).strict().prefault({}),
+    backoff: z
+      .object({ initial: duration.default(1), max: duration.default(300) })
+      .strict()
+      .prefault({}),
     /** HTTP timeout for each call to a target. */
     timeout: duration.default(10),
     /** How often firing alerts are read to start flexible downtimes (only while one waits). */
@@ -197,8 +206,14 @@ export type EventsConfig = z.infer<typeof events>;
 export const configSchema = z
   .object({
     dataDir: z.string().default('./data'),
-    http: z.object({ listen: hostPort.default('127.0.0.1:8080') }).strict().prefault({}),
-    log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).strict().prefault({}),
+    http: z
+      .object({ listen: hostPort.default('127.0.0.1:8080') })
+      .strict()
+      .prefault({}),
+    log: z
+      .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+      .strict()
+      .prefault({}),
     auth: z
       .object({
         /** Default: allowed when the API listens on loopback only, refused otherwise. */
@@ -265,7 +280,10 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
-    catalog: z.object({ refreshInterval: duration.default(10) }).strict().prefault({}),
+    catalog: z
+      .object({ refreshInterval: duration.default(10) })
+      .strict()
+      .prefault({}),
     slurpers: z.array(slurper).default([{ type: 'host', name: 'host', interval: 60, timeout: 30, prefix: 'host' }]),
     downtimes: downtimes.prefault({}),
     events: events.prefault({}),
@@ -274,10 +292,18 @@ export const configSchema = z
   .superRefine((c, ctx) => {
     const names = Object.keys(c.rrd.templates);
     if (!names.includes(c.rrd.defaultTemplate))
-      ctx.addIssue({ code: 'custom', path: ['rrd', 'defaultTemplate'], message: `unknown template ${JSON.stringify(c.rrd.defaultTemplate)}; defined: ${names.join(', ')}` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['rrd', 'defaultTemplate'],
+        message: `unknown template ${JSON.stringify(c.rrd.defaultTemplate)}; defined: ${names.join(', ')}`,
+      });
     c.rrd.rules.forEach((r, i) => {
       if (!names.includes(r.template))
-        ctx.addIssue({ code: 'custom', path: ['rrd', 'rules', i, 'template'], message: `unknown template ${JSON.stringify(r.template)}; defined: ${names.join(', ')}` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['rrd', 'rules', i, 'template'],
+          message: `unknown template ${JSON.stringify(r.template)}; defined: ${names.join(', ')}`,
+        });
     });
     const seen = new Set<string>();
     c.slurpers.forEach((s, i) => {

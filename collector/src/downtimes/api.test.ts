@@ -14,7 +14,12 @@ let c: TestCollector;
 before(async () => {
   c = await startCollector({
     rrd: { cached: { mode: 'off' } },
-    auth: { tokens: [{ name: 'ops', role: 'editor', sha256: hashToken(EDITOR) }, { name: 'wall', role: 'viewer', sha256: hashToken(VIEWER) }] },
+    auth: {
+      tokens: [
+        { name: 'ops', role: 'editor', sha256: hashToken(EDITOR) },
+        { name: 'wall', role: 'viewer', sha256: hashToken(VIEWER) },
+      ],
+    },
   });
 });
 after(async () => {
@@ -27,9 +32,14 @@ const base = { kind: 'planned', match: '{host="fnpc3001"}', author: 'alice', rea
 
 function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { env: { ...process.env, REXMON_URL: c.url, REXMON_TOKEN: EDITOR, REXMON_USER: 'erin' } }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [BIN, ...args],
+      { env: { ...process.env, REXMON_URL: c.url, REXMON_TOKEN: EDITOR, REXMON_USER: 'erin' } },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -66,7 +76,14 @@ test('bad input: 400 naming the field; unknown ids: 404', async () => {
   const raw = await api(c.url, '/api/v1/downtimes', { method: 'POST', body: '{"kind":', token: EDITOR });
   assert.equal(raw.status, 400);
   assert.equal(raw.body.error!.path, 'body');
-  for (const [method, path] of [['GET', '/api/v1/downtimes/999999'], ['PATCH', '/api/v1/downtimes/999999'], ['DELETE', '/api/v1/downtimes/999999'], ['POST', '/api/v1/downtimes/999999/end'], ['GET', '/api/v1/downtimes/999999/history'], ['GET', '/api/v1/downtimes/nope']]) {
+  for (const [method, path] of [
+    ['GET', '/api/v1/downtimes/999999'],
+    ['PATCH', '/api/v1/downtimes/999999'],
+    ['DELETE', '/api/v1/downtimes/999999'],
+    ['POST', '/api/v1/downtimes/999999/end'],
+    ['GET', '/api/v1/downtimes/999999/history'],
+    ['GET', '/api/v1/downtimes/nope'],
+  ]) {
     const r = await api(c.url, path, { method, token: EDITOR, body: method === 'PATCH' ? '{"reason":"x"}' : undefined });
     assert.equal(r.status, 404, `${method} ${path}`);
     assert.match(r.body.error!.message, /no downtime with id/);
@@ -93,8 +110,18 @@ test('lifecycle: create, edit, history, end early, cancel', async () => {
   assert.equal(ended.status, 200);
   assert.equal(ended.body.data.state, 'ended');
   assert.equal((await api(c.url, `/api/v1/downtimes/${id}/end`, { method: 'POST', token: EDITOR })).status, 409);
-  const h = await api<{ data: { action: string; actor: string; principal: string; changes: Record<string, unknown> }[] }>(c.url, `/api/v1/downtimes/${id}/history`);
-  assert.deepEqual(h.body.data.map((e) => [e.action, e.actor, e.principal]), [['create', 'alice', 'ops'], ['update', 'bob', 'ops'], ['end', 'ops', 'ops']]);
+  const h = await api<{ data: { action: string; actor: string; principal: string; changes: Record<string, unknown> }[] }>(
+    c.url,
+    `/api/v1/downtimes/${id}/history`,
+  );
+  assert.deepEqual(
+    h.body.data.map((e) => [e.action, e.actor, e.principal]),
+    [
+      ['create', 'alice', 'ops'],
+      ['update', 'bob', 'ops'],
+      ['end', 'ops', 'ops'],
+    ],
+  );
   assert.ok('end' in h.body.data[1].changes);
 
   const later = await post({ ...base, start: '+1d', duration: '1h' });
@@ -110,7 +137,13 @@ test('lifecycle: create, edit, history, end early, cancel', async () => {
 test('filters, "is this series in downtime?", and annotations with each occurrence separately', async () => {
   const host = await post({ ...base, match: '{host="fnpc4000"}', start: 'now-1h', end: '+1h' });
   const svc = await post({ ...base, kind: 'unplanned', match: '{service=~"enstore|dcache"}', start: 'now-30m', end: null });
-  const weekly = await post({ ...base, match: '{host="fnpc4001"}', start: '2025-01-01T00:00:00Z', duration: '4h', recurrence: { rule: '0 8 * * TUE', timezone: 'America/Chicago' } });
+  const weekly = await post({
+    ...base,
+    match: '{host="fnpc4001"}',
+    start: '2025-01-01T00:00:00Z',
+    duration: '4h',
+    recurrence: { rule: '0 8 * * TUE', timezone: 'America/Chicago' },
+  });
   assert.equal(weekly.status, 201, JSON.stringify(weekly.body));
 
   const list = async (q: string) => (await api<{ data: D[] }>(c.url, `/api/v1/downtimes?${q}`)).body.data.map((d) => d.id);
@@ -123,17 +156,30 @@ test('filters, "is this series in downtime?", and annotations with each occurren
   const inMarch = await list('from=2025-03-10T00:00:00Z&to=2025-03-12T00:00:00Z');
   assert.deepEqual(inMarch, [weekly.body.data.id]);
 
-  const active = async (series: string) => (await api<{ data: { inDowntime: boolean; downtimes: D[] } }>(c.url, `/api/v1/downtimes/active?series=${encodeURIComponent(series)}`)).body.data;
+  const active = async (series: string) =>
+    (await api<{ data: { inDowntime: boolean; downtimes: D[] } }>(c.url, `/api/v1/downtimes/active?series=${encodeURIComponent(series)}`)).body.data;
   const a = await active('condor_jobs{host="fnpc4000",state="idle"}');
   assert.equal(a.inDowntime, true);
-  assert.deepEqual(a.downtimes.map((d) => d.id), [host.body.data.id]);
-  assert.deepEqual((await active('dcache_pool_free{service="dcache"}')).downtimes.map((d) => d.id), [svc.body.data.id]);
+  assert.deepEqual(
+    a.downtimes.map((d) => d.id),
+    [host.body.data.id],
+  );
+  assert.deepEqual(
+    (await active('dcache_pool_free{service="dcache"}')).downtimes.map((d) => d.id),
+    [svc.body.data.id],
+  );
   assert.equal((await active('cpu{host="elsewhere"}')).inDowntime, false);
   const bad = await api(c.url, `/api/v1/downtimes/active?series=${encodeURIComponent('cpu{host=~"x.*"}')}`);
   assert.equal(bad.status, 400);
   assert.equal(bad.body.error!.path, 'series');
-  const at = await api<{ data: { downtimes: D[] } }>(c.url, `/api/v1/downtimes/active?series=${encodeURIComponent('x{host="fnpc4001"}')}&at=2025-03-11T14:00:00Z`);
-  assert.deepEqual(at.body.data.downtimes.map((d) => d.id), [weekly.body.data.id]);
+  const at = await api<{ data: { downtimes: D[] } }>(
+    c.url,
+    `/api/v1/downtimes/active?series=${encodeURIComponent('x{host="fnpc4001"}')}&at=2025-03-11T14:00:00Z`,
+  );
+  assert.deepEqual(
+    at.body.data.downtimes.map((d) => d.id),
+    [weekly.body.data.id],
+  );
 
   type Anno = { id: string; time: number; timeEnd: number; title: string; text: string; tags: string[] };
   const from = Date.parse('2025-03-01T00:00:00Z');
@@ -167,19 +213,59 @@ test('filters, "is this series in downtime?", and annotations with each occurren
 
 test('every downtime route is in the OpenAPI document', async () => {
   const doc = (await api<{ paths: Record<string, Record<string, unknown>> }>(c.url, '/api/v1/openapi.json')).body;
-  const want: [string, string][] = [['/downtimes', 'get'], ['/downtimes', 'post'], ['/downtimes/active', 'get'], ['/downtimes/sync', 'get'], ['/downtimes/{id}', 'get'], ['/downtimes/{id}', 'patch'], ['/downtimes/{id}', 'delete'], ['/downtimes/{id}/end', 'post'], ['/downtimes/{id}/history', 'get'], ['/annotations', 'get']];
+  const want: [string, string][] = [
+    ['/downtimes', 'get'],
+    ['/downtimes', 'post'],
+    ['/downtimes/active', 'get'],
+    ['/downtimes/sync', 'get'],
+    ['/downtimes/{id}', 'get'],
+    ['/downtimes/{id}', 'patch'],
+    ['/downtimes/{id}', 'delete'],
+    ['/downtimes/{id}/end', 'post'],
+    ['/downtimes/{id}/history', 'get'],
+    ['/annotations', 'get'],
+  ];
   for (const [p, m] of want) assert.ok(doc.paths[p]?.[m], `${m.toUpperCase()} ${p} documented`);
 });
 
 test('CLI: rexmon downtime add|list|show|end|cancel with relative times', async () => {
-  const add = await cli(['downtime', 'add', '--planned', '--match', '{host="fnpc5000"}', '--start', 'now', '--end', '+2h', '--reason', 'kernel update', '--json']);
+  const add = await cli([
+    'downtime',
+    'add',
+    '--planned',
+    '--match',
+    '{host="fnpc5000"}',
+    '--start',
+    'now',
+    '--end',
+    '+2h',
+    '--reason',
+    'kernel update',
+    '--json',
+  ]);
   assert.equal(add.code, 0, add.stderr);
   const d = JSON.parse(add.stdout);
   assert.equal(d.author, 'erin');
   assert.equal(d.state, 'active');
   assert.ok(Math.abs(d.end - d.start - 7200) <= 1);
 
-  const rec = await cli(['downtime', 'add', '--planned', '--match', '{service="enstore"}', '--every', '0 8 * * TUE', '--tz', 'America/Chicago', '--duration', '4h', '--reason', 'tape maintenance', '--author', 'frank']);
+  const rec = await cli([
+    'downtime',
+    'add',
+    '--planned',
+    '--match',
+    '{service="enstore"}',
+    '--every',
+    '0 8 * * TUE',
+    '--tz',
+    'America/Chicago',
+    '--duration',
+    '4h',
+    '--reason',
+    'tape maintenance',
+    '--author',
+    'frank',
+  ]);
   assert.equal(rec.code, 0, rec.stderr);
   assert.match(rec.stdout, /created downtime #\d+ \(planned, scheduled\)/);
   assert.match(rec.stdout, /every "0 8 \* \* TUE" America\/Chicago for 4h/);
@@ -206,7 +292,21 @@ test('CLI: rexmon downtime add|list|show|end|cancel with relative times', async 
   const badMatch = await cli(['downtime', 'add', '--planned', '--match', '{host=', '--end', '+1h', '--reason', 'x']);
   assert.notEqual(badMatch.code, 0);
   assert.match(badMatch.stderr, /--match <selector>' argument '\{host=' is invalid/);
-  const badZone = await cli(['downtime', 'add', '--planned', '--match', '{host="a"}', '--every', '0 8 * * *', '--tz', 'Nowhere/Land', '--duration', '1h', '--reason', 'x']);
+  const badZone = await cli([
+    'downtime',
+    'add',
+    '--planned',
+    '--match',
+    '{host="a"}',
+    '--every',
+    '0 8 * * *',
+    '--tz',
+    'Nowhere/Land',
+    '--duration',
+    '1h',
+    '--reason',
+    'x',
+  ]);
   assert.equal(badZone.code, 1);
   assert.match(badZone.stderr, /recurrence.timezone: unknown time zone "Nowhere\/Land".*\(HTTP 400\)/);
   const missing = await cli(['downtime', 'show', '987654']);
@@ -238,9 +338,19 @@ test('API: metric names in a scope, too-frequent rules, version on POST and end:
 
 test('annotations say when occurrences were cut (meta.truncated); range filters stop at the first occurrence', async () => {
   type Anno = { id: string; time: number };
-  const hourly = await post({ ...base, match: '{host="fnpc8000"}', start: '2025-01-01T00:00:00Z', duration: '10m', recurrence: { rule: '0 * * * *', timezone: 'UTC' } });
+  const hourly = await post({
+    ...base,
+    match: '{host="fnpc8000"}',
+    start: '2025-01-01T00:00:00Z',
+    duration: '10m',
+    recurrence: { rule: '0 * * * *', timezone: 'UTC' },
+  });
   assert.equal(hourly.status, 201, JSON.stringify(hourly.body));
-  const q = (from: string, to: string, limit: number) => api<{ data: Anno[]; meta: { truncated: boolean; limit: number } }>(c.url, `/api/v1/annotations?from=${from}&to=${to}&limit=${limit}&match=${encodeURIComponent('{host="fnpc8000"}')}`);
+  const q = (from: string, to: string, limit: number) =>
+    api<{ data: Anno[]; meta: { truncated: boolean; limit: number } }>(
+      c.url,
+      `/api/v1/annotations?from=${from}&to=${to}&limit=${limit}&match=${encodeURIComponent('{host="fnpc8000"}')}`,
+    );
   const cut = await q('2025-01-01T00:00:00Z', '2025-01-03T00:00:00Z', 10);
   assert.equal(cut.status, 200);
   assert.equal(cut.body.data.length, 10);
@@ -249,9 +359,24 @@ test('annotations say when occurrences were cut (meta.truncated); range filters 
   const whole = await q('2025-01-01T00:00:00Z', '2025-01-01T05:00:00Z', 10);
   assert.deepEqual([whole.body.data.length, whole.body.meta.truncated], [5, false]);
   // Never-ending hourly downtimes listed over a century: each needs only its first occurrence in range.
-  for (let i = 0; i < 4; i++) assert.equal((await post({ ...base, match: `{host="fnpc81${i}"}`, start: '2025-01-01T00:00:00Z', duration: '10m', recurrence: { rule: '0 * * * *', timezone: 'UTC' } })).status, 201);
+  for (let i = 0; i < 4; i++)
+    assert.equal(
+      (
+        await post({
+          ...base,
+          match: `{host="fnpc81${i}"}`,
+          start: '2025-01-01T00:00:00Z',
+          duration: '10m',
+          recurrence: { rule: '0 * * * *', timezone: 'UTC' },
+        })
+      ).status,
+      201,
+    );
   const t0 = Date.now();
-  const list = await api<{ data: { id: number }[]; meta: { truncated: boolean } }>(c.url, '/api/v1/downtimes?from=2030-01-01T00:00:00Z&to=2130-01-01T00:00:00Z');
+  const list = await api<{ data: { id: number }[]; meta: { truncated: boolean } }>(
+    c.url,
+    '/api/v1/downtimes?from=2030-01-01T00:00:00Z&to=2130-01-01T00:00:00Z',
+  );
   const ms = Date.now() - t0;
   assert.equal(list.status, 200);
   assert.ok(list.body.data.some((d) => d.id === hourly.body.data.id));
@@ -260,7 +385,11 @@ test('annotations say when occurrences were cut (meta.truncated); range filters 
 });
 
 test('CLI: list --active with --state (or --all) is refused with exit code 2', async () => {
-  for (const args of [['--active', '--state', 'scheduled'], ['--active', '--all'], ['--all', '--state', 'ended']]) {
+  for (const args of [
+    ['--active', '--state', 'scheduled'],
+    ['--active', '--all'],
+    ['--all', '--state', 'ended'],
+  ]) {
     const r = await cli(['downtime', 'list', ...args]);
     assert.equal(r.code, 2, `${args}: ${r.stderr}`);
     assert.match(r.stderr, /cannot be used together/);

@@ -7,7 +7,21 @@ import { requireRole } from '../api/server.js';
 import { parseSelector } from '../matchers/selector.js';
 import { ValidationError } from '../model/series.js';
 import { Actor, DowntimeStore } from './store.js';
-import { annotationTags, couldOverlap, currentOccurrence, covers, Downtime, KINDS, Kind, occurrenceList, occurrences, scopeOf, stateAt, STATES, toJson } from './model.js';
+import {
+  annotationTags,
+  couldOverlap,
+  currentOccurrence,
+  covers,
+  Downtime,
+  KINDS,
+  Kind,
+  occurrenceList,
+  occurrences,
+  scopeOf,
+  stateAt,
+  STATES,
+  toJson,
+} from './model.js';
 import type { TargetStatus } from './reconciler.js';
 
 export interface RouterAuth {
@@ -19,7 +33,10 @@ const nowSec = () => Date.now() / 1000;
 function list<T extends string>(req: Request, name: string, allowed: readonly T[]): T[] {
   const out: T[] = [];
   for (const raw of p.strings(req, name))
-    for (const v of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
+    for (const v of raw
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)) {
       const hit = allowed.find((a) => a === v.toLowerCase());
       if (!hit) throw new HttpError(400, `parameter ${name}: ${JSON.stringify(v)} is not one of ${allowed.join(', ')}`, name);
       if (!out.includes(hit)) out.push(hit);
@@ -29,7 +46,10 @@ function list<T extends string>(req: Request, name: string, allowed: readonly T[
 
 /** The `match` / `match[]` selectors; none (or only empty ones) means no filter. */
 function filters(req: Request) {
-  return p.selectors(req, false).map((s) => s.matchers).filter((m) => m.length > 0);
+  return p
+    .selectors(req, false)
+    .map((s) => s.matchers)
+    .filter((m) => m.length > 0);
 }
 
 /** Whether some series could be in both the downtime's scope and one of the filters (no filters: yes). */
@@ -39,7 +59,8 @@ function inFilters(d: Downtime, sel: ReturnType<typeof filters>): boolean {
 
 function actor(req: Request, fallback?: string): Actor {
   const by = (req.body as Record<string, unknown> | undefined)?.by ?? p.one(req, 'by');
-  if (by !== undefined && (typeof by !== 'string' || by.trim() === '' || by.length > 200)) throw new ValidationError('by must be a non-empty string naming who makes the change', 'by');
+  if (by !== undefined && (typeof by !== 'string' || by.trim() === '' || by.length > 200))
+    throw new ValidationError('by must be a non-empty string naming who makes the change', 'by');
   const principal = req.principal?.name ?? 'anonymous';
   return { actor: (by as string | undefined)?.trim() ?? fallback ?? principal, principal };
 }
@@ -77,7 +98,10 @@ export function downtimeRouter(store: DowntimeStore, deps: RouterAuth, syncStatu
   r.post('/downtimes', write, async (req, res) => {
     const body = req.body as Record<string, unknown> | undefined;
     const d = await store.create(body, actor(req, typeof body?.author === 'string' ? body.author : undefined), nowSec());
-    res.status(201).location(`/api/v1/downtimes/${d.id}`).json({ data: toJson(d, nowSec()) });
+    res
+      .status(201)
+      .location(`/api/v1/downtimes/${d.id}`)
+      .json({ data: toJson(d, nowSec()) });
   });
 
   // "Is this series in downtime now (or at `at`), and by which records?"
@@ -162,9 +186,19 @@ export function downtimeRouter(store: DowntimeStore, deps: RouterAuth, syncStatu
 
 // The OpenAPI description of these routes, merged into /api/v1/openapi.json.
 const err = { description: 'Error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
-const ok = (schema: object, description = 'OK') => ({ description, content: { 'application/json': { schema: { type: 'object', properties: { data: schema } } } } });
-const meta = { type: 'object', description: 'truncated: more matched than limit; narrow the range or raise limit', properties: { truncated: { type: 'boolean' }, limit: { type: 'integer' } } };
-const okList = (items: object) => ({ description: 'OK', content: { 'application/json': { schema: { type: 'object', properties: { data: { type: 'array', items }, meta } } } } });
+const ok = (schema: object, description = 'OK') => ({
+  description,
+  content: { 'application/json': { schema: { type: 'object', properties: { data: schema } } } },
+});
+const meta = {
+  type: 'object',
+  description: 'truncated: more matched than limit; narrow the range or raise limit',
+  properties: { truncated: { type: 'boolean' }, limit: { type: 'integer' } },
+};
+const okList = (items: object) => ({
+  description: 'OK',
+  content: { 'application/json': { schema: { type: 'object', properties: { data: { type: 'array', items }, meta } } } },
+});
 const q = (name: string, description: string, schema: object = { type: 'string' }) => ({ name, in: 'query', description, schema });
 const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'integer' } };
 const timeText = 'ISO 8601, Unix seconds, Unix milliseconds (> 1e11), or now / now-1h / +2h';
@@ -177,9 +211,18 @@ const input = {
     match: { type: 'string', description: 'Scope: label matchers, e.g. {host="fnpc3001"} or {service=~"enstore|dcache"}' },
     start: { ...timeValue, description: `Start (default now); for flexible downtimes the window start. ${timeText}` },
     end: { type: ['string', 'number', 'null'], description: 'End; window end (flexible); no occurrence after it (recurring). null: open (unplanned only).' },
-    duration: { type: ['string', 'number'], description: 'Seconds or 4h: fixed → end = start + duration; flexible → length once triggered; recurring → length of each occurrence.' },
+    duration: {
+      type: ['string', 'number'],
+      description: 'Seconds or 4h: fixed → end = start + duration; flexible → length once triggered; recurring → length of each occurrence.',
+    },
     flexible: { type: 'boolean' },
-    recurrence: { type: ['object', 'null'], properties: { rule: { type: 'string', description: 'cron: minute hour day-of-month month day-of-week, e.g. 0 8 * * TUE' }, timezone: { type: 'string', description: 'IANA zone, e.g. America/Chicago' } } },
+    recurrence: {
+      type: ['object', 'null'],
+      properties: {
+        rule: { type: 'string', description: 'cron: minute hour day-of-month month day-of-week, e.g. 0 8 * * TUE' },
+        timezone: { type: 'string', description: 'IANA zone, e.g. America/Chicago' },
+      },
+    },
     author: { type: 'string' },
     reason: { type: 'string' },
     tags: { type: 'array', items: { type: 'string' } },
@@ -192,33 +235,33 @@ const sec = { type: 'integer', description: 'Unix seconds' };
 const secOrNull = { type: ['integer', 'null'], description: 'Unix seconds' };
 
 const downtimeRef = {
-    type: 'object',
-    properties: {
-      id: { type: 'integer' },
-      kind: { type: 'string', enum: KINDS },
-      match: { type: 'string' },
-      flexible: { type: 'boolean' },
-      start: sec,
-      end: secOrNull,
-      duration: { type: ['integer', 'null'] },
-      recurrence: { type: ['object', 'null'] },
-      author: { type: 'string' },
-      reason: { type: 'string' },
-      tags: { type: 'array', items: { type: 'string' } },
-      state: { type: 'string', enum: STATES },
-      current: occurrence,
-      next: occurrence,
-      triggeredAt: secOrNull,
-      endedAt: secOrNull,
-      endedBy: { type: ['string', 'null'] },
-      cancelledAt: secOrNull,
-      cancelledBy: { type: ['string', 'null'] },
-      source: { type: 'string' },
-      externalId: { type: ['string', 'null'] },
-      createdAt: sec,
-      updatedAt: sec,
-      version: { type: 'integer' },
-    },
+  type: 'object',
+  properties: {
+    id: { type: 'integer' },
+    kind: { type: 'string', enum: KINDS },
+    match: { type: 'string' },
+    flexible: { type: 'boolean' },
+    start: sec,
+    end: secOrNull,
+    duration: { type: ['integer', 'null'] },
+    recurrence: { type: ['object', 'null'] },
+    author: { type: 'string' },
+    reason: { type: 'string' },
+    tags: { type: 'array', items: { type: 'string' } },
+    state: { type: 'string', enum: STATES },
+    current: occurrence,
+    next: occurrence,
+    triggeredAt: secOrNull,
+    endedAt: secOrNull,
+    endedBy: { type: ['string', 'null'] },
+    cancelledAt: secOrNull,
+    cancelledBy: { type: ['string', 'null'] },
+    source: { type: 'string' },
+    externalId: { type: ['string', 'null'] },
+    createdAt: sec,
+    updatedAt: sec,
+    version: { type: 'integer' },
+  },
 };
 
 Object.assign(extraPaths, {
@@ -235,35 +278,102 @@ Object.assign(extraPaths, {
       ],
       responses: { 200: okList(downtimeRef), 400: err, 401: err },
     },
-    post: { summary: 'File a downtime (editor)', requestBody: { required: true, content: { 'application/json': { schema: { ...input, required: ['kind', 'match', 'author', 'reason'] } } } }, responses: { 201: ok(downtimeRef, 'Created'), 400: err, 401: err, 403: err } },
+    post: {
+      summary: 'File a downtime (editor)',
+      requestBody: { required: true, content: { 'application/json': { schema: { ...input, required: ['kind', 'match', 'author', 'reason'] } } } },
+      responses: { 201: ok(downtimeRef, 'Created'), 400: err, 401: err, 403: err },
+    },
   },
   '/downtimes/active': {
     get: {
       summary: 'Is this series in downtime now, and by which records?',
       parameters: [q('series', 'One series, e.g. cpu_usage{host="fnpc3001"}; omitted: every active downtime'), q('at', `Instead of now: ${timeText}`)],
-      responses: { 200: ok({ type: 'object', properties: { time: { type: 'number' }, series: { type: 'object' }, inDowntime: { type: 'boolean' }, downtimes: { type: 'array', items: downtimeRef } } }), 400: err },
+      responses: {
+        200: ok({
+          type: 'object',
+          properties: {
+            time: { type: 'number' },
+            series: { type: 'object' },
+            inDowntime: { type: 'boolean' },
+            downtimes: { type: 'array', items: downtimeRef },
+          },
+        }),
+        400: err,
+      },
     },
   },
-  '/downtimes/sync': { get: { summary: 'State of the silence reconciler, per Alertmanager / Grafana target; refused: what the target refused (4xx) in the last pass', responses: { 200: ok({ type: 'array', items: { type: 'object' } }) } } },
+  '/downtimes/sync': {
+    get: {
+      summary: 'State of the silence reconciler, per Alertmanager / Grafana target; refused: what the target refused (4xx) in the last pass',
+      responses: { 200: ok({ type: 'array', items: { type: 'object' } }) },
+    },
+  },
   '/downtimes/{id}': {
     get: { summary: 'One downtime', parameters: [idParam], responses: { 200: ok(downtimeRef), 404: err } },
-    patch: { summary: 'Edit a downtime (editor); the result is checked as a whole', parameters: [idParam], requestBody: { required: true, content: { 'application/json': { schema: input } } }, responses: { 200: ok(downtimeRef), 400: err, 404: err, 409: err } },
-    delete: { summary: 'Cancel a downtime (editor): it no longer counts and its silences expire', parameters: [idParam, byParam], responses: { 200: ok(downtimeRef), 404: err, 409: err } },
+    patch: {
+      summary: 'Edit a downtime (editor); the result is checked as a whole',
+      parameters: [idParam],
+      requestBody: { required: true, content: { 'application/json': { schema: input } } },
+      responses: { 200: ok(downtimeRef), 400: err, 404: err, 409: err },
+    },
+    delete: {
+      summary: 'Cancel a downtime (editor): it no longer counts and its silences expire',
+      parameters: [idParam, byParam],
+      responses: { 200: ok(downtimeRef), 404: err, 409: err },
+    },
   },
-  '/downtimes/{id}/end': { post: { summary: 'End a running downtime now (editor); a recurring one has no further occurrences', parameters: [idParam, byParam], responses: { 200: ok(downtimeRef), 404: err, 409: err } } },
+  '/downtimes/{id}/end': {
+    post: {
+      summary: 'End a running downtime now (editor); a recurring one has no further occurrences',
+      parameters: [idParam, byParam],
+      responses: { 200: ok(downtimeRef), 404: err, 409: err },
+    },
+  },
   '/downtimes/{id}/history': {
     get: {
       summary: 'Every change: who, when, what',
       parameters: [idParam],
-      responses: { 200: ok({ type: 'array', items: { type: 'object', properties: { at: sec, actor: { type: 'string' }, principal: { type: 'string' }, action: { type: 'string', enum: ['create', 'update', 'end', 'cancel', 'trigger', 'import'] }, changes: { type: 'object' } } } }), 404: err },
+      responses: {
+        200: ok({
+          type: 'array',
+          items: {
+            type: 'object',
+            properties: {
+              at: sec,
+              actor: { type: 'string' },
+              principal: { type: 'string' },
+              action: { type: 'string', enum: ['create', 'update', 'end', 'cancel', 'trigger', 'import'] },
+              changes: { type: 'object' },
+            },
+          },
+        }),
+        404: err,
+      },
     },
   },
   '/annotations': {
     get: {
       summary: 'Downtimes overlapping a range as Grafana region annotations, one per occurrence',
-      parameters: [q('from', `Start (default to-24h): ${timeText}`), q('to', 'End (default now)'), q('match', 'Series selector: downtimes that could cover these series; repeatable'), q('kind', 'downtime, planned, unplanned (comma-separated)'), q('limit', 'At most this many (default 10000)', { type: 'integer' })],
+      parameters: [
+        q('from', `Start (default to-24h): ${timeText}`),
+        q('to', 'End (default now)'),
+        q('match', 'Series selector: downtimes that could cover these series; repeatable'),
+        q('kind', 'downtime, planned, unplanned (comma-separated)'),
+        q('limit', 'At most this many (default 10000)', { type: 'integer' }),
+      ],
       responses: {
-        200: okList({ type: 'object', required: ['id', 'time', 'timeEnd', 'title', 'text', 'tags'], properties: { id: { type: 'string' }, time: { type: 'integer', description: 'Unix ms' }, timeEnd: { type: 'integer', description: 'Unix ms' }, title: { type: 'string' }, text: { type: 'string' }, tags: { type: 'array', items: { type: 'string' } } } }),
+        200: okList({
+          type: 'object',
+          required: ['id', 'time', 'timeEnd', 'title', 'text', 'tags'],
+          properties: {
+            id: { type: 'string' },
+            time: { type: 'integer', description: 'Unix ms' },
+            timeEnd: { type: 'integer', description: 'Unix ms' },
+            title: { type: 'string' },
+            text: { type: 'string' },
+            tags: { type: 'array', items: { type: 'string' } },
+          },
+        }),
         400: err,
       },
     },

@@ -42,12 +42,20 @@ const localZone = () => Intl.DateTimeFormat().resolvedOptions().timeZone;
 
 function fmt(t: number | null | undefined): string {
   if (t === null || t === undefined) return '-';
-  return new Date(t * 1000).toISOString().replace(/:00\.000Z$|\.000Z$/, 'Z').replace('T', ' ');
+  return new Date(t * 1000)
+    .toISOString()
+    .replace(/:00\.000Z$|\.000Z$/, 'Z')
+    .replace('T', ' ');
 }
 
 function fmtDuration(s: number): string {
   const parts: string[] = [];
-  for (const [u, n] of [['d', 86400], ['h', 3600], ['m', 60], ['s', 1]] as const) {
+  for (const [u, n] of [
+    ['d', 86400],
+    ['h', 3600],
+    ['m', 60],
+    ['s', 1],
+  ] as const) {
     if (s >= n) {
       parts.push(`${Math.floor(s / n)}${u}`);
       s %= n;
@@ -57,7 +65,8 @@ function fmtDuration(s: number): string {
 }
 
 function window(d: DowntimeJson): string {
-  if (d.recurrence) return `every "${d.recurrence.rule}" ${d.recurrence.timezone} for ${fmtDuration(d.duration!)}, from ${fmt(d.start)}${d.end ? ` until ${fmt(d.end)}` : ''}`;
+  if (d.recurrence)
+    return `every "${d.recurrence.rule}" ${d.recurrence.timezone} for ${fmtDuration(d.duration!)}, from ${fmt(d.start)}${d.end ? ` until ${fmt(d.end)}` : ''}`;
   if (d.flexible) return `flexible ${fmtDuration(d.duration!)} within ${fmt(d.start)} – ${fmt(d.end)}${d.triggeredAt ? `, started ${fmt(d.triggeredAt)}` : ''}`;
   return `${fmt(d.start)} – ${d.end === null ? 'open' : fmt(d.end)}`;
 }
@@ -87,7 +96,9 @@ function printHistory(h: HistoryEntry[]): string {
   return h
     .map((e) => {
       const what = Object.entries(e.changes)
-        .map(([k, v]) => (e.action === 'create' || e.action === 'import' ? `${k}=${JSON.stringify(v.to)}` : `${k}: ${JSON.stringify(v.from)} → ${JSON.stringify(v.to)}`))
+        .map(([k, v]) =>
+          e.action === 'create' || e.action === 'import' ? `${k}=${JSON.stringify(v.to)}` : `${k}: ${JSON.stringify(v.from)} → ${JSON.stringify(v.to)}`,
+        )
         .join(', ');
       return `  ${fmt(e.at)}  ${e.action.padEnd(7)} ${e.actor}${e.principal !== e.actor ? ` (via ${e.principal})` : ''}  ${what}`;
     })
@@ -97,7 +108,8 @@ function printHistory(h: HistoryEntry[]): string {
 /** Adds the `downtime` command group; `apiOptions` adds --url/--token, `client` makes the API client. */
 export function downtimeCommands(program: Command, apiOptions: (c: Command) => Command, client: (o: ApiOpts) => ApiClient): Command {
   const dt = program.command('downtime').description('planned and unplanned downtimes: graphs show them, planned ones silence alerts');
-  const out = (o: ApiOpts, d: DowntimeJson, verb: string) => console.log(o.json ? JSON.stringify(d, null, 2) : `${verb} downtime #${d.id} (${d.kind}, ${d.state})\n${printDowntime(d)}`);
+  const out = (o: ApiOpts, d: DowntimeJson, verb: string) =>
+    console.log(o.json ? JSON.stringify(d, null, 2) : `${verb} downtime #${d.id} (${d.kind}, ${d.state})\n${printDowntime(d)}`);
 
   apiOptions(dt.command('add').description('file a downtime; times: ISO 8601, Unix seconds, now, +2h, now-30m'))
     .addOption(new Option('--planned', 'planned work (silences alerts)').conflicts('unplanned'))
@@ -108,28 +120,45 @@ export function downtimeCommands(program: Command, apiOptions: (c: Command) => C
     .option('--duration <duration>', 'instead of --end (e.g. 4h); with --flexible or --every: the length of each', asDuration)
     .option('--flexible', 'start when the first matching alert fires between --start and --end, then last --duration')
     .option('--every <rule>', 'recur on a cron rule: "minute hour day month weekday", e.g. "0 8 * * TUE"')
-    .option('--tz <zone>', 'IANA time zone of --every (default: this machine\'s zone)')
+    .option('--tz <zone>', "IANA time zone of --every (default: this machine's zone)")
     .requiredOption('--reason <text>', 'why (required)')
     .option('--author <name>', 'who (default: $USER)')
     .option('--tag <tag>', 'a free tag (repeatable)', collect)
     .option('--json', 'print JSON')
-    .action(async (o: ApiOpts & { planned?: boolean; unplanned?: boolean; match: string; start?: number; end?: number; duration?: number; flexible?: boolean; every?: string; tz?: string; reason: string; author?: string; tag?: string[] }) => {
-      if (!o.planned && !o.unplanned) throw new Error('say --planned or --unplanned');
-      if (o.tz && !o.every) throw new Error('--tz goes with --every');
-      const body = {
-        kind: o.planned ? 'planned' : 'unplanned',
-        match: o.match,
-        start: o.start,
-        end: o.end,
-        duration: o.duration,
-        flexible: o.flexible ?? false,
-        recurrence: o.every ? { rule: o.every, timezone: o.tz ?? localZone() } : undefined,
-        author: o.author ?? me(),
-        reason: o.reason,
-        tags: o.tag,
-      };
-      out(o, await client(o).request<DowntimeJson>('POST', '/downtimes', undefined, body), 'created');
-    });
+    .action(
+      async (
+        o: ApiOpts & {
+          planned?: boolean;
+          unplanned?: boolean;
+          match: string;
+          start?: number;
+          end?: number;
+          duration?: number;
+          flexible?: boolean;
+          every?: string;
+          tz?: string;
+          reason: string;
+          author?: string;
+          tag?: string[];
+        },
+      ) => {
+        if (!o.planned && !o.unplanned) throw new Error('say --planned or --unplanned');
+        if (o.tz && !o.every) throw new Error('--tz goes with --every');
+        const body = {
+          kind: o.planned ? 'planned' : 'unplanned',
+          match: o.match,
+          start: o.start,
+          end: o.end,
+          duration: o.duration,
+          flexible: o.flexible ?? false,
+          recurrence: o.every ? { rule: o.every, timezone: o.tz ?? localZone() } : undefined,
+          author: o.author ?? me(),
+          reason: o.reason,
+          tags: o.tag,
+        };
+        out(o, await client(o).request<DowntimeJson>('POST', '/downtimes', undefined, body), 'created');
+      },
+    );
 
   const listCmd = apiOptions(dt.command('list').description('list downtimes (default: scheduled and active)'));
   listCmd
@@ -144,12 +173,27 @@ export function downtimeCommands(program: Command, apiOptions: (c: Command) => C
     .action(async (o: ApiOpts & { active?: boolean; all?: boolean; state?: string; kind?: string; match?: string; from?: number; to?: number }) => {
       // Say which filter wins instead of letting one silently override another.
       const given = [o.active && '--active', o.state !== undefined && '--state', o.all && '--all'].filter(Boolean);
-      if (given.length > 1) listCmd.error(`error: ${given.join(' and ')} cannot be used together: --active is --state active, --all is every state`, { exitCode: 2, code: 'rexmon.usage' });
+      if (given.length > 1)
+        listCmd.error(`error: ${given.join(' and ')} cannot be used together: --active is --state active, --all is every state`, {
+          exitCode: 2,
+          code: 'rexmon.usage',
+        });
       const state = o.active ? 'active' : (o.state ?? (o.all ? undefined : 'scheduled,active'));
-      const list = await client(o).request<DowntimeJson[]>('GET', '/downtimes', { state, kind: o.kind, match: o.match, from: o.from?.toString(), to: o.to?.toString() });
+      const list = await client(o).request<DowntimeJson[]>('GET', '/downtimes', {
+        state,
+        kind: o.kind,
+        match: o.match,
+        from: o.from?.toString(),
+        to: o.to?.toString(),
+      });
       if (o.json) return void console.log(JSON.stringify(list, null, 2));
       if (!list.length) return void console.log('no downtimes');
-      console.log(table([['ID', 'KIND', 'STATE', 'SCOPE', 'WHEN', 'AUTHOR', 'REASON'], ...list.map((d) => [String(d.id), d.kind, d.state, d.match, window(d), d.author, d.reason])]));
+      console.log(
+        table([
+          ['ID', 'KIND', 'STATE', 'SCOPE', 'WHEN', 'AUTHOR', 'REASON'],
+          ...list.map((d) => [String(d.id), d.kind, d.state, d.match, window(d), d.author, d.reason]),
+        ]),
+      );
     });
 
   apiOptions(dt.command('show').description('one downtime with its history').argument('<id>', 'downtime id', asId))
@@ -170,10 +214,12 @@ export function downtimeCommands(program: Command, apiOptions: (c: Command) => C
     .option('--tag <tag>', 'replace the tags (repeatable)', collect)
     .option('--by <name>', 'who changes it (default: $USER)')
     .option('--json', 'print JSON')
-    .action(async (id: string, o: ApiOpts & { match?: string; start?: number; end?: number; duration?: number; reason?: string; tag?: string[]; by?: string }) => {
-      const body = { match: o.match, start: o.start, end: o.end, duration: o.duration, reason: o.reason, tags: o.tag, by: o.by ?? me() };
-      out(o, await client(o).request<DowntimeJson>('PATCH', `/downtimes/${id}`, undefined, body), 'updated');
-    });
+    .action(
+      async (id: string, o: ApiOpts & { match?: string; start?: number; end?: number; duration?: number; reason?: string; tag?: string[]; by?: string }) => {
+        const body = { match: o.match, start: o.start, end: o.end, duration: o.duration, reason: o.reason, tags: o.tag, by: o.by ?? me() };
+        out(o, await client(o).request<DowntimeJson>('PATCH', `/downtimes/${id}`, undefined, body), 'updated');
+      },
+    );
 
   apiOptions(dt.command('end').description('end a running downtime now').argument('<id>', 'downtime id', asId))
     .option('--by <name>', 'who ends it (default: $USER)')

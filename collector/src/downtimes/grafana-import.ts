@@ -32,7 +32,10 @@ export function annotationToDowntime(a: GrafanaAnnotation): { body: Record<strin
   if (!labels.length) return { skip: 'no label tag such as host:fnpc3001 says what it covers' };
   const hasEnd = typeof a.timeEnd === 'number' && a.timeEnd > a.time;
   if (!hasEnd && kind === 'planned') return { skip: 'a planned downtime needs a region (an end), not a point' };
-  const text = (a.text ?? '').replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim();
+  const text = (a.text ?? '')
+    .replace(/<[^>]*>/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
   return {
     body: {
       kind,
@@ -68,7 +71,10 @@ export class AnnotationImporter {
       const r = annotationToDowntime(a);
       try {
         if ('skip' in r) throw new Error(r.skip);
-        const d = await this.store.create(r.body, { actor: String(r.body.author), principal: 'grafana-import' }, now, { source: 'grafana', externalId: externalId(a) });
+        const d = await this.store.create(r.body, { actor: String(r.body.author), principal: 'grafana-import' }, now, {
+          source: 'grafana',
+          externalId: externalId(a),
+        });
         created.push(d.id);
         this.log.info({ annotation: a.id, downtime: d.id }, `imported Grafana annotation ${a.id} as downtime #${d.id}`);
       } catch (e) {

@@ -28,7 +28,10 @@ class FakeGrafana {
   annotations: Record<string, unknown>[] = [];
   alerts: Record<string, unknown>[] = [];
   /** The notification policy tree (GET/PUT /api/v1/provisioning/policies): routes name mute timings. */
-  policies: { receiver: string; routes: { receiver?: string; object_matchers?: string[][]; mute_time_intervals?: string[] }[] } = { receiver: 'default', routes: [] };
+  policies: { receiver: string; routes: { receiver?: string; object_matchers?: string[][]; mute_time_intervals?: string[] }[] } = {
+    receiver: 'default',
+    routes: [],
+  };
   /** Test hook: POSTs of these mute timings are refused with 400, as Grafana refuses an interval it cannot parse. */
   refuseMuteTimings?: (name: string) => boolean;
   requests: { method: string; path: string; body: unknown; headers: http.IncomingHttpHeaders }[] = [];
@@ -70,15 +73,23 @@ class FakeGrafana {
 
     if (req.method === 'GET' && p === `${am}/silences`) {
       const now = Date.now();
-      return send(200, [...this.silences.values()].map((s) => ({ ...s, status: { state: Date.parse(s.endsAt) <= now ? 'expired' : Date.parse(s.startsAt) > now ? 'pending' : 'active' } })));
+      return send(
+        200,
+        [...this.silences.values()].map((s) => ({
+          ...s,
+          status: { state: Date.parse(s.endsAt) <= now ? 'expired' : Date.parse(s.startsAt) > now ? 'pending' : 'active' },
+        })),
+      );
     }
     if (req.method === 'POST' && p === `${am}/silences`) {
       const s = body as Silence;
       if (!Array.isArray(s?.matchers) || s.matchers.length === 0) return bad('matchers required');
-      for (const m of s.matchers) if (typeof m.name !== 'string' || typeof m.value !== 'string' || typeof m.isRegex !== 'boolean' || typeof m.isEqual !== 'boolean') return bad('matcher needs name, value, isRegex, isEqual');
+      for (const m of s.matchers)
+        if (typeof m.name !== 'string' || typeof m.value !== 'string' || typeof m.isRegex !== 'boolean' || typeof m.isEqual !== 'boolean')
+          return bad('matcher needs name, value, isRegex, isEqual');
       if (!s.createdBy || !s.comment) return bad('createdBy and comment required');
       if (Number.isNaN(Date.parse(s.startsAt)) || Number.isNaN(Date.parse(s.endsAt))) return bad('startsAt/endsAt must be RFC 3339');
-      if (Date.parse(s.endsAt) <= Date.now()) return bad('end time can\'t be in the past');
+      if (Date.parse(s.endsAt) <= Date.now()) return bad("end time can't be in the past");
       const extra = Object.keys(s).filter((k) => !['id', 'matchers', 'startsAt', 'endsAt', 'createdBy', 'comment'].includes(k));
       if (extra.length) return bad(`unknown fields ${extra}`);
       let id = s.id;
@@ -107,7 +118,8 @@ class FakeGrafana {
       for (const i of t.time_intervals as Record<string, unknown>[]) {
         const extra = Object.keys(i).filter((k) => !['times', 'weekdays', 'days_of_month', 'months', 'years', 'location'].includes(k));
         if (extra.length) return `unknown interval fields ${extra}`;
-        for (const x of (i.times as { start_time: string; end_time: string }[]) ?? []) if (!/^\d\d:\d\d$/.test(x.start_time) || !/^\d\d:\d\d$/.test(x.end_time)) return 'times need HH:MM';
+        for (const x of (i.times as { start_time: string; end_time: string }[]) ?? [])
+          if (!/^\d\d:\d\d$/.test(x.start_time) || !/^\d\d:\d\d$/.test(x.end_time)) return 'times need HH:MM';
       }
       if (req.headers['x-disable-provenance'] !== 'true') return 'rexmon must send X-Disable-Provenance: true';
       return undefined;
@@ -128,7 +140,10 @@ class FakeGrafana {
       const cur = this.muteTimings.get(name);
       if (!cur) return send(404, { message: 'mute timing not found' });
       if (req.method === 'PUT') {
-        const err = checkInterval(body) ?? (body.name !== name ? 'name in body differs from the path' : undefined) ?? (body.version !== undefined && body.version !== cur.version ? 'version conflict' : undefined);
+        const err =
+          checkInterval(body) ??
+          (body.name !== name ? 'name in body differs from the path' : undefined) ??
+          (body.version !== undefined && body.version !== cur.version ? 'version conflict' : undefined);
         if (err) return bad(err);
         const t = { ...cur, time_intervals: body.time_intervals, version: randomUUID().slice(0, 8) };
         this.muteTimings.set(name, t);
@@ -136,14 +151,20 @@ class FakeGrafana {
       }
       if (req.method === 'DELETE') {
         // Grafana refuses to delete a time interval a notification policy still names.
-        if (this.policies.routes.some((r) => r.mute_time_intervals?.includes(name))) return send(409, { message: 'time interval is used by one or many notification policies', messageId: 'alerting.notifications.time-intervals.used', statusCode: 409 });
+        if (this.policies.routes.some((r) => r.mute_time_intervals?.includes(name)))
+          return send(409, {
+            message: 'time interval is used by one or many notification policies',
+            messageId: 'alerting.notifications.time-intervals.used',
+            statusCode: 409,
+          });
         this.muteTimings.delete(name);
         return send(204);
       }
     }
     if (req.method === 'GET' && p === '/api/v1/provisioning/policies') return send(200, this.policies);
     if (req.method === 'PUT' && p === '/api/v1/provisioning/policies') {
-      for (const r of body?.routes ?? []) for (const n of r.mute_time_intervals ?? []) if (!this.muteTimings.has(n)) return bad(`mute timing ${n} does not exist`);
+      for (const r of body?.routes ?? [])
+        for (const n of r.mute_time_intervals ?? []) if (!this.muteTimings.has(n)) return bad(`mute timing ${n} does not exist`);
       this.policies = body;
       return send(202, { message: 'policies updated' });
     }
@@ -152,7 +173,12 @@ class FakeGrafana {
       const from = Number(url.searchParams.get('from'));
       const to = Number(url.searchParams.get('to'));
       if (!from || !to) return bad('from and to (epoch ms) expected');
-      return send(200, this.annotations.filter((a) => tags.every((t) => (a.tags as string[]).includes(t)) && (a.time as number) <= to && ((a.timeEnd as number) || (a.time as number)) >= from));
+      return send(
+        200,
+        this.annotations.filter(
+          (a) => tags.every((t) => (a.tags as string[]).includes(t)) && (a.time as number) <= to && ((a.timeEnd as number) || (a.time as number)) >= from,
+        ),
+      );
     }
     send(404, { message: 'Not found' });
   }
@@ -166,11 +192,28 @@ before(async () => {
   g = new FakeGrafana();
   await g.start();
   dir = await tempDir();
-  c = await startCollector({
-    rrd: { cached: { mode: 'off' } },
-    auth: { anonymousWrite: true },
-    downtimes: { reconcileInterval: 3600, lookahead: 2 * 86400, triggerInterval: 3600, backoff: { initial: 0.2, max: 1 }, grafana: { url: g.url, token: TOKEN, muteTimings: true, muteTimingsReplaceSilences: true, triggers: true, importAnnotations: true, importInterval: 3600 } },
-  }, dir.dir);
+  c = await startCollector(
+    {
+      rrd: { cached: { mode: 'off' } },
+      auth: { anonymousWrite: true },
+      downtimes: {
+        reconcileInterval: 3600,
+        lookahead: 2 * 86400,
+        triggerInterval: 3600,
+        backoff: { initial: 0.2, max: 1 },
+        grafana: {
+          url: g.url,
+          token: TOKEN,
+          muteTimings: true,
+          muteTimingsReplaceSilences: true,
+          triggers: true,
+          importAnnotations: true,
+          importInterval: 3600,
+        },
+      },
+    },
+    dir.dir,
+  );
 });
 after(async () => {
   await c?.stop();
@@ -182,12 +225,25 @@ const { post, call } = downtimeApi(() => c.url);
 const silencesOf = (id: number) => g.live().filter((s) => s.createdBy === 'rexmon' && s.comment.includes(`[rexmon:${id}:`));
 
 test('Grafana: one-off downtimes become silences, fitting recurring ones mute timings; foreign ones untouched', async () => {
-  const foreignSilence = { id: 'human-1', matchers: [{ name: 'host', value: 'x', isRegex: false, isEqual: true }], startsAt: new Date().toISOString(), endsAt: new Date(Date.now() + 3600e3).toISOString(), createdBy: 'admin', comment: 'by hand', updatedAt: new Date().toISOString() };
+  const foreignSilence = {
+    id: 'human-1',
+    matchers: [{ name: 'host', value: 'x', isRegex: false, isEqual: true }],
+    startsAt: new Date().toISOString(),
+    endsAt: new Date(Date.now() + 3600e3).toISOString(),
+    createdBy: 'admin',
+    comment: 'by hand',
+    updatedAt: new Date().toISOString(),
+  };
   g.silences.set('human-1', foreignSilence);
   g.muteTimings.set('weekends', { name: 'weekends', time_intervals: [{ weekdays: ['saturday', 'sunday'] }], version: 'v1', provenance: '' });
 
   const once = await post({ match: '{host="fnpc3001"}', start: 'now', end: '+1h' });
-  const weekly = await post({ match: '{service="enstore"}', start: 'now-1d', duration: '4h', recurrence: { rule: '0 8 * * TUE', timezone: 'America/Chicago' } });
+  const weekly = await post({
+    match: '{service="enstore"}',
+    start: 'now-1d',
+    duration: '4h',
+    recurrence: { rule: '0 8 * * TUE', timezone: 'America/Chicago' },
+  });
   const nightly = await post({ match: '{service="dcache"}', start: 'now-1d', duration: '8h', recurrence: { rule: '0 22 * * *', timezone: 'America/Chicago' } });
   await c.collector.downtimes.syncNow();
   assert.deepEqual(g.problems, []);
@@ -196,7 +252,9 @@ test('Grafana: one-off downtimes become silences, fitting recurring ones mute ti
   assert.deepEqual(silencesOf(once.id)[0].matchers, [{ name: 'host', value: 'fnpc3001', isRegex: false, isEqual: true }]);
   assert.deepEqual(silencesOf(weekly.id), [], 'a recurring downtime written as a mute timing gets no silences');
   assert.ok(silencesOf(nightly.id).length >= 2, 'an overnight rule does not fit a mute timing: one silence per occurrence');
-  assert.deepEqual(g.muteTimings.get(`rexmon-downtime-${weekly.id}`)?.time_intervals, [{ times: [{ start_time: '08:00', end_time: '12:00' }], weekdays: ['tuesday'], location: 'America/Chicago' }]);
+  assert.deepEqual(g.muteTimings.get(`rexmon-downtime-${weekly.id}`)?.time_intervals, [
+    { times: [{ start_time: '08:00', end_time: '12:00' }], weekdays: ['tuesday'], location: 'America/Chicago' },
+  ]);
   for (const r of g.requests) assert.equal(r.headers.authorization, `Bearer ${TOKEN}`);
   assert.ok(g.requests.some((r) => r.method === 'POST' && r.path === '/api/alertmanager/grafana/api/v2/silences'));
 
@@ -209,7 +267,9 @@ test('Grafana: one-off downtimes become silences, fitting recurring ones mute ti
   // Edit the weekly one: the mute timing is replaced (PUT with its version).
   await call('PATCH', `/downtimes/${weekly.id}`, { duration: '5h' });
   await c.collector.downtimes.syncNow();
-  assert.deepEqual((g.muteTimings.get(`rexmon-downtime-${weekly.id}`)!.time_intervals[0] as { times: unknown }).times, [{ start_time: '08:00', end_time: '13:00' }]);
+  assert.deepEqual((g.muteTimings.get(`rexmon-downtime-${weekly.id}`)!.time_intervals[0] as { times: unknown }).times, [
+    { start_time: '08:00', end_time: '13:00' },
+  ]);
   assert.ok(g.requests.some((r) => r.method === 'PUT' && r.path === `/api/v1/provisioning/mute-timings/rexmon-downtime-${weekly.id}`));
 
   // End and cancel: the silence expires, the mute timing is deleted.
@@ -230,14 +290,21 @@ test('Grafana: a mute timing a notification policy names cannot be deleted (409)
   const name = `rexmon-downtime-${weekly.id}`;
   assert.ok(g.muteTimings.has(name));
   // The operator attaches it to the policy for that scope, as the docs of muteTimings say.
-  const put = await fetch(`${g.url}/api/v1/provisioning/policies`, { method: 'PUT', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ receiver: 'default', routes: [{ receiver: 'default', object_matchers: [['service', '=', 'tape']], mute_time_intervals: [name] }] }) });
+  const put = await fetch(`${g.url}/api/v1/provisioning/policies`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ receiver: 'default', routes: [{ receiver: 'default', object_matchers: [['service', '=', 'tape']], mute_time_intervals: [name] }] }),
+  });
   assert.equal(put.status, 202);
 
   await call('DELETE', `/downtimes/${weekly.id}`);
   const once = await post({ match: '{host="fnpc3300"}', start: 'now', end: '+1h' });
   await c.collector.downtimes.syncNow();
   assert.deepEqual(g.problems, []);
-  assert.ok(g.requests.some((r) => r.method === 'DELETE' && r.path === `/api/v1/provisioning/mute-timings/${name}`), 'a delete was tried');
+  assert.ok(
+    g.requests.some((r) => r.method === 'DELETE' && r.path === `/api/v1/provisioning/mute-timings/${name}`),
+    'a delete was tried',
+  );
   assert.deepEqual(g.muteTimings.get(name)?.time_intervals, [{ years: ['1970'] }], 'still named by the policy: it never matches now');
   assert.equal(silencesOf(once.id).length, 1, 'silences are synced although the mute timing could not be deleted');
   const status = (await api<{ data: { ok: boolean; refused: unknown[] }[] }>(c.url, '/api/v1/downtimes/sync')).body.data[0];
@@ -266,7 +333,10 @@ test('Grafana: a mute-timing call the server refuses does not stop silences; tha
     assert.ok(silencesOf(weekly.id).length >= 1, 'silences stand in for the refused mute timing');
     const status = (await api<{ data: { ok: boolean; refused: { key: string; status: number }[] }[] }>(c.url, '/api/v1/downtimes/sync')).body.data[0];
     assert.equal(status.ok, true);
-    assert.deepEqual(status.refused.map((r) => [r.key, r.status]), [[`rexmon-downtime-${weekly.id}`, 400]]);
+    assert.deepEqual(
+      status.refused.map((r) => [r.key, r.status]),
+      [[`rexmon-downtime-${weekly.id}`, 400]],
+    );
   } finally {
     g.refuseMuteTimings = undefined;
   }
@@ -278,7 +348,8 @@ test('Grafana: a mute-timing call the server refuses does not stop silences; tha
 });
 
 test('Grafana unreachable: reported in the sync status, retried with back-off until it answers', async () => {
-  const status = async () => (await api<{ data: { name: string; ok: boolean; lastError: string | null; failures: number }[] }>(c.url, '/api/v1/downtimes/sync')).body.data[0];
+  const status = async () =>
+    (await api<{ data: { name: string; ok: boolean; lastError: string | null; failures: number }[] }>(c.url, '/api/v1/downtimes/sync')).body.data[0];
   await g.stop();
   await assert.rejects(c.collector.downtimes.syncNow());
   const s = await status();
@@ -294,7 +365,15 @@ test('Grafana unreachable: reported in the sync status, retried with back-off un
 });
 
 test('Grafana: firing Grafana alerts start flexible downtimes', async () => {
-  g.alerts = [{ labels: { alertname: 'DiskFull', host: 'fnpc6000', grafana_folder: 'lab' }, startsAt: new Date(Date.now() - 60e3).toISOString(), endsAt: new Date(Date.now() + 3600e3).toISOString(), status: { state: 'active' }, fingerprint: 'abc' }];
+  g.alerts = [
+    {
+      labels: { alertname: 'DiskFull', host: 'fnpc6000', grafana_folder: 'lab' },
+      startsAt: new Date(Date.now() - 60e3).toISOString(),
+      endsAt: new Date(Date.now() + 3600e3).toISOString(),
+      status: { state: 'active' },
+      fingerprint: 'abc',
+    },
+  ];
   const f = await post({ match: '{host="fnpc6000"}', flexible: true, start: 'now-10m', end: '+1h', duration: '1h' });
   assert.deepEqual(await c.collector.downtimes.pollAlerts(), [f.id]);
   assert.ok(g.requests.some((r) => r.path.startsWith('/api/alertmanager/grafana/api/v2/alerts')));
@@ -305,7 +384,19 @@ test('Grafana: firing Grafana alerts start flexible downtimes', async () => {
 test('Grafana: annotations tagged downtime are imported once, with kind, scope, author and reason', async () => {
   const now = Date.now();
   g.annotations = [
-    { id: 101, dashboardUID: 'abc', panelId: 2, time: now - 3600e3, timeEnd: now + 3600e3, text: 'Swapping <b>PSU</b>', tags: ['downtime', 'planned', 'host:fnpc7000', 'psu'], login: 'hank', email: 'hank@lab', created: now, updated: now },
+    {
+      id: 101,
+      dashboardUID: 'abc',
+      panelId: 2,
+      time: now - 3600e3,
+      timeEnd: now + 3600e3,
+      text: 'Swapping <b>PSU</b>',
+      tags: ['downtime', 'planned', 'host:fnpc7000', 'psu'],
+      login: 'hank',
+      email: 'hank@lab',
+      created: now,
+      updated: now,
+    },
     { id: 102, time: now - 600e3, timeEnd: now - 600e3, text: 'dCache pool offline', tags: ['downtime', 'service=dcache'], login: 'ida' },
     { id: 103, time: now - 600e3, timeEnd: now, text: 'no scope', tags: ['downtime'], login: 'jo' },
   ];
@@ -324,11 +415,20 @@ test('Grafana: annotations tagged downtime are imported once, with kind, scope, 
   assert.equal(pool.kind, 'unplanned');
   assert.equal(pool.end, null, 'a point annotation is an unplanned downtime still going on');
   const h = (await api<{ data: { action: string; principal: string }[] }>(c.url, `/api/v1/downtimes/${psu.id}/history`)).body.data;
-  assert.deepEqual(h.map((e) => [e.action, e.principal]), [['import', 'grafana-import']]);
+  assert.deepEqual(
+    h.map((e) => [e.action, e.principal]),
+    [['import', 'grafana-import']],
+  );
   assert.ok(g.requests.some((r) => r.path.startsWith('/api/annotations?tags=downtime')));
   // Again, and after a restart of the importer's memory: nothing new.
   assert.deepEqual(await c.collector.downtimes.importAnnotations(), []);
   await c.stop();
-  c = await startCollector({ rrd: { cached: { mode: 'off' } }, downtimes: { reconcileInterval: 3600, grafana: { url: g.url, token: TOKEN, silences: false, importAnnotations: true, importInterval: 3600 } } }, dir.dir);
+  c = await startCollector(
+    {
+      rrd: { cached: { mode: 'off' } },
+      downtimes: { reconcileInterval: 3600, grafana: { url: g.url, token: TOKEN, silences: false, importAnnotations: true, importInterval: 3600 } },
+    },
+    dir.dir,
+  );
   assert.deepEqual(await c.collector.downtimes.importAnnotations(), []);
 });

@@ -59,19 +59,48 @@ export class Downtimes {
       const token = g.token ?? (g.tokenFile ? readToken(g.tokenFile) : undefined);
       const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
       const api = new AmClient(g.url, '', headers, timeoutMs);
-      if (g.silences || g.muteTimings) targets.push({ name: 'grafana', kind: 'grafana', client: new AmClient(g.url, GRAFANA_AM, headers, timeoutMs), silences: g.silences, muteTimings: g.muteTimings, muteTimingsReplaceSilences: g.muteTimingsReplaceSilences });
+      if (g.silences || g.muteTimings)
+        targets.push({
+          name: 'grafana',
+          kind: 'grafana',
+          client: new AmClient(g.url, GRAFANA_AM, headers, timeoutMs),
+          silences: g.silences,
+          muteTimings: g.muteTimings,
+          muteTimingsReplaceSilences: g.muteTimingsReplaceSilences,
+        });
       if (g.triggers) this.alertSources.push({ name: 'grafana', client: new AmClient(g.url, GRAFANA_AM, headers, timeoutMs) });
       if (g.importAnnotations) this.importer = new AnnotationImporter(api, this.store, g.importLookback, log);
     }
     if (registry) {
-      this.syncCounter = new Counter({ name: 'rexmon_downtime_sync_total', help: 'Silence reconciliation passes, by target and result (ok, error).', labelNames: ['target', 'result'], registers: [registry] });
-      this.refusedCounter = new Counter({ name: 'rexmon_downtime_sync_refused_total', help: 'Silences and mute timings a target refused (HTTP 4xx) or that could not be built, by target; the other downtimes were synced.', labelNames: ['target'], registers: [registry] });
-      this.triggerCounter = new Counter({ name: 'rexmon_downtime_triggers_total', help: 'Flexible downtimes started by a firing alert.', registers: [registry] });
+      this.syncCounter = new Counter({
+        name: 'rexmon_downtime_sync_total',
+        help: 'Silence reconciliation passes, by target and result (ok, error).',
+        labelNames: ['target', 'result'],
+        registers: [registry],
+      });
+      this.refusedCounter = new Counter({
+        name: 'rexmon_downtime_sync_refused_total',
+        help: 'Silences and mute timings a target refused (HTTP 4xx) or that could not be built, by target; the other downtimes were synced.',
+        labelNames: ['target'],
+        registers: [registry],
+      });
+      this.triggerCounter = new Counter({
+        name: 'rexmon_downtime_triggers_total',
+        help: 'Flexible downtimes started by a firing alert.',
+        registers: [registry],
+      });
     }
     this.reconciler = new Reconciler(
       this.store,
       targets,
-      { interval: config.reconcileInterval, lookahead: config.lookahead, kinds: config.silenceKinds, createdBy: config.createdBy, backoffInitial: config.backoff.initial, backoffMax: config.backoff.max },
+      {
+        interval: config.reconcileInterval,
+        lookahead: config.lookahead,
+        kinds: config.silenceKinds,
+        createdBy: config.createdBy,
+        backoffInitial: config.backoff.initial,
+        backoffMax: config.backoff.max,
+      },
       log,
       {
         onPass: (target, ok) => this.syncCounter?.inc({ target, result: ok ? 'ok' : 'error' }),

@@ -13,7 +13,21 @@ const NOW = T('2025-03-01T00:00:00Z');
 
 function dt(fields: Record<string, unknown>, extra: Partial<Downtime> = {}): Downtime {
   const f = checkFields({ kind: 'planned', match: '{host="fnpc3001"}', author: 'alice', reason: 'test', ...fields }, NOW);
-  return { ...f, id: 1, triggeredAt: null, endedAt: null, endedBy: null, cancelledAt: null, cancelledBy: null, source: 'api', externalId: null, createdAt: NOW, updatedAt: NOW, version: 1, ...extra };
+  return {
+    ...f,
+    id: 1,
+    triggeredAt: null,
+    endedAt: null,
+    endedBy: null,
+    cancelledAt: null,
+    cancelledBy: null,
+    source: 'api',
+    externalId: null,
+    createdAt: NOW,
+    updatedAt: NOW,
+    version: 1,
+    ...extra,
+  };
 }
 
 function fails(body: Record<string, unknown>, path: string, re: RegExp) {
@@ -57,8 +71,12 @@ test('recurring occurrences in America/Chicago stay at 08:00–12:00 local acros
   ]);
   // Overnight windows that contain the switch keep their local end (06:00): 7 h in March, 9 h in November.
   const night = dt({ start: '2025-03-01T00:00:00Z', duration: '8h', recurrence: { rule: '0 22 * * SAT', timezone: 'America/Chicago' } });
-  assert.deepEqual(occurrences(night, T('2025-03-08T12:00:00Z'), T('2025-03-09T12:00:00Z')), [{ start: T('2025-03-09T04:00:00Z'), end: T('2025-03-09T11:00:00Z') }]);
-  assert.deepEqual(occurrences(night, T('2025-11-01T12:00:00Z'), T('2025-11-02T13:00:00Z')), [{ start: T('2025-11-02T03:00:00Z'), end: T('2025-11-02T12:00:00Z') }]);
+  assert.deepEqual(occurrences(night, T('2025-03-08T12:00:00Z'), T('2025-03-09T12:00:00Z')), [
+    { start: T('2025-03-09T04:00:00Z'), end: T('2025-03-09T11:00:00Z') },
+  ]);
+  assert.deepEqual(occurrences(night, T('2025-11-01T12:00:00Z'), T('2025-11-02T13:00:00Z')), [
+    { start: T('2025-11-02T03:00:00Z'), end: T('2025-11-02T12:00:00Z') },
+  ]);
   // A time skipped by the switch runs once after the gap; a repeated time runs once (the first).
   const gap = dt({ start: '2025-03-07T00:00:00Z', duration: '30m', recurrence: { rule: '30 2 * * *', timezone: 'America/Chicago' } });
   assert.deepEqual(
@@ -75,9 +93,14 @@ test('recurring occurrences in America/Chicago stay at 08:00–12:00 local acros
 test('recurring series: bounded by start and end, ended early, never stored twice', () => {
   const d = dt({ start: '2025-03-03T00:00:00Z', end: '2025-03-06T00:00:00Z', duration: '1h', recurrence: { rule: '0 12 * * *', timezone: 'UTC' } });
   assert.equal(d.end, T('2025-03-06T00:00:00Z'));
-  assert.deepEqual(occurrences(d, T('2025-03-01T00:00:00Z'), T('2025-04-01T00:00:00Z')).map((o) => o.start), [T('2025-03-03T12:00:00Z'), T('2025-03-04T12:00:00Z'), T('2025-03-05T12:00:00Z')]);
+  assert.deepEqual(
+    occurrences(d, T('2025-03-01T00:00:00Z'), T('2025-04-01T00:00:00Z')).map((o) => o.start),
+    [T('2025-03-03T12:00:00Z'), T('2025-03-04T12:00:00Z'), T('2025-03-05T12:00:00Z')],
+  );
   // An occurrence that started before the range but reaches into it is included.
-  assert.deepEqual(occurrences(d, T('2025-03-04T12:30:00Z'), T('2025-03-04T13:30:00Z')), [{ start: T('2025-03-04T12:00:00Z'), end: T('2025-03-04T13:00:00Z') }]);
+  assert.deepEqual(occurrences(d, T('2025-03-04T12:30:00Z'), T('2025-03-04T13:30:00Z')), [
+    { start: T('2025-03-04T12:00:00Z'), end: T('2025-03-04T13:00:00Z') },
+  ]);
   const ended = { ...d, endedAt: T('2025-03-04T12:30:00Z') };
   assert.deepEqual(occurrences(ended, T('2025-03-01T00:00:00Z'), T('2025-04-01T00:00:00Z')), [
     { start: T('2025-03-03T12:00:00Z'), end: T('2025-03-03T13:00:00Z') },
@@ -187,7 +210,10 @@ test('silences: one per occurrence within the look-ahead; the plan keeps, update
   const plan = planSilences([foreign, have(a, 'k'), dup, stale, gone, have(a, 'x', { status: { state: 'expired' } })], want, 'rexmon');
   assert.equal(plan.keep, 1);
   assert.deepEqual(plan.create, []);
-  assert.deepEqual(plan.update.map((u) => [u.id, u.silence.key]), [['s', b.key]]);
+  assert.deepEqual(
+    plan.update.map((u) => [u.id, u.silence.key]),
+    [['s', b.key]],
+  );
   // Of the duplicates k and d, the smaller id (d) stays.
   assert.deepEqual(plan.expire.map((s) => s.id).sort(), ['g', 'k']);
 });
@@ -198,7 +224,9 @@ test('mute timings: rules that fit a time interval, and those that do not', () =
     name: 'rexmon-downtime-3',
     time_intervals: [{ times: [{ start_time: '08:00', end_time: '12:00' }], weekdays: ['tuesday'], location: 'America/Chicago' }],
   });
-  assert.deepEqual(muteTimingFor(mk('30 22 1-5 1,7 *', '90m'), 'p-')!.time_intervals, [{ times: [{ start_time: '22:30', end_time: '24:00' }], days_of_month: ['1:5'], months: ['1', '7'], location: 'America/Chicago' }]);
+  assert.deepEqual(muteTimingFor(mk('30 22 1-5 1,7 *', '90m'), 'p-')!.time_intervals, [
+    { times: [{ start_time: '22:30', end_time: '24:00' }], days_of_month: ['1:5'], months: ['1', '7'], location: 'America/Chicago' },
+  ]);
   assert.deepEqual(muteTimingFor(mk('0 6 * * mon-fri', '1h'), 'p-')!.time_intervals[0].weekdays, ['monday:friday']);
   assert.equal(muteTimingFor(mk('0 22 * * SAT', '8h'), 'p-'), undefined); // crosses midnight
   assert.equal(muteTimingFor(mk('0 */2 * * *', '10m'), 'p-'), undefined); // steps
@@ -206,9 +234,24 @@ test('mute timings: rules that fit a time interval, and those that do not', () =
 });
 
 test('Grafana annotations become downtime bodies; ones without a scope are skipped', () => {
-  const r = annotationToDowntime({ id: 5, time: 1.7e12, timeEnd: 1.7e12 + 3.6e6, text: '<b>Disk</b> swap', tags: ['downtime', 'planned', 'host:fnpc3001', 'disk'], login: 'carol' });
+  const r = annotationToDowntime({
+    id: 5,
+    time: 1.7e12,
+    timeEnd: 1.7e12 + 3.6e6,
+    text: '<b>Disk</b> swap',
+    tags: ['downtime', 'planned', 'host:fnpc3001', 'disk'],
+    login: 'carol',
+  });
   assert.ok('body' in r);
-  assert.deepEqual(r.body, { kind: 'planned', match: '{host="fnpc3001"}', start: 1.7e12, end: 1.7e12 + 3.6e6, author: 'carol', reason: 'Disk swap', tags: ['disk', 'grafana'] });
+  assert.deepEqual(r.body, {
+    kind: 'planned',
+    match: '{host="fnpc3001"}',
+    start: 1.7e12,
+    end: 1.7e12 + 3.6e6,
+    author: 'carol',
+    reason: 'Disk swap',
+    tags: ['disk', 'grafana'],
+  });
   assert.ok('skip' in annotationToDowntime({ id: 6, time: 1.7e12, tags: ['downtime'] }));
   assert.ok('skip' in annotationToDowntime({ id: 7, time: 1.7e12, tags: ['downtime', 'planned', 'host=a'] }));
   const open = annotationToDowntime({ id: 8, time: 1.7e12, tags: ['downtime', 'host=a'] });
@@ -227,12 +270,15 @@ test('an occurrence starting in the second pass of the repeated hour ends after 
     { start: T('2025-11-02T07:00:00Z'), end: T('2025-11-02T07:30:00Z') }, // 01:00 CST
     { start: T('2025-11-02T08:00:00Z'), end: T('2025-11-02T08:30:00Z') }, // 02:00 CST
   ]);
-  assert.deepEqual(occurrences(d, T('2025-11-02T07:00:00Z'), T('2025-11-02T07:45:00Z')), [{ start: T('2025-11-02T07:00:00Z'), end: T('2025-11-02T07:30:00Z') }]);
+  assert.deepEqual(occurrences(d, T('2025-11-02T07:00:00Z'), T('2025-11-02T07:45:00Z')), [
+    { start: T('2025-11-02T07:00:00Z'), end: T('2025-11-02T07:30:00Z') },
+  ]);
 });
 
 test('hourly for an hour in America/Chicago: accepted whatever the filing day; occurrences cut at the next start across DST', () => {
   const body = (start: string) => ({ start, duration: '1h', recurrence: { rule: '0 * * * *', timezone: 'America/Chicago' } });
-  for (const day of ['2025-11-01T12:00:00Z', '2025-06-01T00:00:00Z', '2025-03-08T12:00:00Z', '2025-10-31T00:00:00Z']) assert.doesNotThrow(() => dt(body(day)), day);
+  for (const day of ['2025-11-01T12:00:00Z', '2025-06-01T00:00:00Z', '2025-03-08T12:00:00Z', '2025-10-31T00:00:00Z'])
+    assert.doesNotThrow(() => dt(body(day)), day);
   for (const day of ['2025-11-01T12:00:00Z', '2025-06-01T00:00:00Z']) fails({ ...body(day), duration: '61m', end: undefined }, 'duration', /overlap/);
   const d = dt(body('2025-11-01T12:00:00Z'));
   assert.deepEqual(occurrences(d, T('2025-11-02T05:00:00Z'), T('2025-11-02T09:00:00Z')), [
@@ -265,7 +311,8 @@ test('times, durations and scopes a target cannot take are refused, naming the f
   assert.equal(dt({ start: NOW, duration: 10 * 36525 * 864 }).end, NOW + 10 * 36525 * 864);
   for (const re of ['a(?!x)', '(?=a)a', '(?<=a)b', '(?<!a)b', '(a)\\\\1', '(?<n>a)\\\\k<n>', '(?<n>a)', '\\\\u0041', '\\\\cA', '[^]'])
     fails({ match: `{host="a",svc=~"${re}"}` }, 'match', /Alertmanager \(Go RE2\) cannot compile/);
-  for (const re of ['a|b', '[a-z]+\\\\d', '(?:ab)+', '[\\\\]a]', 'a\\\\(b', 'x{2,3}', '\\\\x41']) assert.doesNotThrow(() => dt({ match: `{host="a",svc=~"${re}"}`, start: NOW, end: NOW + 60 }), re);
+  for (const re of ['a|b', '[a-z]+\\\\d', '(?:ab)+', '[\\\\]a]', 'a\\\\(b', 'x{2,3}', '\\\\x41'])
+    assert.doesNotThrow(() => dt({ match: `{host="a",svc=~"${re}"}`, start: NOW, end: NOW + 60 }), re);
 });
 
 test('a scope with a metric name or __name__ is refused: alerts carry no metric name', () => {
@@ -298,7 +345,12 @@ test('POST takes no version; end: null with a duration is refused, not turned in
 });
 
 test('Grafana tags: only name:value or name=value with a label name and a value without whitespace are labels', () => {
-  const r = annotationToDowntime({ id: 9, time: 1.7e12, timeEnd: 1.7e12 + 1, tags: ['downtime', 'host:fnpc3001', 'http://wiki/x', 'note: foo', 'rack = 12', 'a b:c', '__name__:cpu', 'dc=fcc2', 'url:https://x'] });
+  const r = annotationToDowntime({
+    id: 9,
+    time: 1.7e12,
+    timeEnd: 1.7e12 + 1,
+    tags: ['downtime', 'host:fnpc3001', 'http://wiki/x', 'note: foo', 'rack = 12', 'a b:c', '__name__:cpu', 'dc=fcc2', 'url:https://x'],
+  });
   assert.ok('body' in r);
   assert.equal(r.body.match, '{host="fnpc3001",dc="fcc2"}');
   assert.deepEqual(r.body.tags, ['http://wiki/x', 'note: foo', 'rack = 12', 'a b:c', '__name__:cpu', 'url:https://x', 'grafana']);
@@ -306,7 +358,10 @@ test('Grafana tags: only name:value or name=value with a label name and a value 
   // Quotes and backslashes in a value are escaped by the selector formatter.
   const q = annotationToDowntime({ id: 11, time: 1.7e12, tags: ['downtime', 'job:a"b\\c'] });
   assert.ok('body' in q && q.body.match === '{job="a\\"b\\\\c"}');
-  assert.equal(checkFields({ kind: 'unplanned', match: (q as { body: { match: string } }).body.match, author: 'a', reason: 'r', start: NOW, end: null }, NOW).match, '{job="a\\"b\\\\c"}');
+  assert.equal(
+    checkFields({ kind: 'unplanned', match: (q as { body: { match: string } }).body.match, author: 'a', reason: 'r', start: NOW, end: null }, NOW).match,
+    '{job="a\\"b\\\\c"}',
+  );
 });
 
 test('a downtime scope is parsed once per downtime; covers() and the tags reuse it', () => {
@@ -319,7 +374,10 @@ test('a downtime scope is parsed once per downtime; covers() and the tags reuse 
   assert.equal(scopeOf(d).matchers[0].re, s.matchers[0].re);
   // A changed scope is parsed again.
   d.match = '{host="x"}';
-  assert.deepEqual(scopeOf(d).matchers.map((m) => m.value), ['x']);
+  assert.deepEqual(
+    scopeOf(d).matchers.map((m) => m.value),
+    ['x'],
+  );
 });
 
 test('silence plan: duplicates keep the smallest id whatever the order; edited matchers or end are put back; unbuildable rows are reported', () => {
@@ -333,14 +391,20 @@ test('silence plan: duplicates keep the smallest id whatever the order; edited m
   for (const order of [dups, [...dups].reverse()]) {
     const plan = planSilences(order, want, 'rexmon');
     assert.equal(plan.keep, 1);
-    assert.deepEqual(plan.expire.map((s) => s.id), ['b-2', 'c-3']);
+    assert.deepEqual(
+      plan.expire.map((s) => s.id),
+      ['b-2', 'c-3'],
+    );
   }
   const edited = planSilences([live('e', { matchers: [{ name: 'host', value: 'other', isRegex: false, isEqual: true }] })], want, 'rexmon');
   assert.deepEqual([edited.keep, edited.update.map((u) => u.id)], [0, ['e']]);
   const later = planSilences([live('e', { endsAt: '2025-03-05T00:00:00.000Z' })], want, 'rexmon');
   assert.deepEqual([later.keep, later.update.map((u) => u.id)], [0, ['e']]);
   // Alertmanager's own spelling of the same end (milliseconds) and a matcher without isEqual are the same silence.
-  assert.equal(planSilences([live('e', { endsAt: '2025-03-03T12:00:00.000Z', matchers: [{ name: 'host', value: 'fnpc3001', isRegex: false }] })], want, 'rexmon').keep, 1);
+  assert.equal(
+    planSilences([live('e', { endsAt: '2025-03-03T12:00:00.000Z', matchers: [{ name: 'host', value: 'fnpc3001', isRegex: false }] })], want, 'rexmon').keep,
+    1,
+  );
 
   const problems: { key: string; error: string }[] = [];
   const huge = { ...d, id: 5, end: 9e15 };

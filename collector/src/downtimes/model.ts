@@ -67,7 +67,15 @@ export const MIN_RECURRENCE_INTERVAL = 3600;
 export const MAX_DURATION = 10 * 36525 * 864;
 /** Latest time accepted: 9999-12-31T23:59:59Z; later ones cannot be written as ISO 8601 for a silence. */
 export const MAX_TIME = 253402300799;
-export const NICKNAMES: Record<string, string> = { '@daily': '0 0 * * *', '@midnight': '0 0 * * *', '@weekly': '0 0 * * 0', '@monthly': '0 0 1 * *', '@yearly': '0 0 1 1 *', '@annually': '0 0 1 1 *', '@hourly': '0 * * * *' };
+export const NICKNAMES: Record<string, string> = {
+  '@daily': '0 0 * * *',
+  '@midnight': '0 0 * * *',
+  '@weekly': '0 0 * * 0',
+  '@monthly': '0 0 1 * *',
+  '@yearly': '0 0 1 1 *',
+  '@annually': '0 0 1 1 *',
+  '@hourly': '0 * * * *',
+};
 
 export function compileRule(r: Recurrence): Cron {
   return new Cron(r.rule, { timezone: r.timezone, mode: '5-part' });
@@ -82,7 +90,8 @@ function str(v: unknown, path: string, max: number): string {
 }
 
 function time(v: unknown, path: string, now: number): number {
-  if (typeof v !== 'string' && typeof v !== 'number') throw new ValidationError(`${path} must be a time: ISO 8601, Unix seconds or milliseconds, or now/+2h`, path);
+  if (typeof v !== 'string' && typeof v !== 'number')
+    throw new ValidationError(`${path} must be a time: ISO 8601, Unix seconds or milliseconds, or now/+2h`, path);
   const t = Math.floor(parseTime(v, now, path));
   if (!(t >= 0 && t <= MAX_TIME)) throw new ValidationError(`${path} must be between 1970-01-01 and 9999-12-31T23:59:59Z`, path);
   return t;
@@ -98,7 +107,10 @@ export function parseScope(match: unknown, path = 'match'): Matcher[] {
   const sel = parseSelector(text, path);
   if (sel.matchers.length === 0) throw new ValidationError(`${path}: a downtime needs at least one label matcher, e.g. {host="fnpc3001"}`, path);
   if (sel.matchers.some((m) => m.name === '__name__'))
-    throw new ValidationError(`${path}: a downtime scope cannot name a metric (or match __name__): alerts carry no metric name, so it would silence nothing; give labels only, e.g. {host="fnpc3001"}`, path);
+    throw new ValidationError(
+      `${path}: a downtime scope cannot name a metric (or match __name__): alerts carry no metric name, so it would silence nothing; give labels only, e.g. {host="fnpc3001"}`,
+      path,
+    );
   for (const m of sel.matchers) if (m.re) checkRe2(m.value, m.name, path);
   if (!sel.matchers.some((m) => !matchesEmpty(m)))
     throw new ValidationError(`${path}: at least one matcher must not match the empty string (e.g. host="fnpc3001"), or it would cover every series`, path);
@@ -112,7 +124,10 @@ export function parseScope(match: unknown, path = 'match'): Matcher[] {
  */
 export function checkRe2(re: string, label: string, path = 'match'): void {
   const bad = (what: string): never => {
-    throw new ValidationError(`${path}: the regular expression ${JSON.stringify(re)} for label ${label} uses ${what}, which Alertmanager (Go RE2) cannot compile`, path);
+    throw new ValidationError(
+      `${path}: the regular expression ${JSON.stringify(re)} for label ${label} uses ${what}, which Alertmanager (Go RE2) cannot compile`,
+      path,
+    );
   };
   for (let i = 0; i < re.length; i++) {
     const c = re[i];
@@ -148,17 +163,27 @@ function matchesEmpty(m: Matcher): boolean {
 }
 
 function checkRecurrence(v: unknown): Recurrence {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ValidationError('recurrence must be an object {"rule": "0 8 * * TUE", "timezone": "America/Chicago"} or null', 'recurrence');
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    throw new ValidationError('recurrence must be an object {"rule": "0 8 * * TUE", "timezone": "America/Chicago"} or null', 'recurrence');
   const o = v as Record<string, unknown>;
-  for (const k of Object.keys(o)) if (k !== 'rule' && k !== 'timezone') throw new ValidationError(`recurrence.${k}: unknown field (expected rule, timezone)`, `recurrence.${k}`);
+  for (const k of Object.keys(o))
+    if (k !== 'rule' && k !== 'timezone') throw new ValidationError(`recurrence.${k}: unknown field (expected rule, timezone)`, `recurrence.${k}`);
   const rule = str(o.rule, 'recurrence.rule', 200);
-  if (o.timezone === undefined) throw new ValidationError('recurrence.timezone is required: an IANA time zone such as America/Chicago or UTC', 'recurrence.timezone');
+  if (o.timezone === undefined)
+    throw new ValidationError('recurrence.timezone is required: an IANA time zone such as America/Chicago or UTC', 'recurrence.timezone');
   const timezone = str(o.timezone, 'recurrence.timezone', 64);
-  if (!isTimeZone(timezone)) throw new ValidationError(`recurrence.timezone: unknown time zone ${JSON.stringify(timezone)} (expected an IANA name such as America/Chicago or UTC)`, 'recurrence.timezone');
+  if (!isTimeZone(timezone))
+    throw new ValidationError(
+      `recurrence.timezone: unknown time zone ${JSON.stringify(timezone)} (expected an IANA name such as America/Chicago or UTC)`,
+      'recurrence.timezone',
+    );
   try {
     compileRule({ rule, timezone });
   } catch (e) {
-    throw new ValidationError(`recurrence.rule: ${JSON.stringify(rule)} is not a cron rule (minute hour day-of-month month day-of-week, e.g. "0 8 * * TUE"): ${(e as Error).message.replace(/^CronPattern: /, '')}`, 'recurrence.rule');
+    throw new ValidationError(
+      `recurrence.rule: ${JSON.stringify(rule)} is not a cron rule (minute hour day-of-month month day-of-week, e.g. "0 8 * * TUE"): ${(e as Error).message.replace(/^CronPattern: /, '')}`,
+      'recurrence.rule',
+    );
   }
   return { rule, timezone };
 }
@@ -167,17 +192,25 @@ function checkRecurrence(v: unknown): Recurrence {
  * Checks a create body (`current` undefined) or applies a PATCH body to `current` and checks the result.
  * Returns the fields to store. Unknown fields are refused by name so typos do not pass silently.
  */
-export function checkFields(body: unknown, now: number, current?: DowntimeFields, allowed: readonly string[] = current ? ['by', 'version'] : ['by']): DowntimeFields {
+export function checkFields(
+  body: unknown,
+  now: number,
+  current?: DowntimeFields,
+  allowed: readonly string[] = current ? ['by', 'version'] : ['by'],
+): DowntimeFields {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new ValidationError('body must be a JSON object', 'body');
   const b = body as Record<string, unknown>;
   for (const k of Object.keys(b)) {
-    if (k === 'version' && !allowed.includes(k)) throw new ValidationError('version: only an edit (PATCH) takes a version; a new downtime starts at version 1', k);
-    if (!(EDITABLE as readonly string[]).includes(k) && !allowed.includes(k)) throw new ValidationError(`${k}: unknown field (expected ${EDITABLE.join(', ')})`, k);
+    if (k === 'version' && !allowed.includes(k))
+      throw new ValidationError('version: only an edit (PATCH) takes a version; a new downtime starts at version 1', k);
+    if (!(EDITABLE as readonly string[]).includes(k) && !allowed.includes(k))
+      throw new ValidationError(`${k}: unknown field (expected ${EDITABLE.join(', ')})`, k);
   }
   const has = (k: string) => b[k] !== undefined;
 
   const kind = has('kind') ? b.kind : current?.kind;
-  if (!KINDS.includes(kind as Kind)) throw new ValidationError(`kind must be planned or unplanned${kind === undefined ? '' : `, got ${JSON.stringify(kind)}`}`, 'kind');
+  if (!KINDS.includes(kind as Kind))
+    throw new ValidationError(`kind must be planned or unplanned${kind === undefined ? '' : `, got ${JSON.stringify(kind)}`}`, 'kind');
   const match = has('match') ? b.match : current?.match;
   parseScope(match);
   const author = str(has('author') ? b.author : current?.author, 'author', 200);
@@ -197,8 +230,10 @@ export function checkFields(body: unknown, now: number, current?: DowntimeFields
 
   const start = has('start') ? time(b.start, 'start', now) : (current?.start ?? Math.floor(now));
   let end: number | null = b.end === null ? null : has('end') ? time(b.end, 'end', now) : (current?.end ?? null);
-  if (has('duration') && typeof b.duration !== 'string' && typeof b.duration !== 'number') throw new ValidationError('duration must be seconds or a duration such as 4h', 'duration');
-  let duration: number | null = b.duration === null ? null : has('duration') ? parseDuration(b.duration as string | number, 'duration') : (current?.duration ?? null);
+  if (has('duration') && typeof b.duration !== 'string' && typeof b.duration !== 'number')
+    throw new ValidationError('duration must be seconds or a duration such as 4h', 'duration');
+  let duration: number | null =
+    b.duration === null ? null : has('duration') ? parseDuration(b.duration as string | number, 'duration') : (current?.duration ?? null);
   if (duration !== null) {
     duration = Math.round(duration);
     if (!(duration > 0)) throw new ValidationError('duration must be positive', 'duration');
@@ -214,7 +249,8 @@ export function checkFields(body: unknown, now: number, current?: DowntimeFields
   } else {
     // Fixed: a duration is another way to give the end. `end: null` asks for an open end, so it does not
     // go with a duration either.
-    if (has('duration') && has('end') && duration !== null) throw new ValidationError(`give end or duration for a fixed downtime, not both${end === null ? ' (end: null asks for an open end)' : ''}`, 'duration');
+    if (has('duration') && has('end') && duration !== null)
+      throw new ValidationError(`give end or duration for a fixed downtime, not both${end === null ? ' (end: null asks for an open end)' : ''}`, 'duration');
     if (duration !== null && (has('duration') || (!current && !has('end')))) {
       end = start + duration;
       if (end > MAX_TIME) throw new ValidationError('duration: the end (start + duration) must be before 9999-12-31T23:59:59Z', 'duration');
@@ -228,11 +264,21 @@ export function checkFields(body: unknown, now: number, current?: DowntimeFields
   if (recurrence) {
     const first = compileRule(recurrence).nextRun(new Date(start * 1000 - 1));
     if (!first || (end !== null && first.getTime() / 1000 >= end))
-      throw new ValidationError(`recurrence.rule: ${JSON.stringify(recurrence.rule)} has no occurrence ${end === null ? `after ${iso(start)}` : `between ${iso(start)} and ${iso(end)}`}`, 'recurrence.rule');
+      throw new ValidationError(
+        `recurrence.rule: ${JSON.stringify(recurrence.rule)} has no occurrence ${end === null ? `after ${iso(start)}` : `between ${iso(start)} and ${iso(end)}`}`,
+        'recurrence.rule',
+      );
     const gap = shortestGap(recurrence.rule, start);
     if (gap < MIN_RECURRENCE_INTERVAL)
-      throw new ValidationError(`recurrence.rule: ${JSON.stringify(recurrence.rule)} runs ${gap / 60} min apart; runs must be at least ${MIN_RECURRENCE_INTERVAL / 3600} h apart (for a continuous downtime, give a fixed one)`, 'recurrence.rule');
-    if (duration! > gap) throw new ValidationError(`duration: occurrences would overlap (${JSON.stringify(recurrence.rule)} runs ${gap / 60} min apart, each lasts ${duration! / 60} min)`, 'duration');
+      throw new ValidationError(
+        `recurrence.rule: ${JSON.stringify(recurrence.rule)} runs ${gap / 60} min apart; runs must be at least ${MIN_RECURRENCE_INTERVAL / 3600} h apart (for a continuous downtime, give a fixed one)`,
+        'recurrence.rule',
+      );
+    if (duration! > gap)
+      throw new ValidationError(
+        `duration: occurrences would overlap (${JSON.stringify(recurrence.rule)} runs ${gap / 60} min apart, each lasts ${duration! / 60} min)`,
+        'duration',
+      );
   }
   return { kind: kind as Kind, match: String(match).trim(), flexible, start, end, duration, recurrence, author, reason, tags };
 }
@@ -311,7 +357,11 @@ export function occurrenceList(d: Downtime, from: number, to: number, max = MAX_
     }
     return { list: out, truncated: false };
   }
-  const o = d.flexible ? (d.triggeredAt === null ? undefined : clip({ start: d.triggeredAt, end: d.triggeredAt + d.duration! })) : clip({ start: d.start, end: d.end });
+  const o = d.flexible
+    ? d.triggeredAt === null
+      ? undefined
+      : clip({ start: d.triggeredAt, end: d.triggeredAt + d.duration! })
+    : clip({ start: d.start, end: d.end });
   return { list: o ? [o] : [], truncated: false };
 }
 

@@ -21,7 +21,13 @@ let dir: { dir: string; cleanup: () => Promise<void> };
 const overrides = () => ({
   rrd: { cached: { mode: 'off' } },
   auth: { anonymousWrite: true },
-  downtimes: { alertmanagers: [{ url: am.url, name: 'am1' }], reconcileInterval: 3600, lookahead: LOOKAHEAD, backoff: { initial: 0.2, max: 1 }, triggerInterval: 3600 },
+  downtimes: {
+    alertmanagers: [{ url: am.url, name: 'am1' }],
+    reconcileInterval: 3600,
+    lookahead: LOOKAHEAD,
+    backoff: { initial: 0.2, max: 1 },
+    triggerInterval: 3600,
+  },
 });
 
 before(async () => {
@@ -88,8 +94,20 @@ test('silences follow create, edit, end, cancel, restart and an Alertmanager out
   // Silences made by people: one by another author that even carries a rexmon-like marker, one using
   // rexmon's name but without a marker.
   const foreign = [
-    { matchers: [{ name: 'host', value: 'fnpc3001', isRegex: false, isEqual: true }], startsAt: iso(now), endsAt: iso(now + 7200e3), createdBy: 'bob', comment: 'manual [rexmon:1:1:abcdefabcdef]' },
-    { matchers: [{ name: 'job', value: 'x', isRegex: false, isEqual: true }], startsAt: iso(now), endsAt: iso(now + 7200e3), createdBy: 'rexmon', comment: 'typed by hand' },
+    {
+      matchers: [{ name: 'host', value: 'fnpc3001', isRegex: false, isEqual: true }],
+      startsAt: iso(now),
+      endsAt: iso(now + 7200e3),
+      createdBy: 'bob',
+      comment: 'manual [rexmon:1:1:abcdefabcdef]',
+    },
+    {
+      matchers: [{ name: 'job', value: 'x', isRegex: false, isEqual: true }],
+      startsAt: iso(now),
+      endsAt: iso(now + 7200e3),
+      createdBy: 'rexmon',
+      comment: 'typed by hand',
+    },
   ];
   const foreignIds: string[] = [];
   for (const f of foreign) {
@@ -105,14 +123,20 @@ test('silences follow create, edit, end, cancel, restart and an Alertmanager out
   await c.collector.downtimes.syncNow();
   await assertInStep('after create', [`${a.id}:${a.start}`, `${b.id}:${b.start}`, ...noonKeys(r.id)]);
   const [aSil] = await of(a.id);
-  assert.deepEqual(aSil.matchers.map((m) => [m.name, m.value, m.isRegex, m.isEqual ?? true]), [['host', 'fnpc3001', false, true]]);
+  assert.deepEqual(
+    aSil.matchers.map((m) => [m.name, m.value, m.isRegex, m.isEqual ?? true]),
+    [['host', 'fnpc3001', false, true]],
+  );
   assert.equal(aSil.createdBy, 'rexmon');
   assert.match(aSil.comment, /^disk swap — alice \(rexmon downtime #\d+\)/);
   assert.equal(aSil.status.state, 'active');
   assert.equal(Date.parse(aSil.endsAt), a.end! * 1000);
   const [bSil] = await of(b.id);
   assert.equal(bSil.status.state, 'pending');
-  assert.deepEqual(bSil.matchers.map((m) => [m.name, m.value, m.isRegex]), [['service', 'enstore|dcache', true]]);
+  assert.deepEqual(
+    bSil.matchers.map((m) => [m.name, m.value, m.isRegex]),
+    [['service', 'enstore|dcache', true]],
+  );
   assert.deepEqual(await of(u.id), [], 'unplanned downtimes do not silence by default');
   assert.ok((await rexmonKeys()).size >= 3);
 
@@ -156,7 +180,11 @@ test('silences follow create, edit, end, cancel, restart and an Alertmanager out
   assert.ok(status[0].failures >= 1);
   await am.up();
   await waitFor('the reconciler to catch up after Alertmanager came back', async () => (await rexmonKeys()).has(`${d.id}:${d.start}`), 15000);
-  await waitFor('the cancelled recurring downtime to lose its silences', async () => ![...(await rexmonKeys()).keys()].some((k) => k.startsWith(`${r.id}:`)), 15000);
+  await waitFor(
+    'the cancelled recurring downtime to lose its silences',
+    async () => ![...(await rexmonKeys()).keys()].some((k) => k.startsWith(`${r.id}:`)),
+    15000,
+  );
   await assertInStep('after the outage', [`${d.id}:${d.start}`]);
 
   const foreignAfter = (await live()).filter((s) => foreignIds.includes(s.id)).sort((x, y) => x.id.localeCompare(y.id));
@@ -177,7 +205,9 @@ test('a flexible downtime starts when a matching alert fires in Alertmanager, th
   assert.equal(got.state, 'active');
   assert.ok(got.triggeredAt! >= f1.start && got.triggeredAt! <= Date.now() / 1000);
   assert.equal((await call('GET', `/downtimes/${f2.id}`)).state, 'scheduled');
-  const h = (await api<{ data: { action: string; principal: string; changes: Record<string, { to: unknown }> }[] }>(c.url, `/api/v1/downtimes/${f1.id}/history`)).body.data;
+  const h = (
+    await api<{ data: { action: string; principal: string; changes: Record<string, { to: unknown }> }[] }>(c.url, `/api/v1/downtimes/${f1.id}/history`)
+  ).body.data;
   assert.equal(h[1].action, 'trigger');
   assert.equal(h[1].principal, 'alerts:am1');
   assert.equal(h[1].changes.alert.to, 'HostDown');
@@ -193,8 +223,26 @@ test('a flexible downtime starts when a matching alert fires in Alertmanager, th
 /** A downtime row written straight to the database, as one stored before today's input checks. */
 async function legacyRow(fields: { match: string; start: number; end: number | null }) {
   const t = Math.floor(Date.now() / 1000);
-  const [ret] = await c.collector.downtimes.store.db('downtimes')
-    .insert({ kind: 'planned', match: fields.match, flexible: false, start_at: fields.start, end_at: fields.end, duration: null, rule: null, timezone: null, author: 'old', reason: 'legacy', tags: '[]', source: 'api', external_id: null, created_at: t, updated_at: t, version: 1 })
+  const [ret] = await c.collector.downtimes.store
+    .db('downtimes')
+    .insert({
+      kind: 'planned',
+      match: fields.match,
+      flexible: false,
+      start_at: fields.start,
+      end_at: fields.end,
+      duration: null,
+      rule: null,
+      timezone: null,
+      author: 'old',
+      reason: 'legacy',
+      tags: '[]',
+      source: 'api',
+      external_id: null,
+      created_at: t,
+      updated_at: t,
+      version: 1,
+    })
     .returning('id');
   return Number(typeof ret === 'object' ? (ret as { id: number }).id : ret);
 }
@@ -220,8 +268,14 @@ test('a silence Alertmanager refuses (4xx) or one that cannot be built is report
   const metrics = await (await fetch(`${c.url}/metrics`)).text();
   assert.match(metrics, /rexmon_downtime_sync_refused_total\{target="am1"\} [1-9]/);
   // Through the API such rows cannot be filed any more.
-  for (const body of [{ match: '{host=~"fnpc(?!9)"}', start: 'now', end: '+1h' }, { match: '{host="x"}', start: 'now', end: 9e15 }]) {
-    const r = await api<{ error: { path: string } }>(c.url, '/api/v1/downtimes', { method: 'POST', body: JSON.stringify({ author: 'a', reason: 'r', kind: 'planned', ...body }) });
+  for (const body of [
+    { match: '{host=~"fnpc(?!9)"}', start: 'now', end: '+1h' },
+    { match: '{host="x"}', start: 'now', end: 9e15 },
+  ]) {
+    const r = await api<{ error: { path: string } }>(c.url, '/api/v1/downtimes', {
+      method: 'POST',
+      body: JSON.stringify({ author: 'a', reason: 'r', kind: 'planned', ...body }),
+    });
     assert.equal(r.status, 400);
   }
   await c.collector.downtimes.store.db('downtimes').whereIn('id', [re, huge]).update({ cancelled_at: now });
@@ -244,13 +298,20 @@ test('duplicates of one silence: every collector keeps the one with the smallest
   assert.equal(dups.length, 3);
   const smallest = dups.map((s) => s.id).sort()[0];
   // Two collectors may list them in different orders; both keep the same one.
-  const desired = desiredSilences([(await c.collector.downtimes.store.get(x.id))!], Date.now() / 1000, { createdBy: 'rexmon', lookahead: LOOKAHEAD, kinds: ['planned'] });
+  const desired = desiredSilences([(await c.collector.downtimes.store.get(x.id))!], Date.now() / 1000, {
+    createdBy: 'rexmon',
+    lookahead: LOOKAHEAD,
+    kinds: ['planned'],
+  });
   const forward = planSilences(dups, desired, 'rexmon');
   const backward = planSilences([...dups].reverse(), desired, 'rexmon');
   assert.deepEqual(forward.expire.map((s) => s.id).sort(), backward.expire.map((s) => s.id).sort());
   assert.ok(!forward.expire.some((s) => s.id === smallest));
   await c.collector.downtimes.syncNow();
-  assert.deepEqual((await of(x.id)).map((s) => s.id), [smallest]);
+  assert.deepEqual(
+    (await of(x.id)).map((s) => s.id),
+    [smallest],
+  );
   await call('DELETE', `/downtimes/${x.id}`);
   await c.collector.downtimes.syncNow();
 });
@@ -260,7 +321,14 @@ test('a rexmon silence edited in Alertmanager (matchers, end; comment kept) is p
   await c.collector.downtimes.syncNow();
   const [s] = await of(e.id);
   // What the Alertmanager UI sends when a user edits a silence: the same id and comment, other matchers, a later end.
-  const edited = { id: s.id, matchers: [{ name: 'host', value: 'fnpc9999', isRegex: false, isEqual: true }], startsAt: s.startsAt, endsAt: new Date(Date.now() + 5 * 3600e3).toISOString(), createdBy: s.createdBy, comment: s.comment };
+  const edited = {
+    id: s.id,
+    matchers: [{ name: 'host', value: 'fnpc9999', isRegex: false, isEqual: true }],
+    startsAt: s.startsAt,
+    endsAt: new Date(Date.now() + 5 * 3600e3).toISOString(),
+    createdBy: s.createdBy,
+    comment: s.comment,
+  };
   const r = await fetch(`${am.url}/api/v2/silences`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(edited) });
   assert.equal(r.status, 200, await r.text());
   const [changed] = await of(e.id);
@@ -268,11 +336,17 @@ test('a rexmon silence edited in Alertmanager (matchers, end; comment kept) is p
   await c.collector.downtimes.syncNow();
   let now = await of(e.id);
   assert.equal(now.length, 1);
-  assert.deepEqual(now[0].matchers.map((m) => [m.name, m.value, m.isRegex]), [['host', 'fnpc9200', false]]);
+  assert.deepEqual(
+    now[0].matchers.map((m) => [m.name, m.value, m.isRegex]),
+    [['host', 'fnpc9200', false]],
+  );
   assert.equal(Date.parse(now[0].endsAt), e.end! * 1000);
   // Only the end edited.
   const endOnly = { ...edited, id: now[0].id, matchers: now[0].matchers, endsAt: new Date(Date.now() + 9 * 3600e3).toISOString() };
-  assert.equal((await fetch(`${am.url}/api/v2/silences`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(endOnly) })).status, 200);
+  assert.equal(
+    (await fetch(`${am.url}/api/v2/silences`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(endOnly) })).status,
+    200,
+  );
   await c.collector.downtimes.syncNow();
   now = await of(e.id);
   assert.equal(now.length, 1);
@@ -288,10 +362,35 @@ test('a recurring downtime across the November DST change: silences at 08:00-12:
   const db = await openDb({ client: 'sqlite', filename: path.join(tmp.dir, 'dst.sqlite') });
   const store = new DowntimeStore(db);
   const target = { name: 'am-dst', kind: 'alertmanager' as const, client: new AmClient(am.url, '', {}, 5000), silences: true, muteTimings: false };
-  const rec = new Reconciler(store, [target], { interval: 3600, lookahead: 4 * DAY, kinds: ['planned'], createdBy: 'rexmon-dst', backoffInitial: 1, backoffMax: 1, clock: () => T('2030-11-01T00:00:00Z') }, pino({ level: 'silent' }));
+  const rec = new Reconciler(
+    store,
+    [target],
+    {
+      interval: 3600,
+      lookahead: 4 * DAY,
+      kinds: ['planned'],
+      createdBy: 'rexmon-dst',
+      backoffInitial: 1,
+      backoffMax: 1,
+      clock: () => T('2030-11-01T00:00:00Z'),
+    },
+    pino({ level: 'silent' }),
+  );
   try {
     const who = { actor: 'alice', principal: 'test' };
-    const d = await store.create({ kind: 'planned', match: '{service="enstore"}', author: 'alice', reason: 'tapes', start: '2030-10-30T00:00:00Z', duration: '4h', recurrence: { rule: '0 8 * * *', timezone: 'America/Chicago' } }, who, T('2030-10-30T00:00:00Z'));
+    const d = await store.create(
+      {
+        kind: 'planned',
+        match: '{service="enstore"}',
+        author: 'alice',
+        reason: 'tapes',
+        start: '2030-10-30T00:00:00Z',
+        duration: '4h',
+        recurrence: { rule: '0 8 * * *', timezone: 'America/Chicago' },
+      },
+      who,
+      T('2030-10-30T00:00:00Z'),
+    );
     await rec.syncNow();
     const mine = (await live()).filter((s) => s.createdBy === 'rexmon-dst');
     const got = mine.map((s) => [/\[rexmon:(\d+:\d+):/.exec(s.comment)![1], new Date(s.startsAt).toISOString(), new Date(s.endsAt).toISOString()]).sort();
@@ -303,7 +402,10 @@ test('a recurring downtime across the November DST change: silences at 08:00-12:
     ]);
     await store.cancel(d.id, who, T('2030-10-31T00:00:00Z'));
     await rec.syncNow();
-    assert.deepEqual((await live()).filter((s) => s.createdBy === 'rexmon-dst'), []);
+    assert.deepEqual(
+      (await live()).filter((s) => s.createdBy === 'rexmon-dst'),
+      [],
+    );
   } finally {
     await rec.stop();
     await db.destroy();

@@ -43,7 +43,13 @@ export function amMatchers(d: Downtime): AmMatcher[] {
  * The silences the downtimes call for at `now`, by key `<id>:<occurrence start>`. A downtime whose
  * silence cannot be built (a row stored before today's checks) is reported in `problems` and skipped.
  */
-export function desiredSilences(downtimes: Downtime[], now: number, o: SilenceOptions, skip?: (d: Downtime) => boolean, problems: Refusal[] = []): Map<string, DesiredSilence> {
+export function desiredSilences(
+  downtimes: Downtime[],
+  now: number,
+  o: SilenceOptions,
+  skip?: (d: Downtime) => boolean,
+  problems: Refusal[] = [],
+): Map<string, DesiredSilence> {
   const out = new Map<string, DesiredSilence>();
   for (const d of downtimes) {
     if (!o.kinds.includes(d.kind) || skip?.(d)) continue;
@@ -55,7 +61,10 @@ export function desiredSilences(downtimes: Downtime[], now: number, o: SilenceOp
         if (end <= now) continue;
         const matchers = amMatchers(d);
         const text = `${d.reason} — ${d.author} (rexmon downtime #${d.id}${d.recurrence ? `, occurrence ${iso(occ.start)}` : ''})`;
-        const hash = createHash('sha256').update(JSON.stringify([matchers, occ.start, end, text, o.createdBy])).digest('hex').slice(0, 12);
+        const hash = createHash('sha256')
+          .update(JSON.stringify([matchers, occ.start, end, text, o.createdBy]))
+          .digest('hex')
+          .slice(0, 12);
         const key = `${d.id}:${occ.start}`;
         mine.set(key, { key, hash, matchers, startsAt: iso(occ.start), endsAt: iso(end), createdBy: o.createdBy, comment: `${text} [rexmon:${key}:${hash}]` });
       }
@@ -174,7 +183,20 @@ class Target {
   again = false;
 
   constructor(readonly cfg: TargetConfig) {
-    this.status = { name: cfg.name, kind: cfg.kind, url: cfg.client.base, ok: null, lastAttempt: null, lastSuccess: null, lastError: null, failures: 0, nextAttempt: null, silences: 0, muteTimings: 0, refused: [] };
+    this.status = {
+      name: cfg.name,
+      kind: cfg.kind,
+      url: cfg.client.base,
+      ok: null,
+      lastAttempt: null,
+      lastSuccess: null,
+      lastError: null,
+      failures: 0,
+      nextAttempt: null,
+      silences: 0,
+      muteTimings: 0,
+      refused: [],
+    };
   }
 }
 
@@ -328,7 +350,10 @@ export class Reconciler {
         await this.attempt(t, refused, m ? `${m[1]}:${m[2]}` : s.id, m ? Number(m[1]) : null, () => t.cfg.client.expireSilence(s.id));
       }
       if (plan.create.length + plan.update.length + plan.expire.length)
-        this.log.info({ target: t.cfg.name, created: plan.create.length, updated: plan.update.length, expired: plan.expire.length, kept: plan.keep }, `downtime sync: silences in ${t.cfg.name} updated`);
+        this.log.info(
+          { target: t.cfg.name, created: plan.create.length, updated: plan.update.length, expired: plan.expire.length, kept: plan.keep },
+          `downtime sync: silences in ${t.cfg.name} updated`,
+        );
       t.status.silences = desired.size;
     }
     for (const r of refused) if (r.status === null) this.log.warn({ target: t.cfg.name, downtime: r.downtime }, r.error);
@@ -366,7 +391,10 @@ export class Reconciler {
           if (!(e instanceof HttpStatusError && e.status === 409)) throw e;
           if (same(old.time_intervals, NEVER)) return;
           await put(old, NEVER);
-          this.log.info({ target: t.cfg.name, muteTiming: name }, `downtime sync: mute timing ${name} is still named by a notification policy in ${t.cfg.name}; it now never matches (remove it from the policy to have it deleted)`);
+          this.log.info(
+            { target: t.cfg.name, muteTiming: name },
+            `downtime sync: mute timing ${name} is still named by a notification policy in ${t.cfg.name}; it now never matches (remove it from the policy to have it deleted)`,
+          );
         }
       });
     }

@@ -87,7 +87,10 @@ for (const backend of backends) {
         assert.equal(stateAt(c, now), 'cancelled');
         assert.equal(c.cancelledBy, 'dave');
         await rejects(store.cancel(future.id, who, now), 409, /already cancelled/);
-        assert.deepEqual((await store.history(future.id)).map((h) => h.action), ['create', 'cancel']);
+        assert.deepEqual(
+          (await store.history(future.id)).map((h) => h.action),
+          ['create', 'cancel'],
+        );
       });
 
       await t.test('list: only what may overlap the range; cancelled on request', async () => {
@@ -110,14 +113,19 @@ for (const backend of backends) {
           const stores = [store, new DowntimeStore(other)];
           for (let round = 0; round < 5; round++) {
             const f = await store.create({ ...base, flexible: true, start: now - 60, end: now + 3600, duration: '1h' }, who, now);
-            const results = await Promise.all([0, 1, 0, 1].map((i, n) => stores[i].trigger(f.id, now - 30, { actor: 'rexmon', principal: `alerts:am${n}` }, { alert: 'HostDown' }, now + 5)));
+            const results = await Promise.all(
+              [0, 1, 0, 1].map((i, n) => stores[i].trigger(f.id, now - 30, { actor: 'rexmon', principal: `alerts:am${n}` }, { alert: 'HostDown' }, now + 5)),
+            );
             assert.equal(results.filter(Boolean).length, 1, `round ${round}: ${results}`);
             const g = (await store.get(f.id))!;
             assert.equal(g.triggeredAt, now - 30);
             assert.equal(g.version, 2);
             assert.equal(stateAt(g, now + 10), 'active');
             const h = await store.history(f.id);
-            assert.deepEqual(h.map((e) => e.action), ['create', 'trigger']);
+            assert.deepEqual(
+              h.map((e) => e.action),
+              ['create', 'trigger'],
+            );
             assert.deepEqual(h[1].changes.alert, { from: null, to: 'HostDown' });
             // The change is stamped with the time given, not the wall clock.
             assert.equal(h[1].at, now + 5);
@@ -145,7 +153,11 @@ for (const backend of backends) {
         await invalid(store.create({ ...base, start: now, end: now + 60, version: 3 }, who, now), 'version', /only an edit/);
         await invalid(store.create({ ...base, start: now, duration: 2 ** 31 + 10 }, who, now), 'duration', /at most 10 years/);
         await invalid(store.create({ ...base, start: now, duration: '1000000y' }, who, now), 'duration', /at most 10 years/);
-        const ten = await store.create({ ...base, start: now, duration: '1h', recurrence: { rule: '0 8 * * *', timezone: 'UTC' }, end: '9999-12-31T00:00:00Z' }, who, now);
+        const ten = await store.create(
+          { ...base, start: now, duration: '1h', recurrence: { rule: '0 8 * * *', timezone: 'UTC' }, end: '9999-12-31T00:00:00Z' },
+          who,
+          now,
+        );
         assert.equal(ten.end, Date.parse('9999-12-31T00:00:00Z') / 1000);
         await store.cancel(ten.id, who, now);
       });

@@ -155,7 +155,11 @@ export class DowntimeStore {
     if (state === 'cancelled' || state === 'ended') throw new HttpError(409, `downtime ${d.id} is ${state}; it can no longer be edited`, 'id');
     const b = body as Record<string, unknown>;
     if (b && typeof b === 'object' && b.version !== undefined && b.version !== d.version)
-      throw new HttpError(409, `downtime ${d.id} is at version ${d.version}, not ${JSON.stringify(b.version)}: it was changed meanwhile; fetch it again`, 'version');
+      throw new HttpError(
+        409,
+        `downtime ${d.id} is at version ${d.version}, not ${JSON.stringify(b.version)}: it was changed meanwhile; fetch it again`,
+        'version',
+      );
     const fields = checkFields(body, now, d);
     const changes = diff(d, fields);
     if (Object.keys(changes).length === 0) return d;
@@ -198,7 +202,12 @@ export class DowntimeStore {
     const stamp = Math.floor(now);
     const changes = { triggeredAt: { from: null, to: t }, ...Object.fromEntries(Object.entries(detail).map(([k, v]) => [k, { from: null, to: v }])) };
     const gate = (q: Knex) =>
-      q('downtimes').where({ id, flexible: true }).whereNull('triggered_at').whereNull('cancelled_at').whereNull('ended_at').update({ triggered_at: t, updated_at: stamp, version: q.raw('version + 1') });
+      q('downtimes')
+        .where({ id, flexible: true })
+        .whereNull('triggered_at')
+        .whereNull('cancelled_at')
+        .whereNull('ended_at')
+        .update({ triggered_at: t, updated_at: stamp, version: q.raw('version + 1') });
     let ok: boolean;
     if (this.db.client.config.client === 'better-sqlite3') {
       ok = await this.sqliteAtomic(gate(this.db), this.db('downtime_history').insert(this.historyRow(id, stamp, who, 'trigger', changes)));

@@ -15,7 +15,9 @@ export interface FiringAlert {
 
 /** Flexible downtimes waiting for a trigger at `now`: window open, not triggered, ended or cancelled. */
 export async function waitingFlexible(store: DowntimeStore, now: number): Promise<Downtime[]> {
-  return (await store.list({ from: now, to: now + 1 })).filter((d) => d.flexible && d.triggeredAt === null && d.endedAt === null && d.start <= now && d.end !== null && now < d.end);
+  return (await store.list({ from: now, to: now + 1 })).filter(
+    (d) => d.flexible && d.triggeredAt === null && d.endedAt === null && d.start <= now && d.end !== null && now < d.end,
+  );
 }
 
 /** Triggers every waiting flexible downtime that one of `alerts` matches; returns the ids triggered. */

@@ -6,7 +6,10 @@ import { api, startCollector, TestCollector, tempDir, waitFor } from '../testing
 
 const EDITOR = 'rxm_events_editor';
 const VIEWER = 'rxm_events_viewer';
-const tokens = [{ name: 'feeder', role: 'editor', sha256: hashToken(EDITOR) }, { name: 'wall', role: 'viewer', sha256: hashToken(VIEWER) }];
+const tokens = [
+  { name: 'feeder', role: 'editor', sha256: hashToken(EDITOR) },
+  { name: 'wall', role: 'viewer', sha256: hashToken(VIEWER) },
+];
 let c: TestCollector;
 
 before(async () => {
@@ -18,7 +21,12 @@ after(async () => {
 
 type E = { id: number; time: number; type: string; source: string; labels: Record<string, string>; data: Record<string, unknown> };
 type Err = { error: { status: number; message: string; path?: string; errors?: { index: number; path: string; message: string }[] } };
-const post = (body: unknown, token = EDITOR) => api<{ data: { accepted: number } } & Partial<Err>>(c.url, '/api/v1/events', { method: 'POST', body: typeof body === 'string' ? body : JSON.stringify(body), token });
+const post = (body: unknown, token = EDITOR) =>
+  api<{ data: { accepted: number } } & Partial<Err>>(c.url, '/api/v1/events', {
+    method: 'POST',
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+    token,
+  });
 const get = async (query: string, token = VIEWER) => api<{ data: E[] }>(c.url, `/api/v1/events${query}`, { token });
 const list = async (query: string) => {
   const r = await get(query);
@@ -46,7 +54,12 @@ test('roles: anonymous POST is 401, a viewer POST 403; viewers and anonymous loo
 test('one event: stored with every field; time defaults to now', async () => {
   await clear();
   const before = Date.now();
-  const r = await post({ type: 'file.delivered', source: 'dcache-door3', labels: { experiment: 'nova', site: '' }, data: { file: '/pnfs/nova/raw/r1.root', bytes: 1073741824, checksumOk: true } });
+  const r = await post({
+    type: 'file.delivered',
+    source: 'dcache-door3',
+    labels: { experiment: 'nova', site: '' },
+    data: { file: '/pnfs/nova/raw/r1.root', bytes: 1073741824, checksumOk: true },
+  });
   assert.equal(r.status, 201, JSON.stringify(r.body));
   assert.deepEqual(r.body.data, { accepted: 1 });
   const [e] = await list('');
@@ -75,7 +88,13 @@ test('times: Unix ms, Unix seconds, ISO 8601 (with and without zone offset) all 
 
 test('many: 10,000 in one request; 10,001 is 413 and nothing is stored', async () => {
   await clear();
-  const batch = Array.from({ length: 10000 }, (_, i) => ({ type: 'job.state', source: `schedd${i % 4}`, time: T + i, labels: { experiment: 'nova' }, data: { job: `${i}.0`, to: 'running' } }));
+  const batch = Array.from({ length: 10000 }, (_, i) => ({
+    type: 'job.state',
+    source: `schedd${i % 4}`,
+    time: T + i,
+    labels: { experiment: 'nova' },
+    data: { job: `${i}.0`, to: 'running' },
+  }));
   const r = await post(batch);
   assert.equal(r.status, 201, JSON.stringify(r.body).slice(0, 300));
   assert.equal(r.body.data.accepted, 10000);
@@ -249,7 +268,10 @@ test('retention: pruned at start (age, then count) and on demand', async () => {
       const l = (await api<{ data: E[] }>(b.url, '/api/v1/events', { token: VIEWER })).body.data;
       return l.length === 5 && l;
     });
-    assert.deepEqual(left.map((e) => e.source), ['r0', 'r1', 'r2', 'r3', 'r4']);
+    assert.deepEqual(
+      left.map((e) => e.source),
+      ['r0', 'r1', 'r2', 'r3', 'r4'],
+    );
     const metrics = await (await fetch(`${b.url}/metrics`)).text();
     assert.match(metrics, /^rexmon_events_pruned_total\{rule="age"\} 2$/m);
     assert.match(metrics, /^rexmon_events_pruned_total\{rule="count"\} 3$/m);

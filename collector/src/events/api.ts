@@ -27,7 +27,16 @@ function timeMs(req: Request, name: string): number | undefined {
 
 /** Repeatable and comma-separated values of a parameter. */
 function list(req: Request, name: string): string[] {
-  return [...new Set(p.strings(req, name).flatMap((v) => v.split(',').map((s) => s.trim()).filter(Boolean)))];
+  return [
+    ...new Set(
+      p.strings(req, name).flatMap((v) =>
+        v
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
+      ),
+    ),
+  ];
 }
 
 export function eventRouter(store: EventStore, deps: EventRouterDeps): Router {
@@ -37,7 +46,8 @@ export function eventRouter(store: EventStore, deps: EventRouterDeps): Router {
 
   r.post('/events', write, async (req, res) => {
     const body = req.body as unknown;
-    if (body === undefined || body === null || typeof body !== 'object') throw new HttpError(400, 'body must be a JSON event {"type", "source", "time", "labels", "data"} or an array of them', 'body');
+    if (body === undefined || body === null || typeof body !== 'object')
+      throw new HttpError(400, 'body must be a JSON event {"type", "source", "time", "labels", "data"} or an array of them', 'body');
     const single = !Array.isArray(body);
     const raw: unknown[] = single ? [body] : (body as unknown[]);
     if (raw.length > MAX_EVENTS_PER_REQUEST) throw new HttpError(413, `at most ${MAX_EVENTS_PER_REQUEST} events per request; got ${raw.length}`, 'body');
@@ -56,7 +66,9 @@ export function eventRouter(store: EventStore, deps: EventRouterDeps): Router {
     if (errors.length) {
       deps.rejected?.inc(raw.length);
       const what = single ? 'the event is invalid' : `${errors.length} of ${raw.length} events are invalid`;
-      return sendError(res, 400, `${what}; nothing was stored: ${errors[0].path ? errors[0].path + ': ' : ''}${errors[0].message}`, errors[0].path, { errors: errors.slice(0, 100) });
+      return sendError(res, 400, `${what}; nothing was stored: ${errors[0].path ? errors[0].path + ': ' : ''}${errors[0].message}`, errors[0].path, {
+        errors: errors.slice(0, 100),
+      });
     }
     const n = await store.insert(events, now);
     deps.stored?.inc(n);
@@ -70,7 +82,10 @@ export function eventRouter(store: EventStore, deps: EventRouterDeps): Router {
     const types = list(req, 'type');
     types.forEach((t) => checkEventType(t, 'type'));
     const sources = list(req, 'source');
-    const selectors = p.strings(req, 'match').concat(p.strings(req, 'match[]')).map((m) => parseSelector(m, 'match'));
+    const selectors = p
+      .strings(req, 'match')
+      .concat(p.strings(req, 'match[]'))
+      .map((m) => parseSelector(m, 'match'));
     const limit = p.int(req, 'limit', 1, MAX_LIMIT) ?? DEFAULT_LIMIT;
     const found = await store.query({ from, to, types, sources, selectors, limit });
     res.json({ data: found.map((e) => ({ id: e.id, time: e.time, type: e.type, source: e.source, labels: e.labels, data: e.data })) });
@@ -81,10 +96,18 @@ export function eventRouter(store: EventStore, deps: EventRouterDeps): Router {
 
 // The OpenAPI description of these routes, merged into /api/v1/openapi.json.
 const err = { description: 'Error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
-const ok = (schema: object, description = 'OK') => ({ description, content: { 'application/json': { schema: { type: 'object', properties: { data: schema } } } } });
+const ok = (schema: object, description = 'OK') => ({
+  description,
+  content: { 'application/json': { schema: { type: 'object', properties: { data: schema } } } },
+});
 const q = (name: string, description: string, schema: object = { type: 'string' }) => ({ name, in: 'query', description, schema });
 const timeText = 'ISO 8601, Unix seconds, Unix milliseconds (> 1e11), or now / now-1h';
-const flat = { type: 'object', additionalProperties: { type: ['string', 'number', 'boolean'] }, maxProperties: 64, description: 'Flat: strings, numbers, booleans; at most 64 keys and 4 KB as JSON' };
+const flat = {
+  type: 'object',
+  additionalProperties: { type: ['string', 'number', 'boolean'] },
+  maxProperties: 64,
+  description: 'Flat: strings, numbers, booleans; at most 64 keys and 4 KB as JSON',
+};
 const labels = { $ref: '#/components/schemas/Labels' };
 const eventIn = {
   type: 'object',
@@ -101,7 +124,14 @@ const eventIn = {
 const eventOut = {
   type: 'object',
   required: ['id', 'time', 'type', 'source', 'labels', 'data'],
-  properties: { id: { type: 'integer' }, time: { type: 'integer', description: 'Unix ms' }, type: { type: 'string' }, source: { type: 'string' }, labels, data: flat },
+  properties: {
+    id: { type: 'integer' },
+    time: { type: 'integer', description: 'Unix ms' },
+    type: { type: 'string' },
+    source: { type: 'string' },
+    labels,
+    data: flat,
+  },
 };
 
 Object.assign(extraPaths, {
@@ -120,7 +150,10 @@ Object.assign(extraPaths, {
     },
     post: {
       summary: `Store one event or an array of at most ${MAX_EVENTS_PER_REQUEST} (editor); taken whole or not at all`,
-      requestBody: { required: true, content: { 'application/json': { schema: { oneOf: [eventIn, { type: 'array', items: eventIn, maxItems: MAX_EVENTS_PER_REQUEST }] } } } },
+      requestBody: {
+        required: true,
+        content: { 'application/json': { schema: { oneOf: [eventIn, { type: 'array', items: eventIn, maxItems: MAX_EVENTS_PER_REQUEST }] } } },
+      },
       responses: { 201: ok({ type: 'object', properties: { accepted: { type: 'integer' } } }, 'Stored'), 400: err, 401: err, 403: err, 413: err },
     },
   },

@@ -31,8 +31,17 @@ export class Events {
     this.store = new EventStore(db);
     if (registry) {
       this.stored = new Counter({ name: 'rexmon_events_stored_total', help: 'Events stored through the API.', registers: [registry] });
-      this.rejected = new Counter({ name: 'rexmon_events_rejected_total', help: 'Events refused (a batch with an invalid event is refused whole).', registers: [registry] });
-      this.pruned = new Counter({ name: 'rexmon_events_pruned_total', help: 'Events deleted by retention, by rule (age, count).', labelNames: ['rule'], registers: [registry] });
+      this.rejected = new Counter({
+        name: 'rexmon_events_rejected_total',
+        help: 'Events refused (a batch with an invalid event is refused whole).',
+        registers: [registry],
+      });
+      this.pruned = new Counter({
+        name: 'rexmon_events_pruned_total',
+        help: 'Events deleted by retention, by rule (age, count).',
+        labelNames: ['rule'],
+        registers: [registry],
+      });
     }
   }
 

@@ -59,7 +59,10 @@ function checkData(v: unknown, path: string): Record<string, EventValue> {
     if (typeof x === 'number') {
       if (!Number.isFinite(x)) throw new ValidationError('must be a finite number', at);
     } else if (typeof x !== 'string' && typeof x !== 'boolean') {
-      throw new ValidationError(`must be a string, number or boolean (data is flat; got ${x === null ? 'null' : Array.isArray(x) ? 'an array' : typeof x})`, at);
+      throw new ValidationError(
+        `must be a string, number or boolean (data is flat; got ${x === null ? 'null' : Array.isArray(x) ? 'an array' : typeof x})`,
+        at,
+      );
     }
     out[k] = x as EventValue;
   }
@@ -71,14 +74,17 @@ function checkData(v: unknown, path: string): Record<string, EventValue> {
 /** Checks an event arriving from outside; returns a normalised copy. `path` prefixes error paths (`[3]`). */
 export function checkEvent(raw: unknown, nowMs: number, path = ''): EventInput {
   const p = (k: string) => (path ? `${path}.${k}` : k);
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ValidationError('expected an event object {"type", "source", "time", "labels", "data"}', path || 'body');
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw new ValidationError('expected an event object {"type", "source", "time", "labels", "data"}', path || 'body');
   const r = raw as Record<string, unknown>;
-  for (const k of Object.keys(r)) if (!FIELDS.has(k)) throw new ValidationError(`unknown field ${show(k)} (an event has type, source, time, labels, data)`, p(k));
+  for (const k of Object.keys(r))
+    if (!FIELDS.has(k)) throw new ValidationError(`unknown field ${show(k)} (an event has type, source, time, labels, data)`, p(k));
   const type = checkEventType(r.type, p('type'));
   const source = checkSource(r.source, p('source'));
   let time = nowMs;
   if (r.time !== undefined && r.time !== null) {
-    if (typeof r.time !== 'string' && typeof r.time !== 'number') throw new ValidationError('time must be ISO 8601, Unix seconds or Unix milliseconds', p('time'));
+    if (typeof r.time !== 'string' && typeof r.time !== 'number')
+      throw new ValidationError('time must be ISO 8601, Unix seconds or Unix milliseconds', p('time'));
     time = Math.round(parseTime(r.time, nowMs / 1000, p('time')) * 1000);
   }
   const labels = checkLabels(r.labels, p('labels'));

@@ -9,7 +9,13 @@ import { EventStore } from './store.js';
 const backends = sqlBackends();
 
 const T0 = 1795300000000; // ms, beyond 32 bits
-const ev = (time: number, type: string, source: string, labels: Record<string, string> = {}, data: EventInput['data'] = {}): EventInput => ({ time, type, source, labels, data });
+const ev = (time: number, type: string, source: string, labels: Record<string, string> = {}, data: EventInput['data'] = {}): EventInput => ({
+  time,
+  type,
+  source,
+  labels,
+  data,
+});
 
 for (const backend of backends) {
   test(`event store on ${backend.name}`, async (t) => {
@@ -17,7 +23,16 @@ for (const backend of backends) {
     const store = new EventStore(db);
     try {
       await t.test('insert one, read it back with numbers, booleans and labels intact', async () => {
-        const e = checkEvent({ type: 'job.state', source: 'schedd01', time: T0, labels: { experiment: 'nova' }, data: { job: '123.0', from: 'idle', to: 'running', exit: 0, ratio: 0.5, held: false } }, T0);
+        const e = checkEvent(
+          {
+            type: 'job.state',
+            source: 'schedd01',
+            time: T0,
+            labels: { experiment: 'nova' },
+            data: { job: '123.0', from: 'idle', to: 'running', exit: 0, ratio: 0.5, held: false },
+          },
+          T0,
+        );
         assert.equal(await store.insert([e]), 1);
         const [got] = await store.query({ limit: 10 });
         assert.equal(typeof got.id, 'number');
@@ -30,7 +45,9 @@ for (const backend of backends) {
       });
 
       await t.test('insert many in one transaction (more rows than one INSERT takes)', async () => {
-        const many = Array.from({ length: 5000 }, (_, i) => ev(T0 + i * 1000, i % 2 ? 'file.delivered' : 'job.state', `host${i % 10}`, { experiment: i % 3 ? 'nova' : 'minerva' }, { i }));
+        const many = Array.from({ length: 5000 }, (_, i) =>
+          ev(T0 + i * 1000, i % 2 ? 'file.delivered' : 'job.state', `host${i % 10}`, { experiment: i % 3 ? 'nova' : 'minerva' }, { i }),
+        );
         assert.equal(await store.insert(many), 5000);
         assert.equal(await store.count(), 5000);
       });
@@ -41,7 +58,10 @@ for (const backend of backends) {
         assert.equal(all[0].time, T0 + 4999 * 1000);
         assert.ok(all.every((e, i) => i === 0 || all[i - 1].time >= e.time));
         const range = await store.query({ from: T0 + 10000, to: T0 + 20000, limit: 100 });
-        assert.deepEqual(range.map((e) => e.time), Array.from({ length: 11 }, (_, i) => T0 + 20000 - i * 1000));
+        assert.deepEqual(
+          range.map((e) => e.time),
+          Array.from({ length: 11 }, (_, i) => T0 + 20000 - i * 1000),
+        );
         const files = await store.query({ types: ['file.delivered'], limit: 10000 });
         assert.equal(files.length, 2500);
         assert.ok(files.every((e) => e.type === 'file.delivered'));
@@ -59,8 +79,14 @@ for (const backend of backends) {
         const firstTen = await store.query({ selectors: [sel], limit: 10 });
         assert.deepEqual(firstTen, hits.slice(0, 10));
         const oldest = await store.query({ selectors: [sel], to: T0 + 20000, limit: 10000 });
-        assert.deepEqual(oldest.map((e) => e.data.i), [15, 9, 3]);
-        const union = await store.query({ selectors: [parseSelector('{experiment=~"min.*"}'), parseSelector('{__name__="job.state",experiment="nova"}')], limit: 10000 });
+        assert.deepEqual(
+          oldest.map((e) => e.data.i),
+          [15, 9, 3],
+        );
+        const union = await store.query({
+          selectors: [parseSelector('{experiment=~"min.*"}'), parseSelector('{__name__="job.state",experiment="nova"}')],
+          limit: 10000,
+        });
         assert.equal(union.length, 1667 + 1666);
         assert.equal((await store.query({ selectors: [parseSelector('{experiment="cdf"}')], limit: 10 })).length, 0);
       });
@@ -76,10 +102,16 @@ for (const backend of backends) {
         assert.deepEqual(await store.prune(1000 * 1000, 300, now), { expired: 0, overflow: 702 });
         const left = await store.query({ limit: 10000 });
         assert.equal(left.length, 300);
-        assert.deepEqual(left.slice(0, 2).map((e) => e.source), ['b', 'a']);
+        assert.deepEqual(
+          left.slice(0, 2).map((e) => e.source),
+          ['b', 'a'],
+        );
         assert.equal(left.at(-1)!.time, T0 + 4702 * 1000);
         assert.deepEqual(await store.prune(1000 * 1000, 1, now), { expired: 0, overflow: 299 });
-        assert.deepEqual((await store.query({ limit: 10 })).map((e) => e.source), ['b']);
+        assert.deepEqual(
+          (await store.query({ limit: 10 })).map((e) => e.source),
+          ['b'],
+        );
         assert.deepEqual(await store.prune(1000 * 1000, 1, now), { expired: 0, overflow: 0 });
       });
     } finally {

@@ -27,7 +27,14 @@ export class EventStore {
 
   /** Stores every event or none; returns how many. */
   async insert(events: EventInput[], nowMs = Date.now()): Promise<number> {
-    const rows = events.map((e) => ({ time: e.time, type: e.type, source: e.source, labels: JSON.stringify(e.labels), data: JSON.stringify(e.data), created_at: nowMs }));
+    const rows = events.map((e) => ({
+      time: e.time,
+      type: e.type,
+      source: e.source,
+      labels: JSON.stringify(e.labels),
+      data: JSON.stringify(e.data),
+      created_at: nowMs,
+    }));
     await this.db.transaction(async (trx) => {
       for (let i = 0; i < rows.length; i += INSERT_CHUNK) await trx('events').insert(rows.slice(i, i + INSERT_CHUNK));
     });
@@ -50,7 +57,12 @@ export class EventStore {
         const a = after;
         b.where((w) => w.where('time', '<', a.time).orWhere((x) => x.where('time', '=', a.time).andWhere('id', '<', a.id)));
       }
-      const rows = (await b.orderBy([{ column: 'time', order: 'desc' }, { column: 'id', order: 'desc' }]).limit(chunk)) as Row[];
+      const rows = (await b
+        .orderBy([
+          { column: 'time', order: 'desc' },
+          { column: 'id', order: 'desc' },
+        ])
+        .limit(chunk)) as Row[];
       for (const r of rows) {
         const e = toEvent(r);
         if (sels && !sels.some((s) => matchesLabels(s, e.type, e.labels))) continue;
@@ -70,12 +82,17 @@ export class EventStore {
 
   /** Deletes events older than `retentionMs` before `nowMs`, then the oldest beyond `maxEvents`; returns how many went. */
   async prune(retentionMs: number, maxEvents: number, nowMs = Date.now()): Promise<{ expired: number; overflow: number }> {
-    const expired = await this.db('events').where('time', '<', nowMs - retentionMs).delete();
+    const expired = await this.db('events')
+      .where('time', '<', nowMs - retentionMs)
+      .delete();
     let overflow = 0;
     // The newest event that must go: the (maxEvents+1)-th newest; it and everything older is deleted.
     const edge = (await this.db('events')
       .select('id', 'time')
-      .orderBy([{ column: 'time', order: 'desc' }, { column: 'id', order: 'desc' }])
+      .orderBy([
+        { column: 'time', order: 'desc' },
+        { column: 'id', order: 'desc' },
+      ])
       .offset(maxEvents)
       .limit(1)
       .first()) as Pick<Row, 'id' | 'time'> | undefined;

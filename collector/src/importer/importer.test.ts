@@ -15,7 +15,17 @@ let data: { dir: string; cleanup: () => Promise<void> };
 async function makeRrd(rel: string, dss: string[], values: number[][]) {
   const file = path.join(tree.dir, rel);
   await mkdir(path.dirname(file), { recursive: true });
-  await run('rrdtool', ['create', file, '--start', String(base - 60), '--step', '60', ...dss.map((d) => `DS:${d}:GAUGE:120:U:U`), 'RRA:AVERAGE:0.5:1:600', 'RRA:MAX:0.5:1:600']);
+  await run('rrdtool', [
+    'create',
+    file,
+    '--start',
+    String(base - 60),
+    '--step',
+    '60',
+    ...dss.map((d) => `DS:${d}:GAUGE:120:U:U`),
+    'RRA:AVERAGE:0.5:1:600',
+    'RRA:MAX:0.5:1:600',
+  ]);
   await run('rrdtool', ['update', file, ...values.map((row, i) => `${base + i * 60}:${row.join(':')}`)]);
   return file;
 }
@@ -24,10 +34,34 @@ before(async () => {
   tree = await tempDir('rexmon-tree-');
   data = await tempDir('rexmon-data-');
   await makeRrd('collectd/fnpc3001/cpu-0/cpu-idle.rrd', ['value'], [[90], [91], [92]]);
-  await makeRrd('collectd/fnpc3001/load/load.rrd', ['shortterm', 'midterm', 'longterm'], [[1, 2, 3], [1.5, 2.5, 3.5], [2, 3, 4]]);
-  await makeRrd('collectd/fnpc3002/interface-eth0/if_octets.rrd', ['rx', 'tx'], [[100, 200], [110, 210], [120, 220]]);
+  await makeRrd(
+    'collectd/fnpc3001/load/load.rrd',
+    ['shortterm', 'midterm', 'longterm'],
+    [
+      [1, 2, 3],
+      [1.5, 2.5, 3.5],
+      [2, 3, 4],
+    ],
+  );
+  await makeRrd(
+    'collectd/fnpc3002/interface-eth0/if_octets.rrd',
+    ['rx', 'tx'],
+    [
+      [100, 200],
+      [110, 210],
+      [120, 220],
+    ],
+  );
   await makeRrd('ganglia/nova/node1.fnal.gov/load_one.rrd', ['sum'], [[0.5], [0.6], [0.7]]);
-  await makeRrd('ganglia/nova/__SummaryInfo__/load_one.rrd', ['sum', 'num'], [[5, 10], [6, 10], [7, 10]]);
+  await makeRrd(
+    'ganglia/nova/__SummaryInfo__/load_one.rrd',
+    ['sum', 'num'],
+    [
+      [5, 10],
+      [6, 10],
+      [7, 10],
+    ],
+  );
   await makeRrd('ganglia/nova/bad host/load_one.rrd', ['sum'], [[1], [1], [1]]);
   await writeFile(path.join(tree.dir, 'ganglia/nova/node1.fnal.gov/corrupt.rrd'), 'not an rrd');
 });
@@ -50,8 +84,13 @@ test('ganglia preset: DS sum; bad paths and broken files are skipped with the re
 });
 
 test('bad import arguments are refused with a clear message', async () => {
-  await assert.rejects(run('node', [BIN, 'import', tree.dir, '--data-dir', data.dir]), (e: { stderr: string; code: number }) => e.code === 2 && /exactly one of --preset or --pattern/.test(e.stderr));
-  await assert.rejects(run('node', [BIN, 'import', tree.dir, '--preset', 'munin', '--data-dir', data.dir]), (e: { stderr: string }) => /Allowed choices are collectd, ganglia/.test(e.stderr));
+  await assert.rejects(
+    run('node', [BIN, 'import', tree.dir, '--data-dir', data.dir]),
+    (e: { stderr: string; code: number }) => e.code === 2 && /exactly one of --preset or --pattern/.test(e.stderr),
+  );
+  await assert.rejects(run('node', [BIN, 'import', tree.dir, '--preset', 'munin', '--data-dir', data.dir]), (e: { stderr: string }) =>
+    /Allowed choices are collectd, ganglia/.test(e.stderr),
+  );
   assert.throws(() => compilePattern('{cluster}/{host}/x.rrd'), /needs \{__name__\} or a fixed metric name/);
   assert.throws(() => compilePattern('{a-b}/{__name__}.rrd'), /not a valid label name/);
 });
@@ -67,7 +106,8 @@ test('imported series are queried like native ones and equal rrdtool fetch', asy
   let c: TestCollector | undefined;
   try {
     c = await startCollector({}, data.dir);
-    const series = (await api<{ data: { name: string; labels: Record<string, string> }[] }>(c.url, '/api/v1/series?match={__name__=~"collectd_.*|ganglia_.*"}')).body.data;
+    const series = (await api<{ data: { name: string; labels: Record<string, string> }[] }>(c.url, '/api/v1/series?match={__name__=~"collectd_.*|ganglia_.*"}'))
+      .body.data;
     const keys = series.map((s) => `${s.name}${JSON.stringify(s.labels)}`).sort();
     assert.deepEqual(keys, [
       'collectd_cpu_cpu{"host":"fnpc3001","plugin_instance":"0","type_instance":"idle"}',
@@ -80,15 +120,28 @@ test('imported series are queried like native ones and equal rrdtool fetch', asy
       'ganglia_load_one{"cluster":"nova","ds":"sum","host":"__SummaryInfo__"}',
       'ganglia_load_one{"cluster":"nova","host":"node1.fnal.gov"}',
     ]);
-    const q = await api<{ data: { series: { timestamps: number[]; values: (number | null)[] }[] } }>(c.url, `/api/v1/query?match=collectd_interface_if_octets{ds="rx"}&from=${base - 60}&to=${base + 180}&step=60&cf=MAX`);
+    const q = await api<{ data: { series: { timestamps: number[]; values: (number | null)[] }[] } }>(
+      c.url,
+      `/api/v1/query?match=collectd_interface_if_octets{ds="rx"}&from=${base - 60}&to=${base + 180}&step=60&cf=MAX`,
+    );
     assert.equal(q.status, 200, JSON.stringify(q.body));
     const s = q.body.data.series[0];
     const times = [base, base + 60, base + 120];
-    assert.deepEqual(times.map((t) => s.values[s.timestamps.indexOf(t)]), [100, 110, 120]);
+    assert.deepEqual(
+      times.map((t) => s.values[s.timestamps.indexOf(t)]),
+      [100, 110, 120],
+    );
     const fetched = await rrdFetch(path.join(tree.dir, 'collectd/fnpc3002/interface-eth0/if_octets.rrd'), 'MAX', base - 60, base + 120);
-    assert.deepEqual(times.map((t) => fetched.get(t)), [100, 110, 120], 'rx is the first DS column of rrdtool fetch');
+    assert.deepEqual(
+      times.map((t) => fetched.get(t)),
+      [100, 110, 120],
+      'rx is the first DS column of rrdtool fetch',
+    );
     // rrdtool 1.7 answers a CF the file lacks with the closest it has (here AVERAGE) rather than failing.
-    const missingCf = await api<{ data: { series: { values: (number | null)[] }[] } }>(c.url, `/api/v1/query?match=ganglia_load_one{host="node1.fnal.gov"}&from=${base - 60}&to=${base + 180}&step=60&cf=LAST`);
+    const missingCf = await api<{ data: { series: { values: (number | null)[] }[] } }>(
+      c.url,
+      `/api/v1/query?match=ganglia_load_one{host="node1.fnal.gov"}&from=${base - 60}&to=${base + 180}&step=60&cf=LAST`,
+    );
     assert.equal(missingCf.status, 200);
     assert.ok(missingCf.body.data.series[0].values.includes(0.6));
     // Imported trees are read-only: a sample aimed at one is refused with a counter, the file untouched.

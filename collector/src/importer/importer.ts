@@ -15,7 +15,8 @@ export interface ImportPattern {
 
 const sanitize = (s: string) => s.replace(/[^A-Za-z0-9_:]/g, '_');
 const withDs = (labels: Labels, ds: string, dsCount: number): Labels => (dsCount > 1 ? { ...labels, ds } : labels);
-const defined = (o: Record<string, string | undefined>): Labels => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined && v !== '')) as Labels;
+const defined = (o: Record<string, string | undefined>): Labels =>
+  Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined && v !== '')) as Labels;
 
 export const PRESETS: Record<string, ImportPattern> = {
   // <host>/<plugin>[-<plugin_instance>]/<type>[-<type_instance>].rrd, several DS per file.
@@ -40,7 +41,7 @@ export const PRESETS: Record<string, ImportPattern> = {
 export function compilePattern(pattern: string, fixedName?: string): ImportPattern {
   let re = '';
   const labels: string[] = [];
-  for (let i = 0; i < pattern.length; ) {
+  for (let i = 0; i < pattern.length;) {
     if (pattern.startsWith('**/', i)) {
       re += '(?:.*/)?';
       i += 3;
@@ -79,7 +80,13 @@ export interface ImportReport {
   skipped: { file: string; reason: string }[];
 }
 
-export async function importTree(root: string, pattern: ImportPattern, catalog: Catalog, archive: RrdArchive, progress?: (done: number, total: number) => void): Promise<ImportReport> {
+export async function importTree(
+  root: string,
+  pattern: ImportPattern,
+  catalog: Catalog,
+  archive: RrdArchive,
+  progress?: (done: number, total: number) => void,
+): Promise<ImportReport> {
   const absRoot = path.resolve(root);
   const entries = await readdir(absRoot, { recursive: true, withFileTypes: true });
   const files = entries
@@ -99,7 +106,8 @@ export async function importTree(root: string, pattern: ImportPattern, catalog: 
         const abs = path.join(absRoot, rel);
         const m = pattern.re.exec(rel.split(path.sep).join('/'));
         if (!m) return void report.skipped.push({ file: rel, reason: 'does not match the pattern' });
-        if (!isProtocolSafePath(abs)) return void report.skipped.push({ file: rel, reason: 'path has characters rrdtool cannot take safely (space, quote, colon, control)' });
+        if (!isProtocolSafePath(abs))
+          return void report.skipped.push({ file: rel, reason: 'path has characters rrdtool cannot take safely (space, quote, colon, control)' });
         let info: Map<string, string>;
         try {
           info = await archive.info(abs);

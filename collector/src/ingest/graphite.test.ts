@@ -26,7 +26,12 @@ test('mapping rules turn paths into series; unmapped paths keep the path', () =>
 });
 
 test('tagged form, missing or -1 timestamp, milliseconds, CRLF', () => {
-  assert.deepEqual(ok('cpu.usage;host=fnpc3001;dc=fcc 0.93 1795300000'), { name: 'cpu.usage', labels: { host: 'fnpc3001', dc: 'fcc' }, value: 0.93, time: 1795300000 });
+  assert.deepEqual(ok('cpu.usage;host=fnpc3001;dc=fcc 0.93 1795300000'), {
+    name: 'cpu.usage',
+    labels: { host: 'fnpc3001', dc: 'fcc' },
+    value: 0.93,
+    time: 1795300000,
+  });
   assert.equal(ok('x 1').time, 1000);
   assert.equal(ok('x 1 -1').time, 1000);
   assert.equal(ok('x 1 1795300000123').time, 1795300000);

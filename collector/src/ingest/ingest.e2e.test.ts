@@ -38,10 +38,17 @@ test('Graphite TCP: mapped lines land in the archive, first point included, equa
     return r.series.length === 1 && r.series[0].values.filter((v) => v !== null).length >= 10 ? r : undefined;
   });
   assert.deepEqual(q.series[0].labels, { host: 'host01' });
-  assert.deepEqual(valuesAt(q, times), times.map((_, i) => 20 + i));
+  assert.deepEqual(
+    valuesAt(q, times),
+    times.map((_, i) => 20 + i),
+  );
   const entry = c.collector.catalog.find([{ matchers: [], text: '' }]).find((e) => e.name === 'temp')!;
   const fetched = await rrdFetch(entry.file, 'AVERAGE', base - 60, base + 540);
-  assert.deepEqual(times.map((t) => fetched.get(t)), times.map((_, i) => 20 + i), 'API and rrdtool fetch agree');
+  assert.deepEqual(
+    times.map((t) => fetched.get(t)),
+    times.map((_, i) => 20 + i),
+    'API and rrdtool fetch agree',
+  );
 });
 
 test('Graphite UDP: datagrams land too', async () => {
@@ -69,7 +76,10 @@ test('HTTP JSON batch: accepted with an editor token, refused whole when one sam
   });
   assert.equal(bad.status, 400);
   assert.match(bad.body.error!.message, /3 of 7 samples are invalid; nothing was stored/);
-  assert.deepEqual(bad.body.error.errors.map((e) => e.path), ['[4].name', '[5].labels.h', '[6].value']);
+  assert.deepEqual(
+    bad.body.error.errors.map((e) => e.path),
+    ['[4].name', '[5].labels.h', '[6].value'],
+  );
   const good = await api<{ data: { accepted: number } }>(c.url, '/api/v1/samples', { method: 'POST', token: editor, body: JSON.stringify(batch) });
   assert.equal(good.status, 202);
   assert.equal(good.body.data.accepted, 4);
@@ -84,7 +94,17 @@ test('HTTP JSON batch: accepted with an editor token, refused whole when one sam
 test('bad Graphite lines are counted and logged, the good lines around them are kept', async () => {
   const t = base + 1200;
   const huge = 'a'.repeat(10000);
-  const payload = [`good.one 1 ${t}`, 'garbage', `${huge} 1 ${t}`, `../../etc/passwd 1 ${t}`, `name\twith 1 2 3 4`, `good.two 2 ${t}`, `quo"te 1 ${t}`, `good.three 3 ${t}`].join('\n') + '\n';
+  const payload =
+    [
+      `good.one 1 ${t}`,
+      'garbage',
+      `${huge} 1 ${t}`,
+      `../../etc/passwd 1 ${t}`,
+      `name\twith 1 2 3 4`,
+      `good.two 2 ${t}`,
+      `quo"te 1 ${t}`,
+      `good.three 3 ${t}`,
+    ].join('\n') + '\n';
   await sendTcp(c.graphiteTcp!.host, c.graphiteTcp!.port, payload);
   await api(c.url, '/api/v1/admin/flush', { method: 'POST', token: editor });
   const names = (await api<{ data: string[] }>(c.url, '/api/v1/label/__name__/values')).body.data;
@@ -103,7 +123,10 @@ test('out-of-order values are refused with a counter, newer ones still written',
   await api(c.url, '/api/v1/admin/flush', { method: 'POST', token: editor });
   const r = await api<{ data: Q }>(c.url, `/api/v1/query?match=ooo.metric&from=${t - 60}&to=${t + 180}&step=60`);
   const s = r.body.data.series[0];
-  assert.deepEqual([t, t + 60, t + 120].map((x) => s.values[s.timestamps.indexOf(x)]), [1, 2, 3]);
+  assert.deepEqual(
+    [t, t + 60, t + 120].map((x) => s.values[s.timestamps.indexOf(x)]),
+    [1, 2, 3],
+  );
   const metrics = await (await fetch(`${c.url}/metrics`)).text();
   assert.match(metrics, /rexmon_samples_rejected_total\{reason="out_of_order"\} [1-9]/);
 });

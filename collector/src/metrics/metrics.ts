@@ -3,23 +3,97 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 
 export class Metrics {
   readonly registry = new Registry();
-  readonly received = new Counter({ name: 'rexmon_samples_received_total', help: 'Samples accepted from a listener or slurper.', labelNames: ['source'], registers: [this.registry] });
-  readonly dropped = new Counter({ name: 'rexmon_samples_dropped_total', help: 'Samples dropped before the archive, by reason (queue_full, invalid, ...).', labelNames: ['source', 'reason'], registers: [this.registry] });
-  readonly invalidLines = new Counter({ name: 'rexmon_input_errors_total', help: 'Malformed input lines or records, by source.', labelNames: ['source'], registers: [this.registry] });
-  readonly written = new Counter({ name: 'rexmon_samples_written_total', help: 'Values handed to the RRD archive (rrdcached or rrdtool).', registers: [this.registry] });
-  readonly rejected = new Counter({ name: 'rexmon_samples_rejected_total', help: 'Values the archive refused, by reason (out_of_order, readonly, write_error).', labelNames: ['reason'], registers: [this.registry] });
+  readonly received = new Counter({
+    name: 'rexmon_samples_received_total',
+    help: 'Samples accepted from a listener or slurper.',
+    labelNames: ['source'],
+    registers: [this.registry],
+  });
+  readonly dropped = new Counter({
+    name: 'rexmon_samples_dropped_total',
+    help: 'Samples dropped before the archive, by reason (queue_full, invalid, ...).',
+    labelNames: ['source', 'reason'],
+    registers: [this.registry],
+  });
+  readonly invalidLines = new Counter({
+    name: 'rexmon_input_errors_total',
+    help: 'Malformed input lines or records, by source.',
+    labelNames: ['source'],
+    registers: [this.registry],
+  });
+  readonly written = new Counter({
+    name: 'rexmon_samples_written_total',
+    help: 'Values handed to the RRD archive (rrdcached or rrdtool).',
+    registers: [this.registry],
+  });
+  readonly rejected = new Counter({
+    name: 'rexmon_samples_rejected_total',
+    help: 'Values the archive refused, by reason (out_of_order, readonly, write_error).',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
   readonly created = new Counter({ name: 'rexmon_rrd_files_created_total', help: 'RRD files created.', registers: [this.registry] });
-  readonly queueDepth = new Gauge({ name: 'rexmon_queue_depth', help: 'Samples waiting in a processor queue.', labelNames: ['processor'], registers: [this.registry] });
-  readonly queueCapacity = new Gauge({ name: 'rexmon_queue_capacity', help: 'Capacity of a processor queue.', labelNames: ['processor'], registers: [this.registry] });
-  readonly rrdLatency = new Histogram({ name: 'rexmon_rrdtool_command_seconds', help: 'Latency of rrdtool pipe commands.', buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2], registers: [this.registry] });
-  readonly rrdRestarts = new Counter({ name: 'rexmon_rrdtool_restarts_total', help: 'rrdtool child processes restarted after dying.', registers: [this.registry] });
-  readonly batchSeconds = new Histogram({ name: 'rexmon_write_batch_seconds', help: 'Time to write one batch into the archive.', buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: [this.registry] });
-  readonly slurperRuns = new Counter({ name: 'rexmon_slurper_runs_total', help: 'Slurper runs, by slurper and result (ok, error, timeout).', labelNames: ['slurper', 'result'], registers: [this.registry] });
-  readonly slurperErrors = new Counter({ name: 'rexmon_slurper_errors_total', help: 'Slurper problems: bad lines, exit codes, timeouts.', labelNames: ['slurper', 'kind'], registers: [this.registry] });
-  readonly slurperSeconds = new Histogram({ name: 'rexmon_slurper_duration_seconds', help: 'Slurper run time.', labelNames: ['slurper'], buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 30], registers: [this.registry] });
+  readonly queueDepth = new Gauge({
+    name: 'rexmon_queue_depth',
+    help: 'Samples waiting in a processor queue.',
+    labelNames: ['processor'],
+    registers: [this.registry],
+  });
+  readonly queueCapacity = new Gauge({
+    name: 'rexmon_queue_capacity',
+    help: 'Capacity of a processor queue.',
+    labelNames: ['processor'],
+    registers: [this.registry],
+  });
+  readonly rrdLatency = new Histogram({
+    name: 'rexmon_rrdtool_command_seconds',
+    help: 'Latency of rrdtool pipe commands.',
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2],
+    registers: [this.registry],
+  });
+  readonly rrdRestarts = new Counter({
+    name: 'rexmon_rrdtool_restarts_total',
+    help: 'rrdtool child processes restarted after dying.',
+    registers: [this.registry],
+  });
+  readonly batchSeconds = new Histogram({
+    name: 'rexmon_write_batch_seconds',
+    help: 'Time to write one batch into the archive.',
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+    registers: [this.registry],
+  });
+  readonly slurperRuns = new Counter({
+    name: 'rexmon_slurper_runs_total',
+    help: 'Slurper runs, by slurper and result (ok, error, timeout).',
+    labelNames: ['slurper', 'result'],
+    registers: [this.registry],
+  });
+  readonly slurperErrors = new Counter({
+    name: 'rexmon_slurper_errors_total',
+    help: 'Slurper problems: bad lines, exit codes, timeouts.',
+    labelNames: ['slurper', 'kind'],
+    registers: [this.registry],
+  });
+  readonly slurperSeconds = new Histogram({
+    name: 'rexmon_slurper_duration_seconds',
+    help: 'Slurper run time.',
+    labelNames: ['slurper'],
+    buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 30],
+    registers: [this.registry],
+  });
   readonly series = new Gauge({ name: 'rexmon_series', help: 'Series in the catalog.', registers: [this.registry] });
-  readonly httpRequests = new Counter({ name: 'rexmon_http_requests_total', help: 'HTTP API requests by route and status.', labelNames: ['route', 'status'], registers: [this.registry] });
-  readonly queryMs = new Histogram({ name: 'rexmon_query_seconds', help: 'Time to answer /api/v1/query.', buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: [this.registry] });
+  readonly httpRequests = new Counter({
+    name: 'rexmon_http_requests_total',
+    help: 'HTTP API requests by route and status.',
+    labelNames: ['route', 'status'],
+    registers: [this.registry],
+  });
+  readonly queryMs = new Histogram({
+    name: 'rexmon_query_seconds',
+    help: 'Time to answer /api/v1/query.',
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+    registers: [this.registry],
+  });
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'rexmon_' });

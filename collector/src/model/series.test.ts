@@ -14,7 +14,10 @@ test('metric names: valid ones pass, bad ones say why', () => {
 
 test('label values: control characters refused, slashes and quotes allowed (escaped later)', () => {
   assert.deepEqual(checkLabels({ host: 'a/../b', q: 'say "hi"' }), { host: 'a/../b', q: 'say "hi"' });
-  assert.throws(() => checkLabels({ host: 'a\nb' }), (e: ValidationError) => e.path === 'labels.host' && /control character/.test(e.message));
+  assert.throws(
+    () => checkLabels({ host: 'a\nb' }),
+    (e: ValidationError) => e.path === 'labels.host' && /control character/.test(e.message),
+  );
   assert.throws(() => checkLabels({ host: 'a\0b' }), /control character/);
   assert.throws(() => checkLabels({ 'bad-name': 'x' }), /label name "bad-name" is invalid/);
   assert.throws(() => checkLabels({ __name__: 'x' }), /reserved/);
@@ -25,7 +28,10 @@ test('label values: control characters refused, slashes and quotes allowed (esca
 test('samples: milliseconds become seconds, time defaults to now, bad values are named', () => {
   assert.equal(checkSample({ name: 'x', value: 1, time: 1795300000123 }, 5).time, 1795300000);
   assert.equal(checkSample({ name: 'x', value: 1 }, 5).time, 5);
-  assert.throws(() => checkSample({ name: 'x', value: 'NaN' }, 5, '[3]'), (e: ValidationError) => e.path === '[3].value');
+  assert.throws(
+    () => checkSample({ name: 'x', value: 'NaN' }, 5, '[3]'),
+    (e: ValidationError) => e.path === '[3].value',
+  );
   assert.throws(() => checkSample({ name: 'x', value: Infinity }, 5), /finite/);
   assert.throws(() => checkSample({ name: 'x', value: 1, time: -4 }, 5), /positive/);
 });

@@ -43,10 +43,7 @@ export function checkMetricName(name: unknown, path = 'name'): string {
   if (typeof name !== 'string' || name.length === 0) throw new ValidationError('metric name must be a non-empty string', path);
   if (name.length > MAX_NAME_LENGTH) throw new ValidationError(`metric name is longer than ${MAX_NAME_LENGTH} characters`, path);
   if (!METRIC_NAME.test(name))
-    throw new ValidationError(
-      `metric name ${show(name)} is invalid: use letters, digits, '_', ':', '.', '-' and do not start with a digit`,
-      path,
-    );
+    throw new ValidationError(`metric name ${show(name)} is invalid: use letters, digits, '_', ':', '.', '-' and do not start with a digit`, path);
   return name;
 }
 
@@ -59,8 +56,7 @@ export function checkLabelName(name: string, path = 'labels'): string {
 
 export function checkLabelValue(value: unknown, path = 'labels'): string {
   if (typeof value !== 'string') throw new ValidationError('label value must be a string', path);
-  if (value.length > MAX_LABEL_VALUE_LENGTH)
-    throw new ValidationError(`label value is longer than ${MAX_LABEL_VALUE_LENGTH} characters`, path);
+  if (value.length > MAX_LABEL_VALUE_LENGTH) throw new ValidationError(`label value is longer than ${MAX_LABEL_VALUE_LENGTH} characters`, path);
   if (CONTROL.test(value)) throw new ValidationError(`label value ${show(value)} contains a control character (newline, NUL, ...)`, path);
   return value;
 }

@@ -53,7 +53,8 @@ export class QueryEngine {
   async run(q: QuerySpec): Promise<QueryResult> {
     if (!(q.to > q.from)) throw new ValidationError('`to` must be after `from`', 'to');
     const maxDataPoints = q.maxDataPoints ?? DEFAULT_MAX_DATA_POINTS;
-    if (!Number.isInteger(maxDataPoints) || maxDataPoints < 2 || maxDataPoints > 100000) throw new ValidationError('maxDataPoints must be an integer between 2 and 100000', 'maxDataPoints');
+    if (!Number.isInteger(maxDataPoints) || maxDataPoints < 2 || maxDataPoints > 100000)
+      throw new ValidationError('maxDataPoints must be an integer between 2 and 100000', 'maxDataPoints');
     const range = q.to - q.from;
     const step = Math.max(q.step ?? 0, Math.ceil(range / maxDataPoints), 1);
     const matched = this.catalog.find(q.selectors, MAX_SERIES_PER_QUERY + 1);
@@ -66,8 +67,20 @@ export class QueryEngine {
     const parts = await Promise.all(
       chunks.map(async (chunk) => {
         try {
-          const r = await this.archive.read(chunk.map((e) => ({ file: e.file, ds: e.ds })), q.cf, q.from, q.to, step, rows);
-          return chunk.map((e, i) => ({ name: e.name, labels: e.labels, timestamps: r.timestamps, values: withLivePoint(e, r.timestamps, r.columns[i], this.isGauge(e)) }));
+          const r = await this.archive.read(
+            chunk.map((e) => ({ file: e.file, ds: e.ds })),
+            q.cf,
+            q.from,
+            q.to,
+            step,
+            rows,
+          );
+          return chunk.map((e, i) => ({
+            name: e.name,
+            labels: e.labels,
+            timestamps: r.timestamps,
+            values: withLivePoint(e, r.timestamps, r.columns[i], this.isGauge(e)),
+          }));
         } catch (e) {
           if (e instanceof RrdError && /RRA matching the chosen CF|no RRA/i.test(e.message))
             throw new ValidationError(`consolidation function ${q.cf} is not stored for some of these series (${e.message})`, 'cf');

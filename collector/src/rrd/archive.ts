@@ -164,20 +164,36 @@ export class RrdArchive {
     // rrdcached serves one connection's commands in order and a FLUSH waits for its file, so flushing
     // many files goes over several connections at once to keep its write threads busy.
     if (this.flushers.length === 0) for (let i = 0; i < FLUSH_CONNECTIONS; i++) this.flushers.push(new RrdcachedClient(c.address));
-    await c.sync(); // a restarted rrdcached first gets back what it lost
-    await Promise.all(
-      files.map((f, i) =>
-        this.flushers[i % this.flushers.length].commandWithRetry(`FLUSH ${path.relative(this.opts.root, f)}`).catch((e: Error) => {
-          // rrdcached answers "no such file" for a file it holds nothing for: nothing to flush.
-          if (!/no such file|not found/i.test(e.message)) throw e;
-        }),
-      ),
-    );
+    // A restarted rrdcached first gets back what it lost; if it dies during the flush, again.
+    for (;;) {
+      const losses = c.losses;
+      await c.sync();
+      await Promise.all(
+        files.map((f, i) =>
+          this.flushers[i % this.flushers.length].commandWithRetry(`FLUSH ${path.relative(this.opts.root, f)}`).catch((e: Error) => {
+            // rrdcached answers "no such file" for a file it holds nothing for: nothing to flush.
+            if (!/no such file|not found/i.test(e.message)) throw e;
+          }),
+        ),
+      );
+      if (c.losses === losses) return;
+    }
   }
 
   /** Reads several series in one `xport`, aligned on a common step. */
   async read(specs: ReadSpec[], cf: CF, from: number, to: number, step: number, maxRows: number): Promise<ReadResult> {
-    const parts = ['xport', '--json', '--start', String(Math.floor(from)), '--end', String(Math.ceil(to)), '--step', String(Math.max(1, Math.round(step))), '--maxrows', String(Math.max(10, maxRows)) /* xport refuses fewer than 10 */];
+    const parts = [
+      'xport',
+      '--json',
+      '--start',
+      String(Math.floor(from)),
+      '--end',
+      String(Math.ceil(to)),
+      '--step',
+      String(Math.max(1, Math.round(step))),
+      '--maxrows',
+      String(Math.max(10, maxRows)) /* xport refuses fewer than 10 */,
+    ];
     specs.forEach((s, i) => {
       // In DEF a ':' separates fields; escape it (our own names never have one; imported ones are checked at import).
       const f = s.file.replace(/:/g, '\\:');

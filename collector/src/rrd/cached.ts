@@ -36,6 +36,7 @@ export class RrdcachedClient {
   private replayLog: { at: number; lines: string[] }[] = [];
   private replayValues = 0;
   private connectionLost = false;
+  private lossCount = 0;
   private readonly maxAttempts: number;
   /** Seconds after which rrdcached has written a value to its file by itself (its -w plus -z, and a margin). */
   private readonly replayWindow: number;
@@ -77,7 +78,10 @@ export class RrdcachedClient {
   private onClose(s: net.Socket) {
     if (this.sock !== s) return;
     this.sock = undefined;
-    if (!this.closed) this.connectionLost = true;
+    if (!this.closed) {
+      this.connectionLost = true;
+      this.lossCount++;
+    }
     this.buf = '';
     this.current = undefined;
     const retry = this.inflight.drain();
@@ -153,7 +157,10 @@ export class RrdcachedClient {
 
   /** One command, sent again after a lost connection (for idempotent commands such as FLUSH). */
   commandWithRetry(line: string): Promise<Reply> {
-    return this.withRetry(() => this.command(line), (e) => e instanceof RrdError && /closed|cannot connect/.test(e.message));
+    return this.withRetry(
+      () => this.command(line),
+      (e) => e instanceof RrdError && /closed|cannot connect/.test(e.message),
+    );
   }
 
   /** Runs after every batch queued before it: nothing may interleave between BATCH and its '.'. */
@@ -173,6 +180,11 @@ export class RrdcachedClient {
         await new Promise((r) => setTimeout(r, Math.min(2000, 100 * 2 ** attempt)));
       }
     }
+  }
+
+  /** How many times the connection to rrdcached was lost (it died or restarted). */
+  get losses(): number {
+    return this.lossCount;
   }
 
   /** Values acknowledged within the replay window and not yet known to be in their files. */
@@ -262,15 +274,23 @@ export class RrdcachedProcess {
     const args = [
       '-g', // foreground: we own the process and stop it by its PID
       '-F', // flush everything on shutdown
-      '-l', this.address,
-      '-p', path.join(this.stateDir, 'rrdcached.pid'),
-      '-j', path.join(this.stateDir, 'journal'),
-      '-b', this.baseDir,
+      '-l',
+      this.address,
+      '-p',
+      path.join(this.stateDir, 'rrdcached.pid'),
+      '-j',
+      path.join(this.stateDir, 'journal'),
+      '-b',
+      this.baseDir,
       '-B',
-      '-w', String(this.writeInterval),
-      '-z', String(Math.max(1, Math.floor(this.writeInterval / 5))),
-      '-f', '3600',
-      '-t', '2',
+      '-w',
+      String(this.writeInterval),
+      '-z',
+      String(Math.max(1, Math.floor(this.writeInterval / 5))),
+      '-f',
+      '3600',
+      '-t',
+      '2',
     ];
     const child = spawn(this.binary, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     this.child = child;

@@ -12,7 +12,8 @@ const POINTS = 100;
 function workload(base: number): Sample[] {
   const samples: Sample[] = [];
   // Time-major order, as slurpers send: each series gets its points over many batches.
-  for (let i = 0; i < POINTS; i++) for (let s = 0; s < SERIES; s++) samples.push({ name: 'crash_test', labels: { n: String(s) }, value: s * 1000 + i, time: base + i * 60 });
+  for (let i = 0; i < POINTS; i++)
+    for (let s = 0; s < SERIES; s++) samples.push({ name: 'crash_test', labels: { n: String(s) }, value: s * 1000 + i, time: base + i * 60 });
   return samples;
 }
 

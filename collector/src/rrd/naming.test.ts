@@ -7,7 +7,10 @@ test('file names are readable where safe and never escape the root', () => {
   assert.equal(seriesFile('cpu_usage', { host: 'fnpc3001', mode: 'idle' }), 'cpu_usage/host=fnpc3001,mode=idle.rrd');
   assert.equal(seriesFile('lab.host01.temp', {}), 'lab.host01.temp/series.rrd');
   const evil = seriesFile('m', { a: '../../etc/passwd', b: '..', c: 'x y"z', d: 'a:b' });
-  assert.ok(evil.split('/').every((part) => part !== '..' && part !== '.' && !part.startsWith('.')), evil);
+  assert.ok(
+    evil.split('/').every((part) => part !== '..' && part !== '.' && !part.startsWith('.')),
+    evil,
+  );
   assert.equal(evil.split('/').length, 2, 'exactly one directory level');
   assert.ok(isProtocolSafePath('/root/' + evil), 'no space, quote or colon reaches rrdtool');
   const root = '/srv/rrd';

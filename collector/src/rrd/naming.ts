@@ -41,7 +41,7 @@ export function resolveInside(root: string, rel: string): string {
 }
 
 // Characters that may appear in a path given to `rrdtool -` or rrdcached: no whitespace, quotes, colons or controls.
-const PROTOCOL_SAFE = /^[A-Za-z0-9_.,=%+@\/-]+$/;
+const PROTOCOL_SAFE = /^[A-Za-z0-9_.,=%+@/-]+$/;
 export function isProtocolSafePath(p: string): boolean {
   return PROTOCOL_SAFE.test(p);
 }

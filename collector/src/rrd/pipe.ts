@@ -117,7 +117,8 @@ export class RrdtoolPipe {
   /** Runs one command line (no newline inside); resolves with its output, rejects with the rrdtool error. */
   run(line: string): Promise<string> {
     if (this.closed) return Promise.reject(new RrdError('rrdtool pipe closed', line));
-    if (line.includes('\n') || line.includes('\r') || line.includes('\0')) return Promise.reject(new RrdError('refusing a command containing a line break or NUL', line));
+    if (line.includes('\n') || line.includes('\r') || line.includes('\0'))
+      return Promise.reject(new RrdError('refusing a command containing a line break or NUL', line));
     return new Promise((resolve, reject) => this.enqueue({ line, out: [], started: 0, resolve, reject, attempts: 0 }));
   }
 

@@ -14,7 +14,10 @@ export interface CommandResult extends Parsed {
 
 const MAX_OUTPUT = 64 * 1024 * 1024;
 
-export function runCommand(argv: string[], opts: { timeoutSeconds: number; env: Record<string, string>; format: 'graphite' | 'json' | 'auto'; mapper: GraphiteMapper }): Promise<CommandResult> {
+export function runCommand(
+  argv: string[],
+  opts: { timeoutSeconds: number; env: Record<string, string>; format: 'graphite' | 'json' | 'auto'; mapper: GraphiteMapper },
+): Promise<CommandResult> {
   return new Promise((resolve) => {
     // Its own process group, so a timeout also ends what a shell script started (a `sleep` holding stdout open).
     const child = spawn(argv[0], argv.slice(1), { env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });

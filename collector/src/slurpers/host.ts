@@ -3,7 +3,26 @@ import { readFile, statfs } from 'node:fs/promises';
 import os from 'node:os';
 import { Sample } from '../model/series.js';
 
-const REAL_FS = new Set(['ext2', 'ext3', 'ext4', 'xfs', 'btrfs', 'zfs', 'vfat', 'nfs', 'nfs4', 'f2fs', 'reiserfs', 'jfs', 'cifs', 'lustre', 'gpfs', 'ceph', 'fuse.glusterfs', 'overlay']);
+const REAL_FS = new Set([
+  'ext2',
+  'ext3',
+  'ext4',
+  'xfs',
+  'btrfs',
+  'zfs',
+  'vfat',
+  'nfs',
+  'nfs4',
+  'f2fs',
+  'reiserfs',
+  'jfs',
+  'cifs',
+  'lustre',
+  'gpfs',
+  'ceph',
+  'fuse.glusterfs',
+  'overlay',
+]);
 
 interface Counters {
   at: number;

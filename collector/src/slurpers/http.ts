@@ -1,7 +1,10 @@
 // Scrapes a URL serving the Prometheus text format or a JSON array of samples.
 import { parseJsonSamples, parsePrometheusText, Parsed } from './parse.js';
 
-export async function scrapeHttp(url: string, opts: { timeoutSeconds: number; headers: Record<string, string>; format: 'prometheus' | 'json' | 'auto' }): Promise<Parsed & { status: number }> {
+export async function scrapeHttp(
+  url: string,
+  opts: { timeoutSeconds: number; headers: Record<string, string>; format: 'prometheus' | 'json' | 'auto' },
+): Promise<Parsed & { status: number }> {
   const res = await fetch(url, {
     headers: { accept: 'text/plain;version=0.0.4, application/json;q=0.9, */*;q=0.1', ...opts.headers },
     signal: AbortSignal.timeout(opts.timeoutSeconds * 1000),

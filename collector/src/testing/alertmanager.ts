@@ -20,7 +20,17 @@ export interface TestAlertmanager {
   /** Starts it again on the same port with the same data. */
   up: () => Promise<void>;
   stop: () => Promise<void>;
-  silences: () => Promise<{ id: string; createdBy: string; comment: string; startsAt: string; endsAt: string; status: { state: string }; matchers: { name: string; value: string; isRegex: boolean; isEqual?: boolean }[] }[]>;
+  silences: () => Promise<
+    {
+      id: string;
+      createdBy: string;
+      comment: string;
+      startsAt: string;
+      endsAt: string;
+      status: { state: string };
+      matchers: { name: string; value: string; isRegex: boolean; isEqual?: boolean }[];
+    }[]
+  >;
   postAlerts: (alerts: { labels: Record<string, string>; startsAt?: string; endsAt?: string }[]) => Promise<void>;
 }
 
@@ -37,14 +47,27 @@ export async function startAlertmanager(o: { binary?: string; readyTimeoutMs?: n
   let log = '';
 
   const up = async () => {
-    const c = spawn(BINARY, [`--config.file=${config}`, `--storage.path=${path.join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--cluster.listen-address=', '--log.level=warn'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const c = spawn(
+      BINARY,
+      [
+        `--config.file=${config}`,
+        `--storage.path=${path.join(dir, 'data')}`,
+        `--web.listen-address=127.0.0.1:${port}`,
+        '--cluster.listen-address=',
+        '--log.level=warn',
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
     child = c;
     c.stderr!.on('data', (b) => (log = (log + b).slice(-4000)));
     c.on('error', (e) => (log += `\n${e.message}`));
     const deadline = Date.now() + readyMs;
     for (;;) {
       if (c.exitCode !== null) throw new Error(`alertmanager exited: ${log}`);
-      const ok = await fetch(`${url}/-/ready`).then((r) => r.ok, () => false);
+      const ok = await fetch(`${url}/-/ready`).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (ok) return;
       if (Date.now() > deadline) {
         // Stop the process started here (by its PID) before giving up, so no Alertmanager outlives the test.

@@ -8,7 +8,10 @@ export function downtimeApi(base: () => string) {
   return {
     /** POST /downtimes with author, reason and kind filled in; expects 201. */
     async post(body: Record<string, unknown>): Promise<DowntimeJson> {
-      const r = await api<{ data: DowntimeJson }>(base(), '/api/v1/downtimes', { method: 'POST', body: JSON.stringify({ author: 'alice', reason: 'maintenance', kind: 'planned', ...body }) });
+      const r = await api<{ data: DowntimeJson }>(base(), '/api/v1/downtimes', {
+        method: 'POST',
+        body: JSON.stringify({ author: 'alice', reason: 'maintenance', kind: 'planned', ...body }),
+      });
       assert.equal(r.status, 201, JSON.stringify(r.body));
       return r.body.data;
     },

@@ -78,7 +78,11 @@ export async function rrdFetch(file: string, cf: string, start: number, end: num
   return out;
 }
 
-export async function api<T = unknown>(base: string, pathAndQuery: string, init: RequestInit & { token?: string } = {}): Promise<{ status: number; body: T & { error?: { message: string; path?: string } } }> {
+export async function api<T = unknown>(
+  base: string,
+  pathAndQuery: string,
+  init: RequestInit & { token?: string } = {},
+): Promise<{ status: number; body: T & { error?: { message: string; path?: string } } }> {
   const headers: Record<string, string> = { ...(init.headers as Record<string, string>) };
   if (init.token) headers.authorization = `Bearer ${init.token}`;
   if (init.body && !headers['content-type']) headers['content-type'] = 'application/json';

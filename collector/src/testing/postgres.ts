@@ -75,10 +75,14 @@ export async function startPostgres(database = 'rexmon_test', o: { bin?: string;
     throw e;
   }
   const port = await freePort();
-  const child: ChildProcess = spawn(path.join(BIN, 'postgres'), ['-D', data, '-k', dir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'full_page_writes=off'], {
-    ...as,
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const child: ChildProcess = spawn(
+    path.join(BIN, 'postgres'),
+    ['-D', data, '-k', dir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'full_page_writes=off'],
+    {
+      ...as,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   let log = '';
   child.stderr!.on('data', (b) => (log = (log + b).slice(-4000)));
   const exited = new Promise<void>((r) => child.once('exit', () => r()));

@@ -42,10 +42,7 @@ export function parseTime(input: string | number, nowSeconds = Date.now() / 1000
     const ms = Date.parse(s.replace(' ', 'T'));
     if (!Number.isNaN(ms)) return ms / 1000;
   }
-  throw new ValidationError(
-    `${path}: ${JSON.stringify(input)} is not a time (expected ISO 8601, Unix seconds, Unix milliseconds, or now-1h / +2h)`,
-    path,
-  );
+  throw new ValidationError(`${path}: ${JSON.stringify(input)} is not a time (expected ISO 8601, Unix seconds, Unix milliseconds, or now-1h / +2h)`, path);
 }
 
 function numericTime(n: number, path: string): number {
