@@ -1,5 +1,6 @@
 // The collector process: wires config → database → catalog → RRD archive → pipeline → listeners, slurpers, API.
 import dgram from 'node:dgram';
+import { mkdir } from 'node:fs/promises';
 import { createServer, Server } from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
@@ -20,12 +21,8 @@ import { RrdArchive } from './rrd/archive.js';
 import { RrdcachedClient, RrdcachedProcess } from './rrd/cached.js';
 import { RrdWriter, TemplateChooser } from './rrd/writer.js';
 import { SlurperScheduler } from './slurpers/scheduler.js';
+import { isLoopback, splitHostPort } from './util/net.js';
 import { VERSION } from './version.js';
-
-export function isLoopback(hostPort: string): boolean {
-  const host = hostPort.slice(0, hostPort.lastIndexOf(':')).replace(/^\[|\]$/g, '');
-  return host === 'localhost' || host === '::1' || /^127\./.test(host);
-}
 
 export function openDatabase(config: Config): Promise<Db> {
   return openDb({ client: config.database.client, filename: path.resolve(config.dataDir, config.database.filename), connection: config.database.connection });
@@ -75,7 +72,7 @@ export class Collector {
       this.cachedProc = new RrdcachedProcess(c.rrd.cached.binary, archiveRoot, path.join(dataDir, 'rrdcached'), c.rrd.cached.writeInterval, (m) =>
         this.log.warn(m),
       );
-      await (await import('node:fs/promises')).mkdir(archiveRoot, { recursive: true });
+      await mkdir(archiveRoot, { recursive: true });
       await this.cachedProc.start();
       this.cachedClient = new RrdcachedClient(this.cachedProc.address, { replayWindow: replayWindow(c.rrd.cached.writeInterval) });
     } else if (c.rrd.cached.mode === 'external') {
@@ -101,8 +98,7 @@ export class Collector {
     this.pipeline.start();
 
     const mapper = new GraphiteMapper(c.graphite.mappings);
-    const query = new QueryEngine(this.catalog, this.archive, this.writer);
-    query.isGauge = (e) => c.rrd.templates[e.template]?.type === 'GAUGE';
+    const query = new QueryEngine(this.catalog, this.archive, this.writer, (e) => c.rrd.templates[e.template]?.type === 'GAUGE');
     const anonymousRead = c.auth.anonymousRead ?? isLoopback(c.http.listen);
     this.downtimes = new Downtimes(this.db, c.downtimes, this.log.child({ stage: 'downtimes' }), this.metrics.registry);
     this.events = new Events(this.db, c.events, this.log.child({ stage: 'events' }), this.metrics.registry);
@@ -123,7 +119,7 @@ export class Collector {
         this.events.router({ auth: { anonymousRead, anonymousWrite: c.auth.anonymousWrite } }),
       ],
     }));
-    const [host, port] = splitHostPort(c.http.listen);
+    const { host, port } = splitHostPort(c.http.listen);
     this.http = await new Promise<Server>((resolve, reject) => {
       const s = createServer(app);
       s.once('error', (e) => reject(new Error(`cannot listen on ${c.http.listen} for HTTP: ${e.message}`)));
@@ -185,11 +181,6 @@ export class Collector {
 /** rrdcached writes a value within -w plus a random delay up to -z (we start it with -z = w/5); add a margin. */
 function replayWindow(writeInterval: number): number {
   return writeInterval * 1.2 + 60;
-}
-
-function splitHostPort(hp: string): [string, number] {
-  const i = hp.lastIndexOf(':');
-  return [hp.slice(0, i).replace(/^\[|\]$/g, ''), Number(hp.slice(i + 1))];
 }
 
 function fmtAddr(a: net.AddressInfo): string {

@@ -5,9 +5,7 @@ const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
 
 export function statusPage(deps: ApiDeps): string {
   const depth = deps.pipeline.depth();
-  const names = new Map<string, number>();
-  for (const e of deps.catalog.find([{ matchers: [], text: '' }])) names.set(e.name, (names.get(e.name) ?? 0) + 1);
-  const rows = [...names.entries()]
+  const rows = [...deps.catalog.countsByName().entries()]
     .sort()
     .slice(0, 500)
     .map(([n, c]) => `<tr><td>${esc(n)}</td><td>${c}</td></tr>`)

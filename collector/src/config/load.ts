@@ -1,6 +1,5 @@
 // Loads and validates the YAML config; every error names the file, the key path, the line and what was expected.
 import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { LineCounter, parseDocument, isNode } from 'yaml';
 import { z } from 'zod';
 import { Config, configSchema } from './schema.js';
@@ -68,8 +67,4 @@ export function loadConfig(file: string | undefined, overrides: { dataDir?: stri
     config.http.listen = overrides.listen;
   }
   return config;
-}
-
-export function resolveIn(config: Config, p: string): string {
-  return path.resolve(config.dataDir, p);
 }

@@ -71,17 +71,24 @@ export function iso(sec: number): string {
   return new Date(sec * 1000).toISOString().replace('.000Z', 'Z');
 }
 
+const labelFormats = new Map<string, Intl.DateTimeFormat>();
+
 /** `2025-03-11 08:00 CDT`-style text for messages and annotations. */
 export function formatInZone(sec: number, zone: string): string {
-  const s = new Intl.DateTimeFormat('en-CA', {
-    timeZone: zone,
-    hourCycle: 'h23',
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-    hour: '2-digit',
-    minute: '2-digit',
-    timeZoneName: 'short',
-  }).format(new Date(sec * 1000));
-  return s.replace(',', '');
+  // Building a formatter costs far more than using one: one per zone, as format() keeps them.
+  let f = labelFormats.get(zone);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-CA', {
+      timeZone: zone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      timeZoneName: 'short',
+    });
+    labelFormats.set(zone, f);
+  }
+  return f.format(new Date(sec * 1000)).replace(',', '');
 }

@@ -8,6 +8,7 @@ import { Sample } from '../model/series.js';
 import { Pipeline } from '../pipeline/pipeline.js';
 import { GraphiteMapper, parseGraphiteLine } from './graphite.js';
 import { LineSplitter } from './lines.js';
+import { splitHostPort } from '../util/net.js';
 
 export interface ListenerDeps {
   pipeline: Pipeline;
@@ -15,11 +16,6 @@ export interface ListenerDeps {
   mapper: GraphiteMapper;
   log: Logger;
   maxLineLength: number;
-}
-
-function splitHostPort(hp: string): { host: string; port: number } {
-  const i = hp.lastIndexOf(':');
-  return { host: hp.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(hp.slice(i + 1)) };
 }
 
 /** Logs the first bad lines of each source in full, then only counts (a broken sender must not flood the log). */

@@ -65,11 +65,6 @@ export class Pipeline {
     return true;
   }
 
-  /** Whether a batch of n would fit now. */
-  hasRoom(n: number): boolean {
-    return this.lanes.every((l) => l.queue.hasRoom(n));
-  }
-
   /** Resolves when some queue space was freed. */
   waitForSpace(): Promise<void> {
     const full = this.lanes.find((l) => !l.queue.hasRoom(1));

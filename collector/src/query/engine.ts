@@ -45,10 +45,9 @@ export class QueryEngine {
     private readonly catalog: Catalog,
     private readonly archive: RrdArchive,
     private readonly writer: RrdWriter,
+    /** Which series store gauges: only for those is the last raw value a meaningful live point. */
+    private readonly isGauge: (e: SeriesEntry) => boolean = () => true,
   ) {}
-
-  /** Which templates store gauges: only for those is the last raw value a meaningful live point. */
-  isGauge: (e: SeriesEntry) => boolean = () => true;
 
   async run(q: QuerySpec): Promise<QueryResult> {
     if (!(q.to > q.from)) throw new ValidationError('`to` must be after `from`', 'to');

@@ -230,11 +230,6 @@ export class RrdArchive {
     return m;
   }
 
-  async last(file: string): Promise<number> {
-    const out = await this.reader().run(`last ${arg(file)}`);
-    return Number(out.trim());
-  }
-
   /** Values rrdcached acknowledged that are not yet known to be in their files (replayed if it dies). */
   get unconfirmedValues(): number {
     return this.opts.cached?.unconfirmedValues ?? 0;
@@ -242,11 +237,6 @@ export class RrdArchive {
 
   confirmAll() {
     this.opts.cached?.confirmAll();
-  }
-
-  /** Raw pipe access for callers such as graph rendering. */
-  runOnReader(line: string): Promise<string> {
-    return this.reader().run(line);
   }
 
   restarts(): number {

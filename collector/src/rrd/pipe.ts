@@ -36,10 +36,6 @@ export class RrdtoolPipe {
     return this.child?.pid;
   }
 
-  get depth(): number {
-    return this.inflight.length;
-  }
-
   private start(): ChildProcessWithoutNullStreams {
     const child = spawn(this.binary, ['-'], { stdio: ['pipe', 'pipe', 'pipe'] });
     child.stdout.setEncoding('utf8');

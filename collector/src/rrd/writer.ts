@@ -55,12 +55,12 @@ export class RrdWriter implements Processor {
     }
     // Register and create series seen for the first time.
     const unknown: NewSeries[] = [];
-    const firstTime = new Map<string, number>();
+    const creating = new Map<string, { first: number; template: RrdTemplate }>();
     for (const [key, g] of groups) {
       if (this.catalog.get(key)) continue;
       const { name, template } = this.templates.choose(g.sample.name);
       unknown.push({ name: g.sample.name, labels: g.sample.labels, template: name, step: template.step, ds: DS_NAME });
-      firstTime.set(key, Math.min(...g.times));
+      creating.set(key, { first: Math.min(...g.times), template });
     }
     if (unknown.length) {
       const entries = await this.catalog.register(unknown, { pending: true });
@@ -68,8 +68,9 @@ export class RrdWriter implements Processor {
         entries.map(async (e) => {
           // One step before the first value: a GAUGE value covers the interval since the previous update,
           // so a start just 1 s before would leave the first interval mostly unknown and lose the first point.
-          const tpl = this.templates.choose(e.name).template;
-          const start = (firstTime.get(e.key) ?? Math.floor(Date.now() / 1000)) - tpl.step;
+          const c = creating.get(e.key);
+          const tpl = c?.template ?? this.templates.choose(e.name).template;
+          const start = (c?.first ?? Math.floor(Date.now() / 1000)) - tpl.step;
           await this.archive.create(e.file, tpl, start);
           e.ready = true;
           // A file adopted as it was may hold later data; let the archive tell us (stale handling below).

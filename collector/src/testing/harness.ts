@@ -8,6 +8,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { Collector } from '../app.js';
 import { configSchema } from '../config/schema.js';
+import { splitHostPort } from '../util/net.js';
 
 export const run = promisify(execFile);
 
@@ -36,7 +37,7 @@ export interface TestCollector {
   stop: () => Promise<void>;
 }
 
-const split = (a?: string) => (a ? { host: a.slice(0, a.lastIndexOf(':')), port: Number(a.slice(a.lastIndexOf(':') + 1)) } : undefined);
+const split = (a?: string) => (a ? splitHostPort(a) : undefined);
 
 /** Starts a collector in this process with test defaults (free ports, no slurpers, silent log) merged with `overrides`. */
 export async function startCollector(overrides: Record<string, unknown> = {}, dataDir?: string): Promise<TestCollector> {
