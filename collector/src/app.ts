@@ -1,6 +1,6 @@
 // The collector process: wires config → database → catalog → RRD archive → pipeline → listeners, slurpers, API.
 import dgram from 'node:dgram';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readdir } from 'node:fs/promises';
 import { createServer, Server } from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
@@ -23,6 +23,7 @@ import { RrdWriter, TemplateChooser } from './rrd/writer.js';
 import { SlurperScheduler } from './slurpers/scheduler.js';
 import { isLoopback, splitHostPort } from './util/net.js';
 import { VERSION } from './version.js';
+import { WriteAheadLog } from './wal/wal.js';
 
 export function openDatabase(config: Config): Promise<Db> {
   return openDb({ client: config.database.client, filename: path.resolve(config.dataDir, config.database.filename), connection: config.database.connection });
@@ -48,6 +49,9 @@ export class Collector {
   private tcp?: net.Server;
   private udp?: dgram.Socket;
   private refreshTimer?: NodeJS.Timeout;
+  private checkpointTimer?: NodeJS.Timeout;
+  private checkpointing?: Promise<void>;
+  wal?: WriteAheadLog;
   private ready = false;
   /** Where each listener really listens (ports resolved when configured as 0). */
   readonly addresses: { http?: string; graphiteTcp?: string; graphiteUdp?: string } = {};
@@ -69,12 +73,9 @@ export class Collector {
     this.metrics.series.set(this.catalog.size);
 
     if (c.rrd.cached.mode === 'spawn') {
-      this.cachedProc = new RrdcachedProcess(c.rrd.cached.binary, archiveRoot, path.join(dataDir, 'rrdcached'), c.rrd.cached.writeInterval, (m) =>
-        this.log.warn(m),
-      );
       await mkdir(archiveRoot, { recursive: true });
-      await this.cachedProc.start();
-      this.cachedClient = new RrdcachedClient(this.cachedProc.address, { replayWindow: replayWindow(c.rrd.cached.writeInterval) });
+      await this.startCached(dataDir, archiveRoot);
+      this.cachedClient = new RrdcachedClient(this.cachedProc!.address, { replayWindow: replayWindow(c.rrd.cached.writeInterval) });
     } else if (c.rrd.cached.mode === 'external') {
       this.cachedClient = new RrdcachedClient(c.rrd.cached.address!, { replayWindow: replayWindow(c.rrd.cached.writeInterval) });
     }
@@ -92,10 +93,21 @@ export class Collector {
         },
       },
     });
-    this.writer = new RrdWriter(this.archive, this.catalog, new TemplateChooser(c.rrd), this.metrics, (m) => this.log.warn(m));
-    this.pipeline = new Pipeline({ ...c.pipeline, log: (msg, err) => this.log.error({ err }, msg) }, this.metrics);
+    this.writer = new RrdWriter(this.archive, this.catalog, new TemplateChooser(c.rrd), this.metrics, (m) => this.log.warn(m), c.rrd.minFreeBytes);
+    if (c.wal.enabled)
+      this.wal = new WriteAheadLog({ dir: path.join(dataDir, 'wal'), ...c.wal, segmentBytes: c.wal.segmentSize, log: (m) => this.log.warn(m) });
+    this.pipeline = new Pipeline({ ...c.pipeline, wal: this.wal, log: (msg, err) => this.log.error({ err }, msg) }, this.metrics);
     this.pipeline.add(this.writer);
     this.pipeline.start();
+    if (this.wal) {
+      // What an earlier run accepted but had not seen into the files goes first, before any new input.
+      const replayed = await this.pipeline.replay(this.wal.replay());
+      await this.wal.open();
+      this.metrics.walReplayed.inc(replayed);
+      if (replayed) this.log.info(`replaying ${replayed} samples from the write-ahead log`);
+      this.checkpointTimer = setInterval(() => void this.checkpoint(), c.wal.checkpointInterval * 1000);
+      this.checkpointTimer.unref();
+    }
 
     const mapper = new GraphiteMapper(c.graphite.mappings);
     const query = new QueryEngine(this.catalog, this.archive, this.writer, (e) => c.rrd.templates[e.template]?.type === 'GAUGE');
@@ -157,15 +169,55 @@ export class Collector {
     if (anonymousRead && !isLoopback(c.http.listen)) this.log.warn('anonymous read is on while the API listens beyond loopback');
   }
 
+  /**
+   * Our rrdcached, started. After a crash its journal holds values it never wrote: a first rrdcached reads the
+   * journal and writes all of it out as it stops (-F), so that the files are complete before anything relies on them.
+   */
+  private async startCached(dataDir: string, archiveRoot: string): Promise<void> {
+    const c = this.config.rrd.cached;
+    const stateDir = path.join(dataDir, 'rrdcached');
+    const make = () => new RrdcachedProcess(c.binary, archiveRoot, stateDir, c.writeInterval, (m) => this.log.warn(m));
+    const journal = await readdir(path.join(stateDir, 'journal')).catch(() => [] as string[]);
+    if (journal.some((f) => f.startsWith('rrd.journal'))) {
+      this.log.info('rrdcached journal left by an earlier run: writing it into the files first');
+      const once = make();
+      this.cachedProc = once;
+      await once.start();
+      await once.stop();
+    }
+    this.cachedProc = make();
+    await this.cachedProc.start();
+  }
+
+  /** Flushes what was accepted into the files and trims the write-ahead log (one at a time). */
+  private async checkpoint(): Promise<void> {
+    if (this.checkpointing) return;
+    this.checkpointing = this.pipeline
+      .flush()
+      .catch((e) => this.log.error({ err: e }, 'checkpoint failed; the write-ahead log keeps everything'))
+      .finally(() => {
+        this.checkpointing = undefined;
+        this.metrics.walBytes.set(this.wal?.bytes ?? 0);
+      });
+    return this.checkpointing;
+  }
+
   /** Stops input first, then drains and flushes every accepted sample, then the backends. */
   async stop(): Promise<void> {
     this.ready = false;
     clearInterval(this.refreshTimer);
+    clearInterval(this.checkpointTimer);
     this.slurpers?.stop();
     await this.downtimes?.stop();
     await this.events?.stop();
     await Promise.all([this.tcp && new Promise((r) => this.tcp!.close(r)), this.udp && new Promise((r) => this.udp!.close(() => r(undefined)))]);
-    await this.pipeline?.stop();
+    await this.checkpointing;
+    // A backend that fails here must not keep the rest (rrdcached, the database) running: stop them, then report.
+    const failed = await this.pipeline?.stop().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    await this.wal?.close();
     if (this.http) {
       this.http.closeAllConnections();
       await new Promise((r) => this.http!.close(r));
@@ -174,6 +226,7 @@ export class Collector {
     await this.cachedClient?.close();
     await this.cachedProc?.stop();
     await this.db?.destroy();
+    if (failed) throw failed;
     this.log.info('rexmon collector stopped');
   }
 }

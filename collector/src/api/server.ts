@@ -86,11 +86,14 @@ export function createApp(deps: ApiDeps): express.Express {
 
   app.get('/healthz', (_req, res) => void res.json({ status: 'ok' }));
   app.get('/readyz', (_req, res) => {
-    if (deps.ready()) res.json({ status: 'ready' });
-    else sendError(res, 503, 'starting or stopping');
+    const problems = deps.pipeline.problems();
+    if (!deps.ready()) sendError(res, 503, 'starting or stopping');
+    else if (problems.length) sendError(res, 503, `not storing input: ${problems.join('; ')}`, undefined, { problems });
+    else res.json({ status: 'ready' });
   });
   app.get('/metrics', async (_req, res) => {
     deps.metrics.series.set(deps.catalog.size);
+    deps.metrics.notStoring.set(deps.pipeline.problems().length ? 1 : 0);
     res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   });
   app.get('/', authenticate(deps), read, (_req, res) => void res.type('html').send(statusPage(deps)));
@@ -169,7 +172,10 @@ export function createApp(deps: ApiDeps): express.Express {
     list.forEach((raw: unknown, i: number) => {
       try {
         if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ValidationError('expected an object', `[${i}]`);
-        samples.push(checkSample(raw as never, now, `[${i}]`));
+        const sample = checkSample(raw as never, now, `[${i}]`);
+        const late = deps.pipeline.timeRefusal(sample.time);
+        if (late) throw new ValidationError(late.message, `[${i}].time`);
+        samples.push(sample);
       } catch (e) {
         errors.push({ index: i, path: (e as ValidationError).path, message: (e as Error).message });
       }
@@ -181,10 +187,13 @@ export function createApp(deps: ApiDeps): express.Express {
         errors: errors.slice(0, 100),
       });
     }
-    if (!deps.pipeline.push(samples, 'http')) {
-      deps.metrics.dropped.inc({ source: 'http', reason: 'queue_full_refused' }, samples.length);
+    // 202 only once the batch is in the write-ahead log.
+    const accepted = deps.pipeline.push(samples, 'http');
+    if (!accepted || !(await accepted)) {
+      const why = deps.pipeline.refusal(samples.length) ?? 'the ingest queue is full';
+      if (!accepted) deps.metrics.dropped.inc({ source: 'http', reason: 'refused_503' }, samples.length);
       res.set('Retry-After', '1');
-      return sendError(res, 503, 'the ingest queue is full; nothing was stored, retry later');
+      return sendError(res, 503, `${why}; nothing was stored, retry later`);
     }
     res.status(202).json({ data: { accepted: samples.length } });
   });

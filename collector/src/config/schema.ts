@@ -269,6 +269,8 @@ export const configSchema = z
         /** rrdtool pipes for creating files (and writing when rrdcached is off); creation is mostly system time, so more than the cores helps. */
         writers: z.number().int().min(1).max(16).default(4),
         readers: z.number().int().min(1).max(16).default(2),
+        /** New RRD files are not made (their samples wait, reported in /readyz) when less than this would stay free. */
+        minFreeBytes: z.number().int().nonnegative().default(64 * 1024 * 1024),
       })
       .strict()
       .prefault({}),
@@ -277,6 +279,23 @@ export const configSchema = z
         queueCapacity: z.number().int().positive().default(200000),
         batchSize: z.number().int().positive().default(20000),
         flushInterval: duration.default(0.2),
+        /** Samples further ahead of the clock are refused (one would make the rest of its series "out of order"). */
+        futureTolerance: duration.default(300),
+        /** At stop, how long a backend that refuses writes (disk full, rrdcached down) is retried; the log keeps the rest. */
+        stopTimeout: duration.default(10),
+      })
+      .strict()
+      .prefault({}),
+    wal: z
+      .object({
+        /** Accepted samples go to a write-ahead log under dataDir/wal before they are acknowledged. */
+        enabled: z.boolean().default(true),
+        /** always: fdatasync before each acknowledgement (group commit); interval: every fsyncInterval; off: the OS decides. */
+        fsync: z.enum(['always', 'interval', 'off']).default('always'),
+        fsyncInterval: duration.default(1),
+        /** Every so often the values are flushed into the RRD files and the log trimmed (also on POST /admin/flush). */
+        checkpointInterval: duration.refine((s) => s > 0, 'must be more than 0').default(60),
+        segmentSize: z.number().int().min(65536).default(64 * 1024 * 1024),
       })
       .strict()
       .prefault({}),

@@ -28,7 +28,7 @@ export class Metrics {
   });
   readonly rejected = new Counter({
     name: 'rexmon_samples_rejected_total',
-    help: 'Values the archive refused, by reason (out_of_order, readonly, write_error).',
+    help: 'Values the archive refused, by reason (out_of_order, too_old, readonly, create_error, write_error).',
     labelNames: ['reason'],
     registers: [this.registry],
   });
@@ -92,6 +92,32 @@ export class Metrics {
     name: 'rexmon_query_seconds',
     help: 'Time to answer /api/v1/query.',
     buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+    registers: [this.registry],
+  });
+
+  readonly alreadyStored = new Counter({
+    name: 'rexmon_samples_already_stored_total',
+    help: 'Values replayed from the write-ahead log that the archive held already.',
+    registers: [this.registry],
+  });
+  readonly archiveFreeBytes = new Gauge({
+    name: 'rexmon_archive_free_bytes',
+    help: 'Free bytes on the disk of the RRD archive, when last checked (before files are created).',
+    registers: [this.registry],
+  });
+  readonly walBytes = new Gauge({
+    name: 'rexmon_wal_bytes',
+    help: 'Bytes in the write-ahead log: accepted samples not yet known to be in their RRD files.',
+    registers: [this.registry],
+  });
+  readonly walReplayed = new Counter({
+    name: 'rexmon_wal_replayed_samples_total',
+    help: 'Samples read back from the write-ahead log at start.',
+    registers: [this.registry],
+  });
+  readonly notStoring = new Gauge({
+    name: 'rexmon_not_storing',
+    help: '1 while input cannot be stored (disk full, rrdcached down, write-ahead log failing); see /readyz.',
     registers: [this.registry],
   });
 

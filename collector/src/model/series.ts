@@ -8,6 +8,8 @@ export interface Sample {
   value: number;
   /** Unix seconds (integer). */
   time: number;
+  /** Sent again from the write-ahead log after a restart: the archive may hold it already. */
+  replay?: true;
 }
 
 export interface SeriesRef {
@@ -102,4 +104,18 @@ export function checkSample(raw: { name: unknown; labels?: unknown; value: unkno
     time = raw.time > 1e11 ? Math.floor(raw.time / 1000) : Math.floor(raw.time);
   }
   return { name, labels, value, time };
+}
+
+/** rrdtool refuses files that start before 1980; keep a day's margin for a template's first step. */
+export const MIN_TIME = 315532800 + 86400;
+
+/**
+ * Why a sample time cannot be stored: before rrdtool's epoch, or further ahead of the clock than the tolerance
+ * (one far-future value would make every later value of its series "out of order" and lose its history).
+ */
+export function timeRefusal(time: number, nowSeconds: number, futureTolerance: number): { reason: 'too_old' | 'too_new'; message: string } | undefined {
+  if (time < MIN_TIME) return { reason: 'too_old', message: `time ${time} is before 1980 (${MIN_TIME}), which RRD files cannot hold` };
+  if (time > nowSeconds + futureTolerance)
+    return { reason: 'too_new', message: `time ${time} is ${time - nowSeconds} s ahead of the collector's clock (tolerance ${futureTolerance} s)` };
+  return undefined;
 }

@@ -16,10 +16,10 @@ export class BoundedQueue<T> {
     return this.count + n <= this.capacity;
   }
 
-  /** Adds all items or none; false when they do not fit. */
-  offer(items: T[]): boolean {
+  /** Adds all items or none; false when they do not fit (unless forced: room was reserved beforehand). */
+  offer(items: T[], force = false): boolean {
     if (items.length === 0) return true;
-    if (!this.hasRoom(items.length)) return false;
+    if (!force && !this.hasRoom(items.length)) return false;
     this.chunks.push(items);
     this.count += items.length;
     for (const w of this.dataWaiters.splice(0)) w();

@@ -1,6 +1,6 @@
 // The RRD archive: creates files from templates, writes values (rrdcached BATCH, else `rrdtool -` pipes
 // sharded by file so each series keeps its order) and reads series back with `xport`.
-import { mkdir } from 'node:fs/promises';
+import { mkdir, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import { RrdTemplate } from '../config/schema.js';
 import { RrdError } from './errors.js';
@@ -73,6 +73,12 @@ export class RrdArchive {
 
   get root(): string {
     return this.opts.root;
+  }
+
+  /** Bytes an unprivileged writer may still use on the archive's file system. */
+  async freeBytes(): Promise<number> {
+    const st = await statfs(this.opts.root);
+    return st.bavail * st.bsize;
   }
 
   get usesCached(): boolean {

@@ -4,6 +4,8 @@ export class RrdError extends Error {
     readonly command?: string,
     /** Set when the command was sent again after its process or connection died: part of it may have been applied. */
     readonly retried = false,
+    /** rrdtool itself answered ERROR for this command (the process is fine; the command or its file is not). */
+    readonly fromRrdtool = false,
   ) {
     super(message);
     this.name = 'RrdError';

@@ -85,7 +85,7 @@ export class RrdtoolPipe {
         head.resolve(head.out.join('\n'));
       } else if (line.startsWith('ERROR: ')) {
         this.inflight.shift();
-        head.reject(new RrdError(line.slice(7), head.line, head.attempts > 0));
+        head.reject(new RrdError(line.slice(7), head.line, head.attempts > 0, true));
       } else {
         head.out.push(line);
       }

@@ -1,25 +1,61 @@
 // The RRD writer processor: registers new series, creates their files (start one step before the first value,
 // so first points are kept), and writes values in time order per series. Values rrdtool would refuse
 // (not after the file's last update) are counted and logged, never silently dropped.
+import { stat } from 'node:fs/promises';
 import { Config, RrdTemplate } from '../config/schema.js';
 import { Catalog, NewSeries, SeriesEntry } from '../catalog/catalog.js';
 import { Sample, seriesKey } from '../model/series.js';
 import { Metrics } from '../metrics/metrics.js';
-import { Processor } from '../pipeline/pipeline.js';
+import { Processor, RetryLater } from '../pipeline/pipeline.js';
 import { globToRegExp } from '../util/glob.js';
-import { DS_NAME, RrdArchive, UpdateJob } from './archive.js';
-import { parseStale } from './errors.js';
+import { DS_NAME, RrdArchive, UpdateError, UpdateJob } from './archive.js';
+import { parseStale, RrdError } from './errors.js';
 
 interface Pending {
   entry: SeriesEntry;
   times: number[];
   values: number[];
+  /** Per value: it came from the write-ahead log's replay. */
+  replay: boolean[];
+}
+
+interface Group {
+  sample: Sample;
+  times: number[];
+  values: number[];
+  replay: boolean[];
+}
+
+/** Seconds of history the template's longest RRA holds. */
+function retention(tpl: RrdTemplate): number {
+  return Math.max(...tpl.rras.map((r) => r.steps * r.rows)) * tpl.step;
+}
+
+/** Size of a new file: 8 bytes a row per RRA and CF, plus headers. */
+function fileBytes(tpl: RrdTemplate): number {
+  return tpl.rras.reduce((n, r) => n + r.cf.length * (r.rows * 8 + 200), 4096);
+}
+
+/** Pending values as samples again, marked as resent (a stale refusal then means "already in"). */
+function toSamples(pending: Pending[]): Sample[] {
+  return pending.flatMap((p) => p.times.map((time, i) => ({ name: p.entry.name, labels: p.entry.labels, time, value: p.values[i], replay: true as const })));
+}
+
+async function exists(file: string): Promise<boolean> {
+  try {
+    return (await stat(file)).size > 0;
+  } catch {
+    return false;
+  }
 }
 
 export class TemplateChooser {
   private readonly rules: { re: RegExp; template: string }[];
   constructor(private readonly config: Config['rrd']) {
     this.rules = config.rules.map((r) => ({ re: globToRegExp(r.match), template: r.template }));
+  }
+  byName(name: string): RrdTemplate {
+    return this.config.templates[name] ?? this.config.templates[this.config.defaultTemplate];
   }
   choose(name: string): { name: string; template: RrdTemplate } {
     const t = this.rules.find((r) => r.re.test(name))?.template ?? this.config.defaultTemplate;
@@ -38,46 +74,47 @@ export class RrdWriter implements Processor {
     private readonly templates: TemplateChooser,
     private readonly metrics: Metrics,
     private readonly log: (msg: string) => void,
+    /** Bytes that must stay free on the archive's disk after new files are made. */
+    private readonly minFreeBytes = 0,
     /** Acknowledged values kept for replay after an rrdcached crash before a full flush is forced. */
     private readonly maxUnconfirmed = 2_000_000,
   ) {}
 
   async handle(batch: Sample[]): Promise<void> {
     const t0 = performance.now();
+    const now = Math.floor(Date.now() / 1000);
     // Group by series, keeping arrival order within each.
-    const groups = new Map<string, { sample: Sample; times: number[]; values: number[] }>();
+    const groups = new Map<string, Group>();
     for (const s of batch) {
       const key = seriesKey(s.name, s.labels);
       let g = groups.get(key);
-      if (!g) groups.set(key, (g = { sample: s, times: [], values: [] }));
+      if (!g) groups.set(key, (g = { sample: s, times: [], values: [], replay: [] }));
       g.times.push(s.time);
       g.values.push(s.value);
+      g.replay.push(s.replay === true);
+    }
+    // Values older than every row of the series' template would land nowhere (and one before 1980 makes
+    // `rrdtool create` fail): refuse them alone.
+    for (const [key, g] of groups) {
+      const tpl = this.catalog.get(key)?.template;
+      const oldest = now - retention(tpl ? this.templates.byName(tpl) : this.templates.choose(g.sample.name).template);
+      if (!g.times.some((t) => t < oldest)) continue;
+      const keep = g.times.map((t) => t >= oldest);
+      const n = keep.filter((k) => !k).length;
+      this.metrics.rejected.inc({ reason: 'too_old' }, n);
+      this.log(`${n} value(s) for ${key} older than its oldest row (${oldest}) refused`);
+      g.times = g.times.filter((_, i) => keep[i]);
+      g.values = g.values.filter((_, i) => keep[i]);
+      g.replay = g.replay.filter((_, i) => keep[i]);
+      if (g.times.length === 0) groups.delete(key);
     }
     // Register and create series seen for the first time.
-    const unknown: NewSeries[] = [];
-    const creating = new Map<string, { first: number; template: RrdTemplate }>();
-    for (const [key, g] of groups) {
-      if (this.catalog.get(key)) continue;
-      const { name, template } = this.templates.choose(g.sample.name);
-      unknown.push({ name: g.sample.name, labels: g.sample.labels, template: name, step: template.step, ds: DS_NAME });
-      creating.set(key, { first: Math.min(...g.times), template });
-    }
-    if (unknown.length) {
-      const entries = await this.catalog.register(unknown, { pending: true });
-      await Promise.all(
-        entries.map(async (e) => {
-          // One step before the first value: a GAUGE value covers the interval since the previous update,
-          // so a start just 1 s before would leave the first interval mostly unknown and lose the first point.
-          const c = creating.get(e.key);
-          const tpl = c?.template ?? this.templates.choose(e.name).template;
-          const start = (c?.first ?? Math.floor(Date.now() / 1000)) - tpl.step;
-          await this.archive.create(e.file, tpl, start);
-          e.ready = true;
-          // A file adopted as it was may hold later data; let the archive tell us (stale handling below).
-          this.metrics.created.inc();
-        }),
-      );
-      this.metrics.series.set(this.catalog.size);
+    try {
+      await this.createNew(groups);
+    } catch (e) {
+      if (e instanceof RetryLater) throw e;
+      // The catalog's database failed: nothing of this batch is written yet, keep it all.
+      throw new RetryLater(`cannot register new series: ${(e as Error).message}`);
     }
     // Build one ordered, de-duplicated job per series.
     let pending: Pending[] = [];
@@ -89,29 +126,36 @@ export class RrdWriter implements Processor {
         continue;
       }
       const order = g.times.map((_, i) => i).sort((a, b) => g.times[a] - g.times[b] || a - b);
-      const times: number[] = [];
-      const values: number[] = [];
+      const p: Pending = { entry, times: [], values: [], replay: [] };
       let stale = 0;
       for (const i of order) {
         const t = g.times[i];
         if (t <= entry.lastUpdate) {
-          stale++;
+          if (g.replay[i]) this.metrics.alreadyStored.inc();
+          else stale++;
           continue;
         }
-        if (times.length && times[times.length - 1] === t) {
-          values[values.length - 1] = g.values[i]; // same second: the later arrival wins
+        if (p.times.length && p.times[p.times.length - 1] === t) {
+          p.values[p.values.length - 1] = g.values[i]; // same second: the later arrival wins
           continue;
         }
-        times.push(t);
-        values.push(g.values[i]);
+        p.times.push(t);
+        p.values.push(g.values[i]);
+        p.replay.push(g.replay[i]);
       }
       if (stale) this.reportStale(entry, stale);
-      if (times.length) pending.push({ entry, times, values });
+      if (p.times.length) pending.push(p);
     }
     // Write; a stale refusal from the archive (e.g. a file we adopted) tells us its last update: resend the rest.
     for (let round = 0; pending.length && round < 3; round++) {
       const jobs: UpdateJob[] = pending.map((p) => ({ file: p.entry.file, times: p.times, values: p.values }));
-      const errors = await this.archive.update(jobs);
+      let errors: Map<number, UpdateError>;
+      try {
+        errors = await this.archive.update(jobs);
+      } catch (e) {
+        // rrdcached unreachable or the pipes dead: keep what is not written yet, resent marked (some may be in).
+        throw new RetryLater(`cannot write to the archive: ${(e as Error).message}`, toSamples(pending));
+      }
       const retry: Pending[] = [];
       const recreate: Pending[] = [];
       pending.forEach((p, i) => {
@@ -126,23 +170,24 @@ export class RrdWriter implements Processor {
         const stale = parseStale(err.message);
         if (stale) {
           // Values before the refused one went in. Of the rest, those not after `last` cannot go in —
-          // unless this write was a resend after a crash: then they are ours, already written.
+          // unless this write was a resend after a crash or a replay of the log: then they are ours, already written.
           const refusedAt = Math.max(0, p.times.indexOf(stale.refused));
           let written = refusedAt;
           p.entry.lastUpdate = stale.last;
-          const restT: number[] = [];
-          const restV: number[] = [];
+          const rest: Pending = { entry: p.entry, times: [], values: [], replay: [] };
           let refused = 0;
           for (let k = refusedAt; k < p.times.length; k++) {
             if (p.times[k] > stale.last) {
-              restT.push(p.times[k]);
-              restV.push(p.values[k]);
-            } else if (err.retried) written++;
+              rest.times.push(p.times[k]);
+              rest.values.push(p.values[k]);
+              rest.replay.push(p.replay[k]);
+            } else if (p.replay[k]) this.metrics.alreadyStored.inc();
+            else if (err.retried) written++;
             else refused++;
           }
           this.metrics.written.inc(written);
           if (refused) this.reportStale(p.entry, refused);
-          if (restT.length) retry.push({ entry: p.entry, times: restT, values: restV });
+          if (rest.times.length) retry.push(rest);
           return;
         }
         if (/No such file/i.test(err.message) && p.entry.origin === 'native' && round === 0) {
@@ -153,21 +198,93 @@ export class RrdWriter implements Processor {
         this.metrics.rejected.inc({ reason: 'write_error' }, p.times.length);
         this.log(`write to ${p.entry.key} failed: ${err.message}`);
       });
-      await Promise.all(
-        recreate.map(async (p) => {
-          const tpl = this.templates.choose(p.entry.name).template;
-          await this.archive.create(p.entry.file, tpl, p.times[0] - tpl.step);
-          p.entry.ready = true;
-          this.metrics.created.inc();
-          this.log(`re-created missing file ${p.entry.file} for ${p.entry.key}`);
-          retry.push(p);
-        }),
-      );
+      if (recreate.length) {
+        await this.ensureSpace(recreate.map((p) => this.templates.byName(p.entry.template)), toSamples([...recreate, ...retry]));
+        await Promise.all(
+          recreate.map(async (p) => {
+            const tpl = this.templates.byName(p.entry.template);
+            if (await this.createFile(p.entry, tpl, p.times[0] - tpl.step)) {
+              this.log(`re-created missing file ${p.entry.file} for ${p.entry.key}`);
+              retry.push(p);
+            } else this.refuseSeries(p.entry.key, p.times.length);
+          }),
+        );
+      }
       pending = retry;
     }
     this.metrics.batchSeconds.observe((performance.now() - t0) / 1000);
     // The replay log of rrdcached's client is bounded: past the limit, write everything out and start afresh.
     if (this.archive.unconfirmedValues > this.maxUnconfirmed) await this.flush();
+  }
+
+  /** Registers and creates the series of `groups` not in the catalog yet; drops (counted) those whose file cannot be made. */
+  private async createNew(groups: Map<string, Group>): Promise<void> {
+    const unknown: NewSeries[] = [];
+    const creating = new Map<string, { first: number; template: RrdTemplate }>();
+    for (const [key, g] of groups) {
+      const known = this.catalog.get(key);
+      if (known && (known.ready || known.origin !== 'native')) continue;
+      const { name, template } = this.templates.choose(g.sample.name);
+      if (!known) unknown.push({ name: g.sample.name, labels: g.sample.labels, template: name, step: template.step, ds: DS_NAME });
+      creating.set(key, { first: Math.min(...g.times), template });
+    }
+    if (creating.size === 0) return;
+    // A full disk: keep everything of this batch for later rather than make some files and not others.
+    await this.ensureSpace(
+      [...creating.values()].map((c) => c.template),
+      [...groups.values()].flatMap((g) => g.times.map((t, i) => ({ ...g.sample, time: t, value: g.values[i], replay: g.replay[i] || undefined }))),
+    );
+    if (unknown.length) await this.catalog.register(unknown, { pending: true });
+    await Promise.all(
+      [...creating].map(async ([key, c]) => {
+        const e = this.catalog.get(key)!;
+        // One step before the first value: a GAUGE value covers the interval since the previous update,
+        // so a start just 1 s before would leave the first interval mostly unknown and lose the first point.
+        if (!(await this.createFile(e, c.template, c.first - c.template.step))) {
+          this.refuseSeries(key, groups.get(key)!.times.length);
+          groups.delete(key);
+        }
+      }),
+    );
+    this.metrics.series.set(this.catalog.size);
+  }
+
+  /**
+   * Creates (or adopts) the file of an entry and proves it exists: on a full disk `rrdtool create` can answer OK
+   * without making it. False when rrdtool refuses this one file; RetryLater when the disk is full.
+   */
+  private async createFile(e: SeriesEntry, tpl: RrdTemplate, start: number): Promise<boolean> {
+    try {
+      await this.archive.create(e.file, tpl, start);
+    } catch (err) {
+      if (!(err instanceof RrdError) || !err.fromRrdtool) throw new RetryLater(`cannot create RRD files: ${(err as Error).message}`);
+      this.log(`cannot create ${e.file} for ${e.key}: ${err.message}`);
+      return false;
+    }
+    if (!(await exists(e.file))) {
+      const free = await this.archive.freeBytes();
+      throw new RetryLater(`rrdtool create left no file ${e.file} (${free} bytes free under ${this.archive.root}): disk full?`);
+    }
+    e.ready = true;
+    this.metrics.created.inc();
+    return true;
+  }
+
+  /** Throws RetryLater (keeping `keep`) unless the archive's disk has room for these files plus the reserve. */
+  private async ensureSpace(templates: RrdTemplate[], keep: Sample[]): Promise<void> {
+    const need = templates.reduce((n, t) => n + fileBytes(t), 0) + this.minFreeBytes;
+    const free = await this.archive.freeBytes();
+    this.metrics.archiveFreeBytes.set(free);
+    if (free < need)
+      throw new RetryLater(
+        `disk full: ${free} bytes free under ${this.archive.root}, ${need} needed for ${templates.length} new RRD file(s) and the reserve (rrd.minFreeBytes ${this.minFreeBytes})`,
+        keep,
+      );
+  }
+
+  private refuseSeries(key: string, n: number) {
+    this.metrics.rejected.inc({ reason: 'create_error' }, n);
+    this.log(`${n} value(s) for ${key} refused: its RRD file cannot be created`);
   }
 
   private reportStale(entry: SeriesEntry, n: number) {
