@@ -55,7 +55,7 @@ export function openapi(version: string) {
           properties: {
             name: { type: 'string' },
             labels: { $ref: '#/components/schemas/Labels' },
-            value: { type: 'number' },
+            value: { type: ['number', 'null'], description: 'null = unknown (stored as a gap)' },
             time: { type: 'number', description: 'Unix seconds or milliseconds; default now' },
           },
         },
