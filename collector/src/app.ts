@@ -4,8 +4,10 @@ import { mkdir } from 'node:fs/promises';
 import { createServer, Server } from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
+import { Duplex } from 'node:stream';
 import pino, { Logger } from 'pino';
 import { TokenStore } from './auth/tokens.js';
+import { clientErrorResponse, MAX_HEADER_SIZE } from './api/http-error.js';
 import { createApp } from './api/server.js';
 import { Catalog } from './catalog/catalog.js';
 import { Config } from './config/schema.js';
@@ -121,7 +123,12 @@ export class Collector {
     }));
     const { host, port } = splitHostPort(c.http.listen);
     this.http = await new Promise<Server>((resolve, reject) => {
-      const s = createServer(app);
+      const s = createServer({ maxHeaderSize: MAX_HEADER_SIZE }, app);
+      s.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex & { _httpMessage?: { headersSent?: boolean } }) => {
+        // As node's default handler: nothing to say on a reset socket or once a response has begun.
+        if (err.code === 'ECONNRESET' || !socket.writable || socket._httpMessage?.headersSent) return void socket.destroy();
+        socket.end(clientErrorResponse(err, MAX_HEADER_SIZE));
+      });
       s.once('error', (e) => reject(new Error(`cannot listen on ${c.http.listen} for HTTP: ${e.message}`)));
       s.listen(port, host, () => resolve(s));
     });
