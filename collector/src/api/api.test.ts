@@ -241,3 +241,29 @@ test("the HTTP server's own refusals are JSON errors too: 431 naming the limit, 
   const fits = await api(c.url, `/api/v1/series?match=${encodeURIComponent(`condor_jobs{host=~"${Array(8000).fill('zzzz').join('|')}"}`)}`);
   assert.equal(fits.status, 200, JSON.stringify(fits.body).slice(0, 200));
 });
+
+test('one token rule on every route: a bad token is 401 everywhere; only /healthz and /readyz are open without one', async () => {
+  const d = await startCollector({ auth: { anonymousRead: false } });
+  try {
+    const offViewer = await createToken(d.collector.db, 'v', 'viewer');
+    const routes = ['/healthz', '/readyz', '/metrics', '/api/v1/openapi.json', '/', '/api/v1/series', '/api/v1/downtimes', '/api/v1/events'];
+    const probes = new Set(['/healthz', '/readyz']);
+    for (const [url, anonymousRead, viewer] of [
+      [c.url, true, tokens.viewer],
+      [d.url, false, offViewer],
+    ] as const)
+      for (const route of routes) {
+        const at = `${route} (anonymous read ${anonymousRead ? 'on' : 'off'})`;
+        const none = await api(url, route);
+        assert.equal(none.status, probes.has(route) || anonymousRead ? 200 : 401, `no token: ${at}`);
+        for (const headers of [{ authorization: 'Bearer wrong' }, { authorization: 'Basic abc' }, { authorization: 'Bearer' }]) {
+          const bad = await api(url, route, { headers });
+          assert.equal(bad.status, 401, `${headers.authorization}: ${at}`);
+          assert.match(bad.body.error?.message ?? '', /token/, `JSON error: ${at}`);
+        }
+        assert.equal((await api(url, route, { token: viewer })).status, 200, `viewer: ${at}`);
+      }
+  } finally {
+    await d.stop();
+  }
+});

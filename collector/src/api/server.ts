@@ -83,23 +83,25 @@ export function createApp(deps: ApiDeps): express.Express {
     res.on('finish', () => deps.metrics.httpRequests.inc({ route: req.route?.path ?? 'unmatched', status: String(res.statusCode) }));
     next();
   });
+  // One rule on every route: a presented token that is malformed or unknown is 401, even where none is needed.
+  app.use(authenticate(deps));
 
   app.get('/healthz', (_req, res) => void res.json({ status: 'ok' }));
   app.get('/readyz', (_req, res) => {
     if (deps.ready()) res.json({ status: 'ready' });
     else sendError(res, 503, 'starting or stopping');
   });
-  app.get('/metrics', async (_req, res) => {
+  // Probes (load balancers, Kubernetes) need no token; /metrics and the rest are reads like any other.
+  app.get('/metrics', read, async (_req, res) => {
     deps.metrics.series.set(deps.catalog.size);
     res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   });
-  app.get('/', authenticate(deps), read, (_req, res) => void res.type('html').send(statusPage(deps)));
+  app.get('/', read, (_req, res) => void res.type('html').send(statusPage(deps)));
 
   const api = express.Router();
-  api.use(authenticate(deps));
   api.use(express.json({ limit: '32mb' }));
 
-  api.get('/openapi.json', (_req, res) => void res.json(openapi(deps.version)));
+  api.get('/openapi.json', read, (_req, res) => void res.json(openapi(deps.version)));
 
   api.get('/status', read, (_req, res) => {
     res.json({
