@@ -8,10 +8,10 @@ import { checkLabelName, checkSample, Sample, ValidationError } from '../model/s
 import { Pipeline } from '../pipeline/pipeline.js';
 import { QueryEngine } from '../query/engine.js';
 import { parseDuration } from '../util/time.js';
+import { statusPage } from '../web/status-page.js';
 import { errorHandler, HttpError, sendError } from './http-error.js';
 import { openapi } from './openapi.js';
 import * as p from './params.js';
-import { statusPage } from './status-page.js';
 
 export interface ApiDeps {
   version: string;
@@ -96,7 +96,16 @@ export function createApp(deps: ApiDeps): express.Express {
     deps.metrics.series.set(deps.catalog.size);
     res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   });
-  app.get('/', read, (_req, res) => void res.type('html').send(statusPage(deps)));
+  app.get('/', read, (_req, res) => {
+    const facts = {
+      version: deps.version,
+      startedAt: deps.startedAt,
+      series: deps.catalog.size,
+      countsByName: deps.catalog.countsByName(),
+      queues: deps.pipeline.depth(),
+    };
+    res.type('html').send(statusPage(facts));
+  });
 
   const api = express.Router();
   api.use(express.json({ limit: '32mb' }));
