@@ -15,7 +15,7 @@ import { Db, openDb } from './db/index.js';
 import { Downtimes } from './downtimes/index.js';
 import { Events } from './events/index.js';
 import { GraphiteMapper } from './ingest/graphite.js';
-import { startGraphiteTcp, startGraphiteUdp } from './ingest/graphite-listeners.js';
+import { GraphiteTcp, startGraphiteTcp, startGraphiteUdp } from './ingest/graphite-listeners.js';
 import { Metrics } from './metrics/metrics.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import { QueryEngine } from './query/engine.js';
@@ -23,6 +23,7 @@ import { RrdArchive } from './rrd/archive.js';
 import { RrdcachedClient, RrdcachedProcess } from './rrd/cached.js';
 import { RrdWriter, TemplateChooser } from './rrd/writer.js';
 import { SlurperScheduler } from './slurpers/scheduler.js';
+import { fdReserve, openFileLimit } from './util/fdlimit.js';
 import { isLoopback, splitHostPort } from './util/net.js';
 import { VERSION } from './version.js';
 
@@ -47,10 +48,12 @@ export class Collector {
   /** The express app, for tests that inspect its routes. */
   app?: ReturnType<typeof createApp>;
   private http?: Server;
-  private tcp?: net.Server;
+  private tcp?: GraphiteTcp;
   private udp?: dgram.Socket;
   private refreshTimer?: NodeJS.Timeout;
   private ready = false;
+  /** From the first moment of stop(): ingest over HTTP says so instead of taking samples. */
+  private stopping = false;
   /** Where each listener really listens (ports resolved when configured as 0). */
   readonly addresses: { http?: string; graphiteTcp?: string; graphiteUdp?: string } = {};
 
@@ -114,6 +117,7 @@ export class Collector {
       auth: { anonymousRead, anonymousWrite: c.auth.anonymousWrite },
       log: this.log,
       ready: () => this.ready,
+      stopping: () => this.stopping,
       startedAt: Math.floor(Date.now() / 1000),
       flush: () => this.pipeline.flush(),
       routers: [
@@ -136,10 +140,11 @@ export class Collector {
 
     const deps = { pipeline: this.pipeline, metrics: this.metrics, mapper, log: this.log, maxLineLength: c.graphite.maxLineLength };
     if (c.graphite.tcp) {
-      this.tcp = await startGraphiteTcp(c.graphite.tcp, deps).catch((e) => {
+      const maxConnections = this.boundConnections(c.graphite.maxConnections);
+      this.tcp = await startGraphiteTcp(c.graphite.tcp, deps, { drainTimeout: c.graphite.drainTimeout, maxConnections }).catch((e) => {
         throw new Error(`cannot listen on ${c.graphite.tcp} for Graphite TCP: ${e.message}`);
       });
-      this.addresses.graphiteTcp = fmtAddr(this.tcp.address() as net.AddressInfo);
+      this.addresses.graphiteTcp = fmtAddr(this.tcp.address());
     }
     if (c.graphite.udp) {
       this.udp = await startGraphiteUdp(c.graphite.udp, deps).catch((e) => {
@@ -164,14 +169,29 @@ export class Collector {
     if (anonymousRead && !isLoopback(c.http.listen)) this.log.warn('anonymous read is on while the API listens beyond loopback');
   }
 
+  /** Past the open-file limit, accept() fails and libuv drops connections unseen: stay below it, with a reserve. */
+  private boundConnections(configured: number): number {
+    const limit = openFileLimit();
+    if (!limit) return configured;
+    const reserve = fdReserve(limit.soft);
+    if (limit.soft >= configured + reserve) return configured;
+    const bounded = Math.max(1, limit.soft - reserve);
+    this.log.warn(
+      `the open-file limit (${limit.soft}, hard ${limit.hard}) is below graphite.maxConnections ${configured} + ${reserve} kept for the database, rrdcached, rrdtool and HTTP: at most ${bounded} Graphite TCP connections (raise the hard limit, e.g. LimitNOFILE= in systemd)`,
+    );
+    return bounded;
+  }
+
   /** Stops input first, then drains and flushes every accepted sample, then the backends. */
   async stop(): Promise<void> {
     this.ready = false;
+    this.stopping = true;
     clearInterval(this.refreshTimer);
     this.slurpers?.stop();
     await this.downtimes?.stop();
     await this.events?.stop();
-    await Promise.all([this.tcp && new Promise((r) => this.tcp!.close(r)), this.udp && new Promise((r) => this.udp!.close(() => r(undefined)))]);
+    // TCP: idle connections are closed, busy ones drain for graphite.drainTimeout; their lines go in before the pipeline drains.
+    await Promise.all([this.tcp?.close(), this.udp && new Promise((r) => this.udp!.close(() => r(undefined)))]);
     await this.pipeline?.stop();
     if (this.http) {
       this.http.closeAllConnections();

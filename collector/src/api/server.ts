@@ -23,6 +23,8 @@ export interface ApiDeps {
   auth: { anonymousRead: boolean; anonymousWrite: boolean };
   log: Logger;
   ready: () => boolean;
+  /** True once the collector began to stop. */
+  stopping: () => boolean;
   startedAt: number;
   /** Drains the pipeline and makes everything durable. */
   flush: () => Promise<void>;
@@ -192,6 +194,7 @@ export function createApp(deps: ApiDeps): express.Express {
         errors: errors.slice(0, 100),
       });
     }
+    if (deps.stopping()) return sendError(res, 503, 'the collector is shutting down; nothing was stored, send again later');
     if (!deps.pipeline.push(samples, 'http')) {
       deps.metrics.dropped.inc({ source: 'http', reason: 'queue_full_refused' }, samples.length);
       res.set('Retry-After', '1');
