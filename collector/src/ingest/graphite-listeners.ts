@@ -92,7 +92,8 @@ export async function startGraphiteTcp(listen: string, deps: ListenerDeps, opts:
         }
         batch = [];
         waiting = undefined;
-        if (!sock.destroyed) sock.resume();
+        if (sock.destroyed) conns.delete(conn);
+        else sock.resume();
       })();
     };
     const conn: Conn = {
@@ -119,7 +120,8 @@ export async function startGraphiteTcp(listen: string, deps: ListenerDeps, opts:
       splitter.end();
       deliver();
     });
-    sock.on('close', () => conns.delete(conn));
+    // A sender gone while its lines wait for queue space stays listed, so close() waits for those lines.
+    sock.on('close', () => waiting || conns.delete(conn));
     sock.on('error', (e) => deps.log.debug({ peer, err: e.message }, 'graphite tcp connection error'));
   });
   server.maxConnections = opts.maxConnections;
