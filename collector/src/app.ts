@@ -4,8 +4,10 @@ import { mkdir, readdir } from 'node:fs/promises';
 import { createServer, Server } from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
+import { Duplex } from 'node:stream';
 import pino, { Logger } from 'pino';
 import { TokenStore } from './auth/tokens.js';
+import { clientErrorResponse, MAX_HEADER_SIZE } from './api/http-error.js';
 import { createApp } from './api/server.js';
 import { Catalog } from './catalog/catalog.js';
 import { Config } from './config/schema.js';
@@ -13,7 +15,7 @@ import { Db, openDb } from './db/index.js';
 import { Downtimes } from './downtimes/index.js';
 import { Events } from './events/index.js';
 import { GraphiteMapper } from './ingest/graphite.js';
-import { startGraphiteTcp, startGraphiteUdp } from './ingest/graphite-listeners.js';
+import { GraphiteTcp, startGraphiteTcp, startGraphiteUdp } from './ingest/graphite-listeners.js';
 import { Metrics } from './metrics/metrics.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import { QueryEngine } from './query/engine.js';
@@ -21,6 +23,7 @@ import { RrdArchive } from './rrd/archive.js';
 import { RrdcachedClient, RrdcachedProcess } from './rrd/cached.js';
 import { RrdWriter, TemplateChooser } from './rrd/writer.js';
 import { SlurperScheduler } from './slurpers/scheduler.js';
+import { fdReserve, openFileLimit } from './util/fdlimit.js';
 import { isLoopback, splitHostPort } from './util/net.js';
 import { VERSION } from './version.js';
 import { WriteAheadLog } from './wal/wal.js';
@@ -46,13 +49,15 @@ export class Collector {
   /** The express app, for tests that inspect its routes. */
   app?: ReturnType<typeof createApp>;
   private http?: Server;
-  private tcp?: net.Server;
+  private tcp?: GraphiteTcp;
   private udp?: dgram.Socket;
   private refreshTimer?: NodeJS.Timeout;
   private checkpointTimer?: NodeJS.Timeout;
   private checkpointing?: Promise<void>;
   wal?: WriteAheadLog;
   private ready = false;
+  /** From the first moment of stop(): ingest over HTTP says so instead of taking samples. */
+  private stopping = false;
   /** Where each listener really listens (ports resolved when configured as 0). */
   readonly addresses: { http?: string; graphiteTcp?: string; graphiteUdp?: string } = {};
 
@@ -124,6 +129,7 @@ export class Collector {
       auth: { anonymousRead, anonymousWrite: c.auth.anonymousWrite },
       log: this.log,
       ready: () => this.ready,
+      stopping: () => this.stopping,
       startedAt: Math.floor(Date.now() / 1000),
       flush: () => this.pipeline.flush(),
       routers: [
@@ -133,7 +139,12 @@ export class Collector {
     }));
     const { host, port } = splitHostPort(c.http.listen);
     this.http = await new Promise<Server>((resolve, reject) => {
-      const s = createServer(app);
+      const s = createServer({ maxHeaderSize: MAX_HEADER_SIZE }, app);
+      s.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex & { _httpMessage?: { headersSent?: boolean } }) => {
+        // As node's default handler: nothing to say on a reset socket or once a response has begun.
+        if (err.code === 'ECONNRESET' || !socket.writable || socket._httpMessage?.headersSent) return void socket.destroy();
+        socket.end(clientErrorResponse(err, MAX_HEADER_SIZE));
+      });
       s.once('error', (e) => reject(new Error(`cannot listen on ${c.http.listen} for HTTP: ${e.message}`)));
       s.listen(port, host, () => resolve(s));
     });
@@ -141,10 +152,11 @@ export class Collector {
 
     const deps = { pipeline: this.pipeline, metrics: this.metrics, mapper, log: this.log, maxLineLength: c.graphite.maxLineLength };
     if (c.graphite.tcp) {
-      this.tcp = await startGraphiteTcp(c.graphite.tcp, deps).catch((e) => {
+      const maxConnections = this.boundConnections(c.graphite.maxConnections);
+      this.tcp = await startGraphiteTcp(c.graphite.tcp, deps, { drainTimeout: c.graphite.drainTimeout, maxConnections }).catch((e) => {
         throw new Error(`cannot listen on ${c.graphite.tcp} for Graphite TCP: ${e.message}`);
       });
-      this.addresses.graphiteTcp = fmtAddr(this.tcp.address() as net.AddressInfo);
+      this.addresses.graphiteTcp = fmtAddr(this.tcp.address());
     }
     if (c.graphite.udp) {
       this.udp = await startGraphiteUdp(c.graphite.udp, deps).catch((e) => {
@@ -202,15 +214,30 @@ export class Collector {
     return this.checkpointing;
   }
 
+  /** Past the open-file limit, accept() fails and libuv drops connections unseen: stay below it, with a reserve. */
+  private boundConnections(configured: number): number {
+    const limit = openFileLimit();
+    if (!limit) return configured;
+    const reserve = fdReserve(limit.soft);
+    if (limit.soft >= configured + reserve) return configured;
+    const bounded = Math.max(1, limit.soft - reserve);
+    this.log.warn(
+      `the open-file limit (${limit.soft}, hard ${limit.hard}) is below graphite.maxConnections ${configured} + ${reserve} kept for the database, rrdcached, rrdtool and HTTP: at most ${bounded} Graphite TCP connections (raise the hard limit, e.g. LimitNOFILE= in systemd)`,
+    );
+    return bounded;
+  }
+
   /** Stops input first, then drains and flushes every accepted sample, then the backends. */
   async stop(): Promise<void> {
     this.ready = false;
+    this.stopping = true;
     clearInterval(this.refreshTimer);
     clearInterval(this.checkpointTimer);
     this.slurpers?.stop();
     await this.downtimes?.stop();
     await this.events?.stop();
-    await Promise.all([this.tcp && new Promise((r) => this.tcp!.close(r)), this.udp && new Promise((r) => this.udp!.close(() => r(undefined)))]);
+    // TCP: idle connections are closed, busy ones drain for graphite.drainTimeout; their lines go in before the pipeline drains.
+    await Promise.all([this.tcp?.close(), this.udp && new Promise((r) => this.udp!.close(() => r(undefined)))]);
     await this.checkpointing;
     // A backend that fails here must not keep the rest (rrdcached, the database) running: stop them, then report.
     const failed = await this.pipeline?.stop().then(

@@ -1,5 +1,6 @@
 // The HTTP API: roles, JSON errors for every 4xx, the OpenAPI document against the real routes, queries.
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { after, before, test } from 'node:test';
 import { createToken, hashToken } from '../auth/tokens.js';
 import { api, startCollector, TestCollector } from '../testing/harness.js';
@@ -202,4 +203,67 @@ test('the OpenAPI document lists exactly the routes the server has', async () =>
   assert.ok(apiRoutes.length >= 10, `found routes: ${[...served].join(', ')}`);
   assert.deepEqual(apiRoutes.filter((r) => !documented.has(r)).sort(), [], 'served but not documented');
   assert.deepEqual([...documented].filter((r) => !served.has(r)).sort(), [], 'documented but not served');
+});
+
+/** Writes raw bytes and reads the whole answer until the server closes. */
+function rawHttp(request: string): Promise<{ status: number; headers: string; body: string }> {
+  const { hostname, port } = new URL(c.url);
+  return new Promise((resolve, reject) => {
+    const s = net.createConnection({ host: hostname, port: Number(port) }, () => s.write(request));
+    let data = '';
+    s.setEncoding('utf8');
+    s.on('data', (d: string) => (data += d));
+    s.on('error', reject);
+    s.on('close', () => {
+      const [head, ...rest] = data.split('\r\n\r\n');
+      resolve({ status: Number(/^HTTP\/1\.1 (\d+)/.exec(head)?.[1]), headers: head, body: rest.join('\r\n\r\n') });
+    });
+  });
+}
+
+test("the HTTP server's own refusals are JSON errors too: 431 naming the limit, 400 for a malformed request", async () => {
+  const long = await rawHttp(`GET /api/v1/series?match=${'a'.repeat(100 * 1024)} HTTP/1.1\r\nHost: x\r\n\r\n`);
+  assert.equal(long.status, 431);
+  assert.match(long.headers, /content-type: application\/json/i);
+  assert.match(long.headers, /connection: close/i);
+  assert.deepEqual(JSON.parse(long.body), { error: { status: 431, message: 'request line and headers are larger than 65536 bytes' } });
+  const viaFetch = await api(c.url, `/api/v1/series?match=${'a'.repeat(100 * 1024)}`);
+  assert.equal(viaFetch.status, 431);
+  assert.match(viaFetch.body.error!.message, /larger than 65536 bytes/);
+
+  const garbage = await rawHttp('HELLO WORLD\r\n\r\n');
+  assert.equal(garbage.status, 400);
+  const body = JSON.parse(garbage.body) as { error: { status: number; message: string } };
+  assert.equal(body.error.status, 400);
+  assert.match(body.error.message, /^malformed HTTP request/);
+
+  // A 40 KB selector still fits.
+  const fits = await api(c.url, `/api/v1/series?match=${encodeURIComponent(`condor_jobs{host=~"${Array(8000).fill('zzzz').join('|')}"}`)}`);
+  assert.equal(fits.status, 200, JSON.stringify(fits.body).slice(0, 200));
+});
+
+test('one token rule on every route: a bad token is 401 everywhere; only /healthz and /readyz are open without one', async () => {
+  const d = await startCollector({ auth: { anonymousRead: false } });
+  try {
+    const offViewer = await createToken(d.collector.db, 'v', 'viewer');
+    const routes = ['/healthz', '/readyz', '/metrics', '/api/v1/openapi.json', '/', '/api/v1/series', '/api/v1/downtimes', '/api/v1/events'];
+    const probes = new Set(['/healthz', '/readyz']);
+    for (const [url, anonymousRead, viewer] of [
+      [c.url, true, tokens.viewer],
+      [d.url, false, offViewer],
+    ] as const)
+      for (const route of routes) {
+        const at = `${route} (anonymous read ${anonymousRead ? 'on' : 'off'})`;
+        const none = await api(url, route);
+        assert.equal(none.status, probes.has(route) || anonymousRead ? 200 : 401, `no token: ${at}`);
+        for (const headers of [{ authorization: 'Bearer wrong' }, { authorization: 'Basic abc' }, { authorization: 'Bearer' }]) {
+          const bad = await api(url, route, { headers });
+          assert.equal(bad.status, 401, `${headers.authorization}: ${at}`);
+          assert.match(bad.body.error?.message ?? '', /token/, `JSON error: ${at}`);
+        }
+        assert.equal((await api(url, route, { token: viewer })).status, 200, `viewer: ${at}`);
+      }
+  } finally {
+    await d.stop();
+  }
 });

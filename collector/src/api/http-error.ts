@@ -1,4 +1,5 @@
 import { NextFunction, Request, Response } from 'express';
+import { STATUS_CODES } from 'node:http';
 import { ValidationError } from '../model/series.js';
 import { RrdError } from '../rrd/errors.js';
 
@@ -32,4 +33,28 @@ export function errorHandler(log: (err: unknown, msg: string) => void) {
     log(err, `internal error on ${req.method} ${req.path}`);
     sendError(res, 500, 'internal error; see the collector log');
   };
+}
+
+/** Generous, so long selectors in GET URLs fit (node's default is 16 KB). */
+export const MAX_HEADER_SIZE = 64 * 1024;
+
+/**
+ * The node HTTP server's own refusals (before express sees the request) as a raw HTTP/1.1 response in the
+ * same JSON shape as every other error; node's default sends an empty body.
+ */
+export function clientErrorResponse(err: NodeJS.ErrnoException, maxHeaderSize: number): string {
+  let status = 400;
+  let message = `malformed HTTP request: ${err.message.replace(/^Parse Error: /, '')}`;
+  if (err.code === 'HPE_HEADER_OVERFLOW') {
+    status = 431;
+    message = `request line and headers are larger than ${maxHeaderSize} bytes`;
+  } else if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    status = 408;
+    message = 'the request did not arrive in time';
+  }
+  const body = JSON.stringify({ error: { status, message } });
+  return (
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+    `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`
+  );
 }

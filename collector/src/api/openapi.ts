@@ -55,7 +55,7 @@ export function openapi(version: string) {
           properties: {
             name: { type: 'string' },
             labels: { $ref: '#/components/schemas/Labels' },
-            value: { type: 'number' },
+            value: { type: ['number', 'null'], description: 'null = unknown (stored as a gap)' },
             time: { type: 'number', description: 'Unix seconds or milliseconds; default now' },
           },
         },
@@ -63,7 +63,7 @@ export function openapi(version: string) {
     },
     security: bearer,
     paths: {
-      '/openapi.json': { get: { summary: 'This document', security: [], responses: { 200: { description: 'OpenAPI document' } } } },
+      '/openapi.json': { get: { summary: 'This document (a viewer read)', responses: { 200: { description: 'OpenAPI document' }, 401: err } } },
       '/status': { get: { summary: 'Version, series count, uptime, queue depths', responses: { 200: ok({ type: 'object' }), 401: err } } },
       '/auth/whoami': {
         get: {

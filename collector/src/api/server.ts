@@ -8,10 +8,10 @@ import { checkLabelName, checkSample, Sample, ValidationError } from '../model/s
 import { Pipeline } from '../pipeline/pipeline.js';
 import { QueryEngine } from '../query/engine.js';
 import { parseDuration } from '../util/time.js';
+import { statusPage } from '../web/status-page.js';
 import { errorHandler, HttpError, sendError } from './http-error.js';
 import { openapi } from './openapi.js';
 import * as p from './params.js';
-import { statusPage } from './status-page.js';
 
 export interface ApiDeps {
   version: string;
@@ -23,6 +23,8 @@ export interface ApiDeps {
   auth: { anonymousRead: boolean; anonymousWrite: boolean };
   log: Logger;
   ready: () => boolean;
+  /** True once the collector began to stop. */
+  stopping: () => boolean;
   startedAt: number;
   /** Drains the pipeline and makes everything durable. */
   flush: () => Promise<void>;
@@ -83,6 +85,8 @@ export function createApp(deps: ApiDeps): express.Express {
     res.on('finish', () => deps.metrics.httpRequests.inc({ route: req.route?.path ?? 'unmatched', status: String(res.statusCode) }));
     next();
   });
+  // One rule on every route: a presented token that is malformed or unknown is 401, even where none is needed.
+  app.use(authenticate(deps));
 
   app.get('/healthz', (_req, res) => void res.json({ status: 'ok' }));
   app.get('/readyz', (_req, res) => {
@@ -91,18 +95,27 @@ export function createApp(deps: ApiDeps): express.Express {
     else if (problems.length) sendError(res, 503, `not storing input: ${problems.join('; ')}`, undefined, { problems });
     else res.json({ status: 'ready' });
   });
-  app.get('/metrics', async (_req, res) => {
+  // Probes (load balancers, Kubernetes) need no token; /metrics and the rest are reads like any other.
+  app.get('/metrics', read, async (_req, res) => {
     deps.metrics.series.set(deps.catalog.size);
     deps.metrics.notStoring.set(deps.pipeline.problems().length ? 1 : 0);
     res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   });
-  app.get('/', authenticate(deps), read, (_req, res) => void res.type('html').send(statusPage(deps)));
+  app.get('/', read, (_req, res) => {
+    const facts = {
+      version: deps.version,
+      startedAt: deps.startedAt,
+      series: deps.catalog.size,
+      countsByName: deps.catalog.countsByName(),
+      queues: deps.pipeline.depth(),
+    };
+    res.type('html').send(statusPage(facts));
+  });
 
   const api = express.Router();
-  api.use(authenticate(deps));
   api.use(express.json({ limit: '32mb' }));
 
-  api.get('/openapi.json', (_req, res) => void res.json(openapi(deps.version)));
+  api.get('/openapi.json', read, (_req, res) => void res.json(openapi(deps.version)));
 
   api.get('/status', read, (_req, res) => {
     res.json({
@@ -187,6 +200,7 @@ export function createApp(deps: ApiDeps): express.Express {
         errors: errors.slice(0, 100),
       });
     }
+    if (deps.stopping()) return sendError(res, 503, 'the collector is shutting down; nothing was stored, send again later');
     // 202 only once the batch is in the write-ahead log.
     const accepted = deps.pipeline.push(samples, 'http');
     if (!accepted || !(await accepted)) {

@@ -2,11 +2,13 @@
 // create a token, bad arguments; stopped by the PID we started.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
+import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
-import { freePort, run, sendTcp, tempDir, waitFor } from '../testing/harness.js';
+import { seriesFile } from '../rrd/naming.js';
+import { freePort, rrdFetch, run, sendTcp, tempDir, waitFor } from '../testing/harness.js';
 
 const BIN = fileURLToPath(new URL('../../bin/rexmon.js', import.meta.url));
 
@@ -83,3 +85,64 @@ test('rexmon start reports a port already in use and exits non-zero', async () =
     await t.cleanup();
   }
 });
+
+test(
+  'SIGTERM with an idle and a busy Graphite connection open: exit 0 within 10 s, values sent before it are in the files; a low open-file limit is raised and warned about',
+  { timeout: 60000 },
+  async () => {
+    const t = await tempDir();
+    const [httpPort, gPort] = [await freePort(), await freePort()];
+    const cfg = path.join(t.dir, 'rexmon.yaml');
+    await writeFile(cfg, [`graphite:`, `  tcp: 127.0.0.1:${gPort}`, `  udp: false`, `  drainTimeout: 2s`, `slurpers: []`, `log: {level: warn}`].join('\n'));
+    // Started with a soft limit of 256: node raises it to the hard limit, still below maxConnections (10000) + reserve.
+    const child = spawn('prlimit', ['--nofile=256:4096', 'node', BIN, 'start', '--config', cfg, '--data-dir', t.dir, '--listen', `127.0.0.1:${httpPort}`], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    const base = Math.floor(Date.now() / 1000 / 60) * 60 - 4 * 3600;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await waitFor('the collector', async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`).catch(() => undefined))?.ok, 15000);
+      const limits = await readFile(`/proc/${child.pid}/limits`, 'utf8');
+      assert.match(limits, /^Max open files\s+4096\s+4096/m, 'soft limit raised to the hard one');
+      assert.match(out, /open-file limit \(4096, hard 4096\) is below graphite\.maxConnections 10000 \+ 512 .*at most 3584 Graphite TCP connections/);
+
+      const open = () =>
+        new Promise<net.Socket>((resolve, reject) => {
+          const s = net.createConnection({ host: '127.0.0.1', port: gPort }, () => resolve(s));
+          s.once('error', reject);
+        });
+      const idle = await open();
+      idle.on('error', () => {});
+      idle.write(`idle.metric 7 ${base}\n`);
+      const busy = await open();
+      busy.on('error', () => {});
+      let sent = 0;
+      timer = setInterval(() => {
+        if (!busy.destroyed) busy.write(`busy.metric ${sent} ${base + sent++ * 60}\n`);
+      }, 20);
+      await new Promise((r) => setTimeout(r, 500));
+      const sentBefore = sent;
+      await new Promise((r) => setTimeout(r, 100));
+      const t0 = Date.now();
+      child.kill('SIGTERM');
+      const code = await exited;
+      const took = Date.now() - t0;
+      clearInterval(timer);
+      assert.equal(code, 0, `clean exit; output: ${out}`);
+      assert.ok(took < 10000, `exited after ${took} ms`);
+
+      const file = (name: string) => path.join(t.dir, 'rrd', seriesFile(name, {}));
+      assert.equal((await rrdFetch(file('idle.metric'), 'AVERAGE', base - 60, base)).get(base), 7);
+      const busyValues = await rrdFetch(file('busy.metric'), 'AVERAGE', base - 60, base + sentBefore * 60);
+      for (let i = 0; i < sentBefore; i++) assert.equal(busyValues.get(base + i * 60), i, `busy line ${i} written`);
+    } finally {
+      clearInterval(timer);
+      if (child.exitCode === null) child.kill('SIGKILL');
+      await t.cleanup();
+    }
+  },
+);

@@ -79,9 +79,16 @@ export async function main(argv: string[]): Promise<number> {
             resolve();
           });
         };
-        process.once('SIGINT', () => stop('SIGINT'));
-        process.once('SIGTERM', () => stop('SIGTERM'));
+        // A second signal must not kill the process midway through writing out the queues.
+        const onSignal = (sig: string) => (stopping ? collector.log.warn(`${sig}: already stopping (SIGKILL stops at once, losing the queues)`) : stop(sig));
+        process.on('SIGINT', onSignal);
+        process.on('SIGTERM', onSignal);
       });
+      // Everything is stopped and written: a handle left open (a stuck client socket) must not keep the process alive.
+      setTimeout(() => {
+        collector.log.warn('handles still open 2 s after stop; exiting anyway');
+        process.exit(exitCode);
+      }, 2000).unref();
     });
 
   program

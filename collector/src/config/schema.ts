@@ -239,6 +239,10 @@ export const configSchema = z
         tcp: listener.default('127.0.0.1:2003'),
         udp: listener.default('127.0.0.1:2003'),
         maxLineLength: z.number().int().positive().default(4096),
+        /** At stop, busy TCP connections may keep sending this long before they are cut. */
+        drainTimeout: duration.default(5),
+        /** TCP connections beyond this are refused (counted, logged); also bounded by the open-file limit. */
+        maxConnections: z.number().int().positive().default(10000),
         mappings: z.array(graphiteMapping).default([]),
       })
       .strict()

@@ -31,13 +31,42 @@ class ErrorReporter {
   }
 }
 
-export async function startGraphiteTcp(listen: string, deps: ListenerDeps): Promise<net.Server> {
+export interface TcpOptions {
+  /** Seconds a busy connection may keep sending once close() began. */
+  drainTimeout: number;
+  /** Connections beyond this are refused (closed at once) with a counter and a log line. */
+  maxConnections: number;
+}
+
+export interface GraphiteTcp {
+  address(): net.AddressInfo;
+  /**
+   * Stops accepting, hangs up on idle connections, lets busy ones send for up to drainTimeout, then cuts
+   * them. Resolves once every line read so far is in the pipeline (or counted as dropped).
+   */
+  close(): Promise<void>;
+}
+
+/** A connection with no data for this long, no half line and nothing waiting for the pipeline is idle. */
+const IDLE_MS = 250;
+
+interface Conn {
+  idle(now: number): boolean;
+  /** Closes the socket; resolves when its parsed lines are handed over (or dropped when `giveUp` fires). */
+  cut(giveUp: Promise<void>): Promise<void>;
+}
+
+export async function startGraphiteTcp(listen: string, deps: ListenerDeps, opts: TcpOptions): Promise<GraphiteTcp> {
   const errors = new ErrorReporter('graphite_tcp', deps);
+  const conns = new Set<Conn>();
   const server = net.createServer((sock) => {
     const peer = `${sock.remoteAddress}:${sock.remotePort}`;
     sock.setEncoding('utf8');
     let batch: Sample[] = [];
-    let waiting = false;
+    let waiting: Promise<void> | undefined;
+    let lastData = Date.now();
+    let giveUpNow!: () => void;
+    const giveUp = new Promise<boolean>((r) => (giveUpNow = () => r(true)));
     const splitter = new LineSplitter(
       deps.maxLineLength,
       (line) => {
@@ -49,35 +78,105 @@ export async function startGraphiteTcp(listen: string, deps: ListenerDeps): Prom
       (prefix) => errors.report(peer, `line longer than ${deps.maxLineLength} bytes refused: ${JSON.stringify(prefix)}…`),
     );
     // Hands the batch to the pipeline; while it is full, the socket stays paused (TCP pushes back on the sender).
-    const deliver = async () => {
+    const deliver = () => {
       if (waiting || batch.length === 0) return;
-      while (!deps.pipeline.push(batch, 'graphite_tcp')) {
-        waiting = true;
-        sock.pause();
-        await deps.pipeline.waitForSpace();
-      }
-      batch = [];
-      if (waiting) {
-        waiting = false;
-        sock.resume();
-      }
+      if (deps.pipeline.push(batch, 'graphite_tcp')) return void (batch = []);
+      sock.pause();
+      waiting = (async () => {
+        while (!deps.pipeline.push(batch, 'graphite_tcp')) {
+          if (await Promise.race([deps.pipeline.waitForSpace().then(() => false), giveUp])) {
+            deps.metrics.dropped.inc({ source: 'graphite_tcp', reason: 'shutdown' }, batch.length);
+            deps.log.warn({ peer }, `${batch.length} samples dropped at shutdown: the queue stayed full`);
+            break;
+          }
+        }
+        batch = [];
+        waiting = undefined;
+        if (sock.destroyed) conns.delete(conn);
+        else sock.resume();
+      })();
     };
+    const conn: Conn = {
+      idle: (now) => !waiting && !splitter.midLine && now - lastData >= IDLE_MS,
+      cut: async (g) => {
+        conns.delete(conn);
+        if (splitter.midLine) {
+          // A half line would be a wrong value (`x 12` of `x 123`): drop it, counted.
+          deps.metrics.dropped.inc({ source: 'graphite_tcp', reason: 'shutdown' });
+          deps.log.warn({ peer }, 'connection cut at shutdown in the middle of a line; that line is dropped');
+        }
+        sock.destroy();
+        void g.then(giveUpNow);
+        await waiting;
+      },
+    };
+    conns.add(conn);
     sock.on('data', (chunk: string) => {
+      lastData = Date.now();
       splitter.push(chunk);
-      void deliver();
+      deliver();
     });
     sock.on('end', () => {
       splitter.end();
-      void deliver();
+      deliver();
     });
+    // A sender gone while its lines wait for queue space stays listed, so close() waits for those lines.
+    sock.on('close', () => waiting || conns.delete(conn));
     sock.on('error', (e) => deps.log.debug({ peer, err: e.message }, 'graphite tcp connection error'));
+  });
+  server.maxConnections = opts.maxConnections;
+  const refusals = new RateLimitedLog(deps.log, 10_000);
+  server.on('drop', (d) => {
+    deps.metrics.refusedConnections.inc({ listener: 'graphite_tcp' });
+    refusals.warn(
+      (n) =>
+        `Graphite TCP: ${n} connection(s) refused (last from ${d?.remoteAddress}:${d?.remotePort}): ${opts.maxConnections} are open, the limit (graphite.maxConnections, bounded by the open-file limit)`,
+    );
   });
   const { host, port } = splitHostPort(listen);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => resolve());
   });
-  return server;
+  return {
+    address: () => server.address() as net.AddressInfo,
+    close: async () => {
+      const closed = new Promise<void>((r) => server.close(() => r()));
+      const deadline = Date.now() + opts.drainTimeout * 1000;
+      let giveUpNow!: () => void;
+      const giveUp = new Promise<void>((r) => (giveUpNow = r));
+      const cuts: Promise<void>[] = [];
+      for (;;) {
+        const now = Date.now();
+        for (const c of [...conns]) if (now >= deadline || c.idle(now)) cuts.push(c.cut(giveUp));
+        if (conns.size === 0) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      // Lines already read wait for queue space for one more drainTimeout at most: the exit stays bounded.
+      const timer = setTimeout(giveUpNow, opts.drainTimeout * 1000);
+      await Promise.all(cuts);
+      clearTimeout(timer);
+      await closed;
+    },
+  };
+}
+
+/** One log line per period at most, saying how many events it stands for. */
+class RateLimitedLog {
+  private count = 0;
+  private last = 0;
+  constructor(
+    private readonly log: Logger,
+    private readonly periodMs: number,
+  ) {}
+  warn(msg: (count: number) => string) {
+    this.count++;
+    const now = Date.now();
+    if (now - this.last < this.periodMs) return;
+    this.log.warn(msg(this.count));
+    this.count = 0;
+    this.last = now;
+  }
 }
 
 export async function startGraphiteUdp(listen: string, deps: ListenerDeps): Promise<dgram.Socket> {

@@ -41,7 +41,7 @@ test('tagged form, missing or -1 timestamp, milliseconds, CRLF', () => {
 
 test('malformed lines get a clear error', () => {
   assert.match(bad('x'), /expected "path value \[timestamp\]"/);
-  assert.match(bad('x abc 1'), /value "abc" is not a finite number/);
+  assert.match(bad('x abc 1'), /value "abc" is not a decimal number or nan/);
   assert.match(bad('x 1 soon'), /timestamp "soon"/);
   assert.match(bad('x 1 2 3'), /4 field/);
   assert.match(bad('../../etc/passwd 1 1'), /invalid/);
@@ -49,4 +49,30 @@ test('malformed lines get a clear error', () => {
   assert.match(bad('cpu;h=a\u0001b 1 1'), /control character/);
   assert.match(bad('ho"st;x=1 1 1'), /metric name "ho\\"st" is invalid/);
   assert.deepEqual(ok('lab.ho"st.temp 1 1').labels, { host: 'ho"st' }, 'a quote in a label value is data, escaped on the way to disk');
+});
+
+test('values and timestamps: decimal and exponent forms only; nan is unknown', () => {
+  for (const [text, want] of [
+    ['1', 1],
+    ['-2.5', -2.5],
+    ['+.5', 0.5],
+    ['3.', 3],
+    ['1e3', 1000],
+    ['6.02E-2', 0.0602],
+  ] as const)
+    assert.equal(ok(`x ${text} 1795300000`).value, want, text);
+  for (const text of ['nan', 'NaN', 'NAN', '-nan']) assert.ok(Number.isNaN(ok(`x ${text} 1795300000`).value), text);
+  for (const text of ['0x10', '0b11', '0o7', 'Infinity', '-Infinity', '1_000', '1e', '.', '+', '1,5', '١'])
+    assert.match(bad(`x ${text} 1795300000`), /is not a decimal number or nan/, text);
+  for (const text of ['0x10', '1e', 'nan', 'Infinity', '0', '-5']) assert.match(bad(`x 1 ${text}`), /timestamp .* is not a positive decimal number/, text);
+  assert.equal(ok('x 1 1.7953e9').time, 1795300000);
+});
+
+test('an empty value field is refused, not read as "value = the timestamp"', () => {
+  // What `echo "x $v $(date +%s)"` sends when $v is empty.
+  assert.match(bad('x  1795300000'), /empty field/);
+  assert.match(bad('x\t\t1795300000'), /empty field/);
+  assert.match(bad('x \t1795300000'), /empty field/);
+  // Aligned columns stay fine when all three fields are there.
+  assert.deepEqual(ok('x   2\t\t1795300000'), { name: 'x', labels: {}, value: 2, time: 1795300000 });
 });

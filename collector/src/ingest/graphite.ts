@@ -52,19 +52,37 @@ export function compileGlob(glob: string): RegExp {
 
 export type ParseResult = { sample: Sample } | { error: string };
 
+/** Decimal and exponent forms only: Number() would also take 0x10, 0b11, 0o7, Infinity and ' 1_000'-like surprises. */
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+/** collectd's write_graphite sends `nan` for a value it does not know yet (a rate's first interval). */
+const UNKNOWN = /^[+-]?nan$/i;
+
+/** A strict number, NaN for `nan` (stored as unknown), undefined when it is neither. */
+export function parseGraphiteNumber(text: string): number | undefined {
+  if (DECIMAL.test(text)) {
+    const n = Number(text);
+    return Number.isFinite(n) ? n : undefined;
+  }
+  return UNKNOWN.test(text) ? NaN : undefined;
+}
+
 /** Parses one line (without its newline). Empty lines are not errors: return undefined. */
 export function parseGraphiteLine(line: string, mapper: GraphiteMapper, nowSeconds: number): ParseResult | undefined {
-  const text = line.endsWith('\r') ? line.slice(0, -1) : line;
-  if (text.trim() === '') return undefined;
-  const fields = text.trim().split(/\s+/);
+  const text = (line.endsWith('\r') ? line.slice(0, -1) : line).trim();
+  if (text === '') return undefined;
+  // One separator between fields: `x  1700000000` (an empty shell variable) must not make the timestamp the value.
+  const parts = text.split(/[ \t]/);
+  const fields = parts.filter((f) => f !== '');
   if (fields.length < 2 || fields.length > 3) return { error: `expected "path value [timestamp]", got ${fields.length} field(s)` };
+  // Runs of blanks are only unambiguous when all three fields are there (aligned columns).
+  if (fields.length < parts.length && fields.length < 3) return { error: 'empty field (two separators in a row): is the value missing?' };
   const [path, rawValue, rawTime] = fields;
-  const value = Number(rawValue);
-  if (rawValue === '' || !Number.isFinite(value)) return { error: `value ${JSON.stringify(rawValue.slice(0, 40))} is not a finite number` };
+  const value = parseGraphiteNumber(rawValue);
+  if (value === undefined) return { error: `value ${JSON.stringify(rawValue.slice(0, 40))} is not a decimal number or nan` };
   let time = nowSeconds;
   if (rawTime !== undefined && rawTime !== '-1' && rawTime !== 'N') {
-    const t = Number(rawTime);
-    if (!Number.isFinite(t) || t <= 0) return { error: `timestamp ${JSON.stringify(rawTime.slice(0, 40))} is not a positive number` };
+    const t = DECIMAL.test(rawTime) ? Number(rawTime) : NaN;
+    if (!Number.isFinite(t) || t <= 0) return { error: `timestamp ${JSON.stringify(rawTime.slice(0, 40))} is not a positive decimal number` };
     time = Math.floor(t > 1e11 ? t / 1000 : t);
   }
   try {

@@ -130,3 +130,44 @@ test('out-of-order values are refused with a counter, newer ones still written',
   const metrics = await (await fetch(`${c.url}/metrics`)).text();
   assert.match(metrics, /rexmon_samples_rejected_total\{reason="out_of_order"\} [1-9]/);
 });
+
+test('Graphite `nan` and JSON null are stored as unknown without dropping the neighbours; hex, binary and empty values are refused', async () => {
+  const t = base + 2400;
+  const before = await inputErrors();
+  const payload =
+    [
+      `nan.metric 1 ${t}`,
+      `nan.metric nan ${t + 60}`,
+      `nan.metric 3 ${t + 120}`,
+      `strict.hex 0x10 ${t}`,
+      `strict.bin 0b11 ${t}`,
+      `strict.empty  ${t}`,
+      `strict.inf Infinity ${t}`,
+    ].join('\n') + '\n';
+  await sendTcp(c.graphiteTcp!.host, c.graphiteTcp!.port, payload);
+  const json = [1, null, 3].map((value, i) => ({ name: 'null_metric', value, time: t + i * 60 }));
+  const posted = await api(c.url, '/api/v1/samples', { method: 'POST', token: editor, body: JSON.stringify(json) });
+  assert.equal(posted.status, 202, JSON.stringify(posted.body));
+  await api(c.url, '/api/v1/admin/flush', { method: 'POST', token: editor });
+  for (const name of ['nan.metric', 'null_metric']) {
+    const entry = c.collector.catalog.find([{ matchers: [], text: '' }]).find((e) => e.name === name)!;
+    assert.ok(entry, `${name} stored`);
+    const fetched = await rrdFetch(entry.file, 'AVERAGE', t - 60, t + 120);
+    assert.deepEqual(
+      [t, t + 60, t + 120].map((x) => fetched.get(x)),
+      [1, null, 3],
+      `${name}: unknown in the middle, neighbours kept`,
+    );
+  }
+  const names = (await api<{ data: string[] }>(c.url, '/api/v1/label/__name__/values')).body.data;
+  assert.deepEqual(
+    names.filter((n) => n.startsWith('strict.')),
+    [],
+  );
+  assert.equal((await inputErrors()) - before, 4, 'each refused line counted');
+});
+
+async function inputErrors(): Promise<number> {
+  const metrics = await (await fetch(`${c.url}/metrics`)).text();
+  return Number(/rexmon_input_errors_total\{source="graphite_tcp"\} (\d+)/.exec(metrics)?.[1] ?? 0);
+}

@@ -35,6 +35,11 @@ export class LineSplitter {
     }
   }
 
+  /** A line begun but not ended: cutting the stream now would lose it. */
+  get midLine(): boolean {
+    return this.partial !== '' || this.discarding;
+  }
+
   /** At end of stream: a last line without newline still counts. */
   end() {
     if (this.partial && !this.discarding) this.onLine(this.partial);

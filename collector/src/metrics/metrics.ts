@@ -21,6 +21,12 @@ export class Metrics {
     labelNames: ['source'],
     registers: [this.registry],
   });
+  readonly refusedConnections = new Counter({
+    name: 'rexmon_connections_refused_total',
+    help: 'Ingest connections refused because the listener had its maximum open (graphite.maxConnections).',
+    labelNames: ['listener'],
+    registers: [this.registry],
+  });
   readonly written = new Counter({
     name: 'rexmon_samples_written_total',
     help: 'Values handed to the RRD archive (rrdcached or rrdtool).',

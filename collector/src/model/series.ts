@@ -5,6 +5,7 @@ export type Labels = Record<string, string>;
 export interface Sample {
   name: string;
   labels: Labels;
+  /** NaN = unknown (Graphite `nan`, JSON `null`): stored as `U`, so the RRD shows a gap. */
   value: number;
   /** Unix seconds (integer). */
   time: number;
@@ -95,8 +96,9 @@ export function checkSample(raw: { name: unknown; labels?: unknown; value: unkno
   const p = (k: string) => (path ? `${path}.${k}` : k);
   const name = checkMetricName(raw.name, p('name'));
   const labels = checkLabels(raw.labels, p('labels'));
-  const value = raw.value;
-  if (typeof value !== 'number' || !Number.isFinite(value)) throw new ValidationError('value must be a finite number', p('value'));
+  const value = raw.value === null ? NaN : raw.value;
+  if (typeof value !== 'number' || (!Number.isFinite(value) && !Number.isNaN(value)))
+    throw new ValidationError('value must be a finite number, or null for unknown', p('value'));
   let time = nowSeconds;
   if (raw.time !== undefined && raw.time !== null) {
     if (typeof raw.time !== 'number' || !Number.isFinite(raw.time) || raw.time <= 0)

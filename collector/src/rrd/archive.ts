@@ -135,7 +135,7 @@ export class RrdArchive {
         for (let i = 0; i < j.times.length; i += VALUES_PER_LINE) {
           let line = `UPDATE ${rel}`;
           const end = Math.min(j.times.length, i + VALUES_PER_LINE);
-          for (let k = i; k < end; k++) line += ` ${j.times[k]}:${j.values[k]}`;
+          for (let k = i; k < end; k++) line += point(j.times[k], j.values[k]);
           lines.push(line);
           owner.push(idx);
         }
@@ -150,7 +150,7 @@ export class RrdArchive {
         for (let i = 0; i < j.times.length; i += VALUES_PER_LINE) {
           let line = `update ${arg(j.file)}`;
           const end = Math.min(j.times.length, i + VALUES_PER_LINE);
-          for (let k = i; k < end; k++) line += ` ${j.times[k]}:${j.values[k]}`;
+          for (let k = i; k < end; k++) line += point(j.times[k], j.values[k]);
           try {
             await w.run(line);
           } catch (e) {
@@ -253,4 +253,9 @@ export class RrdArchive {
     await Promise.all([...this.writers, ...this.readers].map((p) => p.close()));
     await Promise.all(this.flushers.map((f) => f.close()));
   }
+}
+
+/** One `time:value` of an update line; NaN (unknown) is rrdtool's `U`. */
+function point(time: number, value: number): string {
+  return Number.isNaN(value) ? ` ${time}:U` : ` ${time}:${value}`;
 }

@@ -49,7 +49,7 @@ test('a torn or corrupt tail is cut at the last good record and appends continue
   const { dir, cleanup } = await tempDir();
   try {
     const w = wal(dir, 'off');
-    [...w.replay()];
+    assert.deepEqual([...w.replay()], []);
     await w.open();
     for (let i = 0; i < 5; i++) await w.append('t', [sample(i)]);
     await w.close();
@@ -79,7 +79,7 @@ test('trim deletes sealed segments up to a checkpoint and never the open one or 
   const { dir, cleanup } = await tempDir();
   try {
     const w = wal(dir, 'off', 65536);
-    [...w.replay()];
+    assert.deepEqual([...w.replay()], []);
     await w.open();
     const big = Array.from({ length: 400 }, (_, i) => sample(i));
     for (let i = 0; i < 10; i++) await w.append('t', big); // ~20 KB each: several segments
