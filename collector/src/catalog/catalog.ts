@@ -36,6 +36,14 @@ export interface NewSeries {
   origin?: 'native' | 'imported';
 }
 
+/** The time one search may spend matching series before it is refused (keeps the event loop free). */
+export const FIND_BUDGET_MS = 2000;
+
+/** A request asked for more work than a limit allows; `status` is what the API answers. */
+export class LimitError extends Error {
+  readonly status = 422;
+}
+
 interface Row {
   id: number;
   key: string;
@@ -52,6 +60,8 @@ export class Catalog {
   private readonly byKey = new Map<string, SeriesEntry>();
   private readonly byName = new Map<string, Set<SeriesEntry>>();
   private maxId = 0;
+  /** See FIND_BUDGET_MS. */
+  findBudgetMs = FIND_BUDGET_MS;
 
   constructor(
     private readonly db: Db,
@@ -153,10 +163,18 @@ export class Catalog {
   /** Series matching any of the selectors (union), sorted by key. */
   find(selectors: Selector[], limit = Infinity): SeriesEntry[] {
     const out = new Map<string, SeriesEntry>();
+    const deadline = performance.now() + this.findBudgetMs;
+    let scanned = 0;
     for (const sel of selectors) {
       const name = exactName(sel);
       const pool: Iterable<SeriesEntry> = name !== undefined ? (this.byName.get(name) ?? []) : this.byKey.values();
-      for (const e of pool) if (e.ready && matchesLabels(sel, e.name, e.labels)) out.set(e.key, e);
+      for (const e of pool) {
+        if (++scanned % 256 === 0 && performance.now() > deadline)
+          throw new LimitError(
+            `the selector took longer than ${this.findBudgetMs} ms to evaluate (${scanned} of ${this.size} series scanned); narrow it, e.g. give the metric name or fewer regexes`,
+          );
+        if (e.ready && matchesLabels(sel, e.name, e.labels)) out.set(e.key, e);
+      }
     }
     const list = [...out.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     return list.length > limit ? list.slice(0, limit) : list;
