@@ -66,6 +66,8 @@ export class Collector {
     this.db = await openDatabase(c);
     this.catalog = new Catalog(this.db, archiveRoot);
     await this.catalog.refresh();
+    const moved = await this.catalog.relocateRefusedFiles();
+    if (moved) this.log.warn(`moved ${moved} RRD file(s) whose names rrdcached refuses ("../" inside) to their current names`);
     this.metrics.series.set(this.catalog.size);
 
     if (c.rrd.cached.mode === 'spawn') {
@@ -165,15 +167,20 @@ export class Collector {
     await this.downtimes?.stop();
     await this.events?.stop();
     await Promise.all([this.tcp && new Promise((r) => this.tcp!.close(r)), this.udp && new Promise((r) => this.udp!.close(() => r(undefined)))]);
-    await this.pipeline?.stop();
+    // A failed step is logged and the next still runs: a flush error must not leave rrdcached or the DB open.
+    const step = (what: string, fn: () => Promise<unknown> | undefined) =>
+      Promise.resolve()
+        .then(fn)
+        .catch((e) => this.log.error({ err: e }, `${what} failed while stopping`));
+    await step('draining the pipeline', () => this.pipeline?.stop());
     if (this.http) {
       this.http.closeAllConnections();
       await new Promise((r) => this.http!.close(r));
     }
-    await this.archive?.close();
-    await this.cachedClient?.close();
-    await this.cachedProc?.stop();
-    await this.db?.destroy();
+    await step('closing the rrdtool pipes', () => this.archive?.close());
+    await step('closing the rrdcached client', () => this.cachedClient?.close());
+    await step('stopping rrdcached', () => this.cachedProc?.stop());
+    await step('closing the database', () => this.db?.destroy());
     this.log.info('rexmon collector stopped');
   }
 }

@@ -1,5 +1,7 @@
 // The series catalog: metric name + labels ↔ RRD file + DS + template, kept in SQL and mirrored in memory
 // so that the hot path (ingest) and matcher searches never wait on the database.
+import { existsSync } from 'node:fs';
+import { mkdir, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { Db } from '../db/index.js';
 import { exactName, matchesLabels, Selector } from '../matchers/selector.js';
@@ -108,6 +110,28 @@ export class Catalog {
     let set = this.byName.get(e.name);
     if (!set) this.byName.set(e.name, (set = new Set()));
     set.add(e);
+  }
+
+  /**
+   * Native files recorded under a name rrdcached refuses (a "../" inside, from before names were encoded
+   * against it) are moved to the current name, in the file system and the catalog. Returns how many.
+   */
+  async relocateRefusedFiles(): Promise<number> {
+    let moved = 0;
+    for (const e of this.byKey.values()) {
+      const rel = path.relative(this.archiveRoot, e.file);
+      if (e.origin !== 'native' || !rel.includes('../')) continue;
+      const next = seriesFile(e.name, e.labels);
+      const abs = resolveInside(this.archiveRoot, next);
+      if (existsSync(e.file) && !existsSync(abs)) {
+        await mkdir(path.dirname(abs), { recursive: true });
+        await rename(e.file, abs);
+      }
+      await this.db('series').where('id', e.id).update({ file: next });
+      e.file = abs;
+      moved++;
+    }
+    return moved;
   }
 
   get(key: string): SeriesEntry | undefined {
