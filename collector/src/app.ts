@@ -75,6 +75,8 @@ export class Collector {
     this.db = await openDatabase(c);
     this.catalog = new Catalog(this.db, archiveRoot);
     await this.catalog.refresh();
+    const moved = await this.catalog.relocateRefusedFiles();
+    if (moved) this.log.warn(`moved ${moved} RRD file(s) whose names rrdcached refuses ("../" inside) to their current names`);
     this.metrics.series.set(this.catalog.size);
 
     if (c.rrd.cached.mode === 'spawn') {
@@ -239,20 +241,25 @@ export class Collector {
     // TCP: idle connections are closed, busy ones drain for graphite.drainTimeout; their lines go in before the pipeline drains.
     await Promise.all([this.tcp?.close(), this.udp && new Promise((r) => this.udp!.close(() => r(undefined)))]);
     await this.checkpointing;
-    // A backend that fails here must not keep the rest (rrdcached, the database) running: stop them, then report.
-    const failed = await this.pipeline?.stop().then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    await this.wal?.close();
+    // A failed step is logged and the next still runs: a flush error must not leave rrdcached or the DB open.
+    let failed: unknown;
+    const step = (what: string, fn: () => Promise<unknown> | undefined) =>
+      Promise.resolve()
+        .then(fn)
+        .catch((e) => {
+          failed ??= e;
+          this.log.error({ err: e }, `${what} failed while stopping`);
+        });
+    await step('draining the pipeline', () => this.pipeline?.stop());
+    await step('closing the write-ahead log', () => this.wal?.close());
     if (this.http) {
       this.http.closeAllConnections();
       await new Promise((r) => this.http!.close(r));
     }
-    await this.archive?.close();
-    await this.cachedClient?.close();
-    await this.cachedProc?.stop();
-    await this.db?.destroy();
+    await step('closing the rrdtool pipes', () => this.archive?.close());
+    await step('closing the rrdcached client', () => this.cachedClient?.close());
+    await step('stopping rrdcached', () => this.cachedProc?.stop());
+    await step('closing the database', () => this.db?.destroy());
     if (failed) throw failed;
     this.log.info('rexmon collector stopped');
   }

@@ -1,5 +1,7 @@
 // The series catalog: metric name + labels ↔ RRD file + DS + template, kept in SQL and mirrored in memory
 // so that the hot path (ingest) and matcher searches never wait on the database.
+import { existsSync } from 'node:fs';
+import { mkdir, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { Db } from '../db/index.js';
 import { exactName, matchesLabels, Selector } from '../matchers/selector.js';
@@ -36,6 +38,14 @@ export interface NewSeries {
   origin?: 'native' | 'imported';
 }
 
+/** The time one search may spend matching series before it is refused (keeps the event loop free). */
+export const FIND_BUDGET_MS = 2000;
+
+/** A request asked for more work than a limit allows; `status` is what the API answers. */
+export class LimitError extends Error {
+  readonly status = 422;
+}
+
 interface Row {
   id: number;
   key: string;
@@ -52,6 +62,8 @@ export class Catalog {
   private readonly byKey = new Map<string, SeriesEntry>();
   private readonly byName = new Map<string, Set<SeriesEntry>>();
   private maxId = 0;
+  /** See FIND_BUDGET_MS. */
+  findBudgetMs = FIND_BUDGET_MS;
 
   constructor(
     private readonly db: Db,
@@ -98,6 +110,28 @@ export class Catalog {
     let set = this.byName.get(e.name);
     if (!set) this.byName.set(e.name, (set = new Set()));
     set.add(e);
+  }
+
+  /**
+   * Native files recorded under a name rrdcached refuses (a "../" inside, from before names were encoded
+   * against it) are moved to the current name, in the file system and the catalog. Returns how many.
+   */
+  async relocateRefusedFiles(): Promise<number> {
+    let moved = 0;
+    for (const e of this.byKey.values()) {
+      const rel = path.relative(this.archiveRoot, e.file);
+      if (e.origin !== 'native' || !rel.includes('../')) continue;
+      const next = seriesFile(e.name, e.labels);
+      const abs = resolveInside(this.archiveRoot, next);
+      if (existsSync(e.file) && !existsSync(abs)) {
+        await mkdir(path.dirname(abs), { recursive: true });
+        await rename(e.file, abs);
+      }
+      await this.db('series').where('id', e.id).update({ file: next });
+      e.file = abs;
+      moved++;
+    }
+    return moved;
   }
 
   get(key: string): SeriesEntry | undefined {
@@ -153,10 +187,18 @@ export class Catalog {
   /** Series matching any of the selectors (union), sorted by key. */
   find(selectors: Selector[], limit = Infinity): SeriesEntry[] {
     const out = new Map<string, SeriesEntry>();
+    const deadline = performance.now() + this.findBudgetMs;
+    let scanned = 0;
     for (const sel of selectors) {
       const name = exactName(sel);
       const pool: Iterable<SeriesEntry> = name !== undefined ? (this.byName.get(name) ?? []) : this.byKey.values();
-      for (const e of pool) if (e.ready && matchesLabels(sel, e.name, e.labels)) out.set(e.key, e);
+      for (const e of pool) {
+        if (++scanned % 256 === 0 && performance.now() > deadline)
+          throw new LimitError(
+            `the selector took longer than ${this.findBudgetMs} ms to evaluate (${scanned} of ${this.size} series scanned); narrow it, e.g. give the metric name or fewer regexes`,
+          );
+        if (e.ready && matchesLabels(sel, e.name, e.labels)) out.set(e.key, e);
+      }
     }
     const list = [...out.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     return list.length > limit ? list.slice(0, limit) : list;

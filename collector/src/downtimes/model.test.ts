@@ -310,7 +310,7 @@ test('times, durations and scopes a target cannot take are refused, naming the f
   fails({ duration: '11y', end: undefined, recurrence: { rule: '0 0 1 1 *', timezone: 'UTC' } }, 'duration', /at most 10 years/);
   assert.equal(dt({ start: NOW, duration: 10 * 36525 * 864 }).end, NOW + 10 * 36525 * 864);
   for (const re of ['a(?!x)', '(?=a)a', '(?<=a)b', '(?<!a)b', '(a)\\\\1', '(?<n>a)\\\\k<n>', '(?<n>a)', '\\\\u0041', '\\\\cA', '[^]'])
-    fails({ match: `{host="a",svc=~"${re}"}` }, 'match', /Alertmanager \(Go RE2\) cannot compile/);
+    fails({ match: `{host="a",svc=~"${re}"}` }, 'match', /Alertmanager \(Go RE2\) cannot compile|RE2 \(.*\) cannot compile/);
   for (const re of ['a|b', '[a-z]+\\\\d', '(?:ab)+', '[\\\\]a]', 'a\\\\(b', 'x{2,3}', '\\\\x41'])
     assert.doesNotThrow(() => dt({ match: `{host="a",svc=~"${re}"}`, start: NOW, end: NOW + 60 }), re);
 });

@@ -1,4 +1,5 @@
 // Prometheus series selectors: `name{label="v", other=~"re.*", x!="y", z!~"w"}`.
+import { RE2JS } from 're2js';
 import { Labels, ValidationError } from '../model/series.js';
 
 export type MatchOp = '=' | '!=' | '=~' | '!~';
@@ -7,8 +8,13 @@ export interface Matcher {
   name: string; // label name; `__name__` is the metric name
   op: MatchOp;
   value: string;
-  /** Compiled, fully anchored, for =~ and !~. */
-  re?: RegExp;
+  /** Compiled, full match, for =~ and !~. */
+  re?: LabelRegex;
+}
+
+/** A regex matched against a whole label value. */
+export interface LabelRegex {
+  test(value: string): boolean;
 }
 
 export interface Selector {
@@ -22,11 +28,17 @@ const LABEL = /[A-Za-z_][A-Za-z0-9_]*/y;
 export function makeMatcher(name: string, op: MatchOp, value: string, path = 'match'): Matcher {
   const m: Matcher = { name, op, value };
   if (op === '=~' || op === '!~') {
+    // RE2 (linear time, as Prometheus and Alertmanager): a backtracking engine can spend minutes on `(a+)+`.
+    let re: RE2JS;
     try {
-      m.re = new RegExp(`^(?:${value})$`, 'u');
+      re = RE2JS.compile(`^(?:${value})$`);
     } catch (e) {
-      throw new ValidationError(`${path}: invalid regular expression ${JSON.stringify(value)} for label ${name}: ${(e as Error).message}`, path);
+      throw new ValidationError(
+        `${path}: invalid regular expression ${JSON.stringify(value)} for label ${name}: Go RE2 (the syntax of Prometheus and Alertmanager: no backreferences or lookaround) cannot compile it: ${(e as Error).message}`,
+        path,
+      );
     }
+    m.re = { test: (v) => re.matches(v) };
   }
   return m;
 }

@@ -39,6 +39,11 @@ export class Metrics {
     registers: [this.registry],
   });
   readonly created = new Counter({ name: 'rexmon_rrd_files_created_total', help: 'RRD files created.', registers: [this.registry] });
+  readonly flushErrors = new Counter({
+    name: 'rexmon_rrd_flush_errors_total',
+    help: 'Files rrdcached refused to flush (logged; the other files are flushed).',
+    registers: [this.registry],
+  });
   readonly queueDepth = new Gauge({
     name: 'rexmon_queue_depth',
     help: 'Samples waiting in a processor queue.',

@@ -3,7 +3,7 @@
 import { mkdir, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import { RrdTemplate } from '../config/schema.js';
-import { RrdError } from './errors.js';
+import { RrdError, RrdReplyError } from './errors.js';
 import { RrdcachedClient } from './cached.js';
 import { arg, PipeHooks, RrdtoolPipe } from './pipe.js';
 
@@ -163,26 +163,32 @@ export class RrdArchive {
     return errors;
   }
 
-  /** Makes every value sent so far for these files durable on disk (pipes write synchronously). */
-  async flush(files: string[]): Promise<void> {
+  /**
+   * Makes every value sent so far for these files durable on disk (pipes write synchronously). Returns the
+   * files rrdcached refused to flush; only a lost connection throws, so one bad file cannot block the rest.
+   */
+  async flush(files: string[]): Promise<{ file: string; message: string }[]> {
     const c = this.opts.cached;
-    if (!c) return;
+    if (!c) return [];
     // rrdcached serves one connection's commands in order and a FLUSH waits for its file, so flushing
     // many files goes over several connections at once to keep its write threads busy.
     if (this.flushers.length === 0) for (let i = 0; i < FLUSH_CONNECTIONS; i++) this.flushers.push(new RrdcachedClient(c.address));
     // A restarted rrdcached first gets back what it lost; if it dies during the flush, again.
     for (;;) {
       const losses = c.losses;
+      const refused: { file: string; message: string }[] = [];
       await c.sync();
       await Promise.all(
         files.map((f, i) =>
           this.flushers[i % this.flushers.length].commandWithRetry(`FLUSH ${path.relative(this.opts.root, f)}`).catch((e: Error) => {
             // rrdcached answers "no such file" for a file it holds nothing for: nothing to flush.
-            if (!/no such file|not found/i.test(e.message)) throw e;
+            if (/no such file|not found/i.test(e.message)) return;
+            if (!(e instanceof RrdReplyError)) throw e;
+            refused.push({ file: f, message: e.message });
           }),
         ),
       );
-      if (c.losses === losses) return;
+      if (c.losses === losses) return refused;
     }
   }
 

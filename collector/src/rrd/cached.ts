@@ -4,7 +4,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { RrdError } from './errors.js';
+import { RrdError, RrdReplyError } from './errors.js';
 import { Fifo } from '../util/fifo.js';
 
 /** A command waiting for its reply; `line` names it in errors. */
@@ -113,7 +113,7 @@ export class RrdcachedClient {
         const r = this.current;
         this.current = undefined;
         this.inflight.shift();
-        if (r.status < 0) head.reject(new RrdError(r.message, head.line));
+        if (r.status < 0) head.reject(new RrdReplyError(r.message, head.line));
         else head.resolve(r);
       }
     }

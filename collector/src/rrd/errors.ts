@@ -12,6 +12,9 @@ export class RrdError extends Error {
   }
 }
 
+/** rrdtool or rrdcached answered this one command with an error; the process and connection are fine. */
+export class RrdReplyError extends RrdError {}
+
 const STALE = /illegal attempt to update using time (\d+)(?:\.\d*)? when last update time is (\d+)(?:\.\d*)?/;
 
 /** rrdtool/rrdcached refuse a time not after the file's last update; returns the refused and the last time. */

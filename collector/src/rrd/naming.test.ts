@@ -20,6 +20,13 @@ test('file names are readable where safe and never escape the root', () => {
   assert.equal(encodeComponent('é'), '%C3%A9');
 });
 
+test('no ".." anywhere: rrdcached refuses a path containing "../"', () => {
+  assert.equal(seriesFile('x..', {}), 'x%2E%2E/series.rrd');
+  assert.equal(encodeComponent('a.b...c.'), 'a.b%2E%2E%2Ec.');
+  assert.ok(!seriesFile('m.', { a: 'b..', c: '...' }).includes('..'));
+  assert.notEqual(encodeComponent('\ud800'), encodeComponent('\ud801'), 'lone surrogates stay distinct');
+});
+
 test('long names are hashed; distinct series get distinct files', () => {
   const long = seriesFile('m', { a: 'x'.repeat(500) });
   assert.match(long, /^m\/h-[0-9a-f]{40}\.rrd$/);

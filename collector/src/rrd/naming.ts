@@ -7,14 +7,20 @@ import { Labels } from '../model/series.js';
 const SAFE = /[A-Za-z0-9_.-]/;
 const MAX_COMPONENT = 200;
 
-/** Percent-encodes every byte outside [A-Za-z0-9_.-]; a leading '.' is encoded too, so `.` and `..` cannot appear. */
+/**
+ * Percent-encodes every byte outside [A-Za-z0-9_.-], a leading '.', and every '.' next to another '.':
+ * `.` and `..` cannot appear as a component, and rrdcached (with -B) refuses any path containing "../".
+ */
 export function encodeComponent(s: string): string {
   let out = '';
-  for (const ch of s) {
-    if (SAFE.test(ch)) out += ch;
+  const chars = [...s];
+  chars.forEach((ch, i) => {
+    if (ch === '.' && (i === 0 || chars[i - 1] === '.' || chars[i + 1] === '.')) out += '%2E';
+    else if (SAFE.test(ch)) out += ch;
+    // A lone surrogate has no UTF-8 form (Buffer gives U+FFFD for all of them): spelled out, so each stays distinct.
+    else if (ch.length === 1 && ch >= '\ud800' && ch <= '\udfff') out += `%u${ch.charCodeAt(0).toString(16).toUpperCase()}`;
     else for (const b of Buffer.from(ch, 'utf8')) out += `%${b.toString(16).toUpperCase().padStart(2, '0')}`;
-  }
-  if (out.startsWith('.')) out = '%2E' + out.slice(1);
+  });
   return out;
 }
 

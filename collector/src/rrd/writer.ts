@@ -297,7 +297,11 @@ export class RrdWriter implements Processor {
     if (!this.archive.usesCached) return;
     // FLUSH per file answers only once that file is on disk (FLUSHALL answers at once).
     const need = (files ?? [...this.dirty]).filter((f) => this.dirty.has(f));
-    if (need.length) await this.archive.flush(need);
+    if (need.length)
+      for (const r of await this.archive.flush(need)) {
+        this.metrics.flushErrors.inc();
+        this.log(`flush of ${r.file} refused by rrdcached: ${r.message}`);
+      }
     for (const f of need) this.dirty.delete(f);
     if (!files) this.archive.confirmAll();
   }
