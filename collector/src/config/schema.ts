@@ -274,7 +274,11 @@ export const configSchema = z
         writers: z.number().int().min(1).max(16).default(4),
         readers: z.number().int().min(1).max(16).default(2),
         /** New RRD files are not made (their samples wait, reported in /readyz) when less than this would stay free. */
-        minFreeBytes: z.number().int().nonnegative().default(64 * 1024 * 1024),
+        minFreeBytes: z
+          .number()
+          .int()
+          .nonnegative()
+          .default(64 * 1024 * 1024),
       })
       .strict()
       .prefault({}),
@@ -299,7 +303,11 @@ export const configSchema = z
         fsyncInterval: duration.default(1),
         /** Every so often the values are flushed into the RRD files and the log trimmed (also on POST /admin/flush). */
         checkpointInterval: duration.refine((s) => s > 0, 'must be more than 0').default(60),
-        segmentSize: z.number().int().min(65536).default(64 * 1024 * 1024),
+        segmentSize: z
+          .number()
+          .int()
+          .min(65536)
+          .default(64 * 1024 * 1024),
       })
       .strict()
       .prefault({}),

@@ -20,7 +20,12 @@ test('a full disk keeps acknowledged samples, reports it in /readyz and /metrics
     const col = (c = await startCollector({ graphite: { tcp: false, udp: false }, auth: { anonymousWrite: true }, rrd: { minFreeBytes: 1024 * 1024 } }, disk));
     const base = Math.floor(Date.now() / 1000 / 60) * 60 - 600;
     for (let round = 0; round < 3; round++) {
-      const samples = Array.from({ length: SERIES }, (_, n) => ({ name: 'disk_full', labels: { n: String(n) }, value: n * 100 + round, time: base + round * 60 }));
+      const samples = Array.from({ length: SERIES }, (_, n) => ({
+        name: 'disk_full',
+        labels: { n: String(n) },
+        value: n * 100 + round,
+        time: base + round * 60,
+      }));
       const r = await api(col.url, '/api/v1/samples', { method: 'POST', body: JSON.stringify(samples) });
       assert.equal(r.status, 202, JSON.stringify(r.body));
     }
@@ -37,7 +42,8 @@ test('a full disk keeps acknowledged samples, reports it in /readyz and /metrics
     const wrong: string[] = [];
     for (let n = 0; n < SERIES; n++) {
       const got = await rrdFetch(path.join(disk, 'rrd/disk_full', `n=${n}.rrd`), 'AVERAGE', base - 60, base + 120);
-      for (let round = 0; round < 3; round++) if (got.get(base + round * 60) !== n * 100 + round) wrong.push(`n=${n} round ${round}: ${got.get(base + round * 60)}`);
+      for (let round = 0; round < 3; round++)
+        if (got.get(base + round * 60) !== n * 100 + round) wrong.push(`n=${n} round ${round}: ${got.get(base + round * 60)}`);
     }
     assert.deepEqual(wrong.slice(0, 10), [], `${wrong.length} of ${3 * SERIES} acknowledged values missing`);
     const metrics = await (await fetch(`${col.url}/metrics`)).text();

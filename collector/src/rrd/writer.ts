@@ -199,7 +199,10 @@ export class RrdWriter implements Processor {
         this.log(`write to ${p.entry.key} failed: ${err.message}`);
       });
       if (recreate.length) {
-        await this.ensureSpace(recreate.map((p) => this.templates.byName(p.entry.template)), toSamples([...recreate, ...retry]));
+        await this.ensureSpace(
+          recreate.map((p) => this.templates.byName(p.entry.template)),
+          toSamples([...recreate, ...retry]),
+        );
         await Promise.all(
           recreate.map(async (p) => {
             const tpl = this.templates.byName(p.entry.template);

@@ -46,10 +46,10 @@ test('SIGKILL of the collector, alone and with its rrdcached, under load loses n
       `http: {listen: "127.0.0.1:${httpPort}"}`,
       `graphite: {tcp: "127.0.0.1:${graphitePort}", udp: false}`,
       `auth: {anonymousWrite: true}`,
-      `log: {level: ${process.env.DUR_DEBUG ? "info" : "warn"}}`,
+      `log: {level: ${process.env.DUR_DEBUG ? 'info' : 'warn'}}`,
       `slurpers: []`,
       `rrd: {templates: {fine: {step: 1, heartbeat: 5, rras: [{cf: [LAST], steps: 1, rows: 4000}]}}, defaultTemplate: fine, minFreeBytes: 0}`,
-      `wal: {checkpointInterval: 1${process.env.DUR_NO_WAL ? ", enabled: false" : ""}}`,
+      `wal: {checkpointInterval: 1${process.env.DUR_NO_WAL ? ', enabled: false' : ''}}`,
     ].join('\n'),
   );
   const base = Math.floor(Date.now() / 1000) - 3000;
@@ -131,7 +131,20 @@ test('SIGKILL of the collector, alone and with its rrdcached, under load loses n
       const [n, t] = key.split('@');
       if (files.get(n)!.get(Number(t)) !== value) lost.push(`${key}: ${files.get(n)!.get(Number(t))} != ${value}`);
     }
-    if (process.env.DUR_DEBUG) console.error("KILLS", kills.join(" "), "AROUND", [...files.get("0")!].filter(([t]) => Math.abs(t - base - Number(lost[0]?.split("@")[1].split(":")[0]) + base) < 4).map(([t, v]) => `${t - base}:${v}`).join(" "), "LOST", [...new Set(lost.map((l) => Number(l.split("@")[1].split(":")[0]) - base))].join(","), "ROUNDS", round);
+    if (process.env.DUR_DEBUG)
+      console.error(
+        'KILLS',
+        kills.join(' '),
+        'AROUND',
+        [...files.get('0')!]
+          .filter(([t]) => Math.abs(t - base - Number(lost[0]?.split('@')[1].split(':')[0]) + base) < 4)
+          .map(([t, v]) => `${t - base}:${v}`)
+          .join(' '),
+        'LOST',
+        [...new Set(lost.map((l) => Number(l.split('@')[1].split(':')[0]) - base))].join(','),
+        'ROUNDS',
+        round,
+      );
     assert.deepEqual(lost.slice(0, 10), [], `${lost.length} of ${acked.size} acknowledged samples lost`);
 
     // Graphite carries no acknowledgement; what was stored must be what was sent, and the listener kept working.
