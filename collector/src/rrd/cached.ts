@@ -253,7 +253,10 @@ export class RrdcachedClient {
 export class RrdcachedProcess {
   private child?: ChildProcess;
   private stopping = false;
+  private restartTimer?: NodeJS.Timeout;
+  private restartDelay = 500;
   readonly socket: string;
+  private readonly pidFile: string;
   readonly address: string;
 
   constructor(
@@ -265,11 +268,15 @@ export class RrdcachedProcess {
   ) {
     this.socket = path.join(stateDir, 'rrdcached.sock');
     this.address = `unix:${this.socket}`;
+    this.pidFile = path.join(stateDir, 'rrdcached.pid');
   }
 
   async start(): Promise<void> {
+    if (this.stopping) throw new RrdError('rrdcached supervisor stopped');
     mkdirSync(path.join(this.stateDir, 'journal'), { recursive: true });
     await this.stopOrphan();
+    // Whatever is left (ours stopped, a dead PID, a zombie, someone else's PID) is stale: rrdcached would refuse to start.
+    rmSync(this.pidFile, { force: true });
     if (existsSync(this.socket)) rmSync(this.socket);
     const args = [
       '-g', // foreground: we own the process and stop it by its PID
@@ -277,7 +284,7 @@ export class RrdcachedProcess {
       '-l',
       this.address,
       '-p',
-      path.join(this.stateDir, 'rrdcached.pid'),
+      this.pidFile,
       '-j',
       path.join(this.stateDir, 'journal'),
       '-b',
@@ -297,18 +304,20 @@ export class RrdcachedProcess {
     let stderr = '';
     child.stderr!.setEncoding('utf8');
     child.stderr!.on('data', (d: string) => (stderr = (stderr + d).slice(-2000)));
+    let ready = false;
     child.on('exit', (code, signal) => {
       if (this.child !== child) return;
       this.child = undefined;
-      if (!this.stopping) {
+      // Only a child that was serving is restarted here; a failed start is its caller's to handle.
+      if (ready && !this.stopping) {
         this.log(`rrdcached exited (${signal ?? code}): ${stderr.trim()}; restarting`);
-        setTimeout(() => void this.start().catch((e) => this.log(`rrdcached restart failed: ${(e as Error).message}`)), 500);
+        this.scheduleRestart();
       }
     });
     const spawnError = new Promise<never>((_, reject) => child.once('error', (e) => reject(new RrdError(`cannot start ${this.binary}: ${e.message}`))));
     // Ready when the socket accepts a connection.
     const deadline = Date.now() + 10000;
-    const ready = (async () => {
+    const opened = (async () => {
       for (;;) {
         if (this.child !== child) throw new RrdError(`rrdcached exited at start: ${stderr.trim()}`);
         if (existsSync(this.socket)) {
@@ -323,7 +332,29 @@ export class RrdcachedProcess {
         await new Promise((r) => setTimeout(r, 20));
       }
     })();
-    await Promise.race([ready, spawnError]);
+    try {
+      await Promise.race([opened, spawnError]);
+    } catch (e) {
+      if (this.child === child) {
+        this.child = undefined;
+        await stopChild(child);
+      }
+      throw e;
+    }
+    ready = true;
+    this.restartDelay = 500;
+  }
+
+  private scheduleRestart() {
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
+      if (this.stopping) return;
+      this.start().catch((e) => {
+        this.log(`rrdcached restart failed: ${(e as Error).message}`);
+        this.restartDelay = Math.min(10000, this.restartDelay * 2);
+        if (!this.stopping) this.scheduleRestart();
+      });
+    }, this.restartDelay);
   }
 
   get pid(): number | undefined {
@@ -331,41 +362,69 @@ export class RrdcachedProcess {
   }
 
   /**
-   * A collector killed hard leaves its rrdcached running. Found by the PID file in our state dir and
-   * recognised by our socket on its command line, it is stopped (it flushes on SIGTERM) before a new one starts.
+   * A collector killed hard leaves its rrdcached running. Found by the PID file in our state dir, it is
+   * stopped (it flushes on SIGTERM) only if it really is an rrdcached on our socket: a PID file outlives
+   * its process, and the PID may since belong to a zombie or to some unrelated process.
    */
   private async stopOrphan(): Promise<void> {
-    const pidFile = path.join(this.stateDir, 'rrdcached.pid');
     let pid: number;
     try {
-      pid = Number(readFileSync(pidFile, 'utf8').trim());
+      pid = Number(readFileSync(this.pidFile, 'utf8').trim());
     } catch {
       return;
     }
-    if (!Number.isInteger(pid) || pid <= 1 || pid === this.child?.pid) return;
-    let cmdline = '';
-    try {
-      cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
-    } catch {
-      return; // not running
-    }
-    if (!cmdline.includes(this.address)) return;
+    if (!Number.isInteger(pid) || pid <= 1 || pid === process.pid || pid === this.child?.pid) return;
+    if (!isOurRrdcached(pid, this.binary, this.address)) return;
     this.log(`stopping rrdcached ${pid} left running by an earlier collector on ${this.address}`);
-    process.kill(pid, 'SIGTERM');
-    const deadline = Date.now() + 30000;
-    while (existsSync(`/proc/${pid}`) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    try {
+      process.kill(pid, 'SIGTERM');
+      const deadline = Date.now() + 30000;
+      while (running(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      if (running(pid)) process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone meanwhile */
+    }
   }
 
   async stop(): Promise<void> {
     this.stopping = true;
+    clearTimeout(this.restartTimer);
     const child = this.child;
     if (!child) return;
-    await new Promise<void>((resolve) => {
-      child.once('exit', () => resolve());
-      child.kill('SIGTERM');
-      setTimeout(() => child.kill('SIGKILL'), 15000).unref();
-    });
+    await stopChild(child);
   }
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+    setTimeout(() => child.kill('SIGKILL'), 15000).unref();
+  });
+}
+
+/** Running, and not a zombie (state Z: dead, waiting for its parent to reap it). */
+function running(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/** The process's command line names the rrdcached binary and listens on `address`. */
+export function isOurRrdcached(pid: number, binary: string, address: string): boolean {
+  if (!running(pid)) return false;
+  let argv: string[];
+  try {
+    argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+  } catch {
+    return false;
+  }
+  const l = argv.indexOf('-l');
+  return path.basename(argv[0] ?? '') === path.basename(binary) && l > 0 && argv[l + 1] === address;
 }
 
 function countValues(updateLine: string): number {
