@@ -231,6 +231,15 @@ export class RrdArchive {
     return { start, step: realStep, columns, timestamps };
   }
 
+  /** The time of a file's last update, values still in rrdcached included. */
+  async lastUpdate(file: string): Promise<number> {
+    const c = this.opts.cached;
+    const out = c ? (await c.commandWithRetry(`LAST ${path.relative(this.opts.root, file)}`)).message : await this.reader().run(`last ${arg(file)}`);
+    const t = Number(out.trim());
+    if (!Number.isFinite(t)) throw new RrdError(`unexpected answer to LAST for ${file}: ${JSON.stringify(out.slice(0, 80))}`);
+    return t;
+  }
+
   /** `rrdtool info` as key → raw value. */
   async info(file: string): Promise<Map<string, string>> {
     const out = await this.reader().run(`info ${arg(file)}`);

@@ -116,6 +116,7 @@ export class RrdWriter implements Processor {
       // The catalog's database failed: nothing of this batch is written yet, keep it all.
       throw new RetryLater(`cannot register new series: ${(e as Error).message}`);
     }
+    await this.learnLastUpdates(groups);
     // Build one ordered, de-duplicated job per series.
     let pending: Pending[] = [];
     for (const [key, g] of groups) {
@@ -215,9 +216,31 @@ export class RrdWriter implements Processor {
       }
       pending = retry;
     }
+    for (const p of pending) {
+      this.metrics.rejected.inc({ reason: 'write_error' }, p.times.length);
+      this.log(`${p.times.length} value(s) for ${p.entry.key} still refused after 3 rounds`);
+    }
     this.metrics.batchSeconds.observe((performance.now() - t0) / 1000);
     // The replay log of rrdcached's client is bounded: past the limit, write everything out and start afresh.
     if (this.archive.unconfirmedValues > this.maxUnconfirmed) await this.flush();
+  }
+
+  /**
+   * A series first written since start (its last update unknown) asks the archive for it, so that values the
+   * file already holds are never sent: rrdcached skips the rest of an UPDATE line after a refused value but
+   * applies the next line, which would store later values before earlier ones and lose those.
+   */
+  private async learnLastUpdates(groups: Map<string, Group>): Promise<void> {
+    const unknown = [...groups.keys()].map((k) => this.catalog.get(k)!).filter((e) => e.lastUpdate === 0 && e.origin === 'native');
+    await Promise.all(
+      unknown.map(async (e) => {
+        try {
+          e.lastUpdate = await this.archive.lastUpdate(e.file);
+        } catch (err) {
+          if (!(err instanceof RrdError)) throw err; // a missing file is re-created below; others answer at write time
+        }
+      }),
+    );
   }
 
   /** Registers and creates the series of `groups` not in the catalog yet; drops (counted) those whose file cannot be made. */
@@ -269,6 +292,7 @@ export class RrdWriter implements Processor {
       throw new RetryLater(`rrdtool create left no file ${e.file} (${free} bytes free under ${this.archive.root}): disk full?`);
     }
     e.ready = true;
+    e.lastUpdate = Math.max(e.lastUpdate, start);
     this.metrics.created.inc();
     return true;
   }
