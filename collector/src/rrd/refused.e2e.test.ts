@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
-import { api, run, sendTcp, startCollector, TestCollector, tempDir, waitFor } from '../testing/harness.js';
+import { alive, api, run, sendTcp, startCollector, tempDir, TestCollector, waitFor } from '../testing/harness.js';
 import { createArgs } from './archive.js';
 
 const OPTS = { auth: { anonymousWrite: true } };
@@ -24,15 +24,6 @@ async function queryOk(c: TestCollector, match: string): Promise<(number | null)
   assert.equal(r.status, 200, `${match}: ${JSON.stringify(r.body)}`);
   assert.equal(r.body.data.series.length, 1, match);
   return r.body.data.series[0].values;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 async function stopBounded(c: TestCollector) {

@@ -8,7 +8,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { api, freePort, rrdFetch, tempDir, waitFor } from '../testing/harness.js';
+import { alive, api, freePort, rrdFetch, tempDir, waitFor } from '../testing/harness.js';
 
 const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/rexmon.js');
 const HTTP_SERIES = 100;
@@ -22,15 +22,6 @@ interface Running {
 function startProcess(config: string): Running {
   const child = spawn(process.execPath, [BIN, 'start', '-c', config], { stdio: ['ignore', 'ignore', 'inherit'] });
   return { child, exited: new Promise((r) => child.once('exit', (code) => r(code))) };
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 test('SIGKILL of the collector, alone and with its rrdcached, under load loses no acknowledged sample', { timeout: 240_000 }, async () => {
