@@ -55,3 +55,43 @@ test('a full disk keeps acknowledged samples, reports it in /readyz and /metrics
     await cleanup();
   }
 });
+
+test('when the write-ahead log cannot be written, input is refused with 503 naming it, never acknowledged; taken again once it can', async (t) => {
+  if (process.getuid?.() !== 0) return t.skip('mounting a tmpfs needs root');
+  const { dir, cleanup } = await tempDir();
+  const disk = path.join(dir, 'disk');
+  await mkdir(disk);
+  await run('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', disk]);
+  let c: TestCollector | undefined;
+  try {
+    const col = (c = await startCollector({ graphite: { tcp: false, udp: false }, auth: { anonymousWrite: true }, rrd: { minFreeBytes: 0 } }, disk));
+    const base = Math.floor(Date.now() / 1000 / 60) * 60 - 600;
+    const post = (value: number, time: number) =>
+      api<{ error?: { message: string } }>(col.url, '/api/v1/samples', { method: 'POST', body: JSON.stringify([{ name: 'wal_full', value, time }]) });
+    assert.equal((await post(1, base)).status, 202);
+    assert.equal((await api(col.url, '/api/v1/admin/flush', { method: 'POST' })).status, 200);
+    // Fill the disk to the last byte.
+    await run('dd', ['if=/dev/zero', `of=${path.join(disk, 'filler')}`, 'bs=64k']).catch(() => {});
+    const refused = await post(2, base + 60);
+    assert.equal(refused.status, 503);
+    assert.match(refused.body.error!.message, /write-ahead log cannot be written .*ENOSPC.*nothing was stored/);
+    const ready = await api<{ error?: { message: string } }>(col.url, '/readyz');
+    assert.equal(ready.status, 503);
+    assert.match(ready.body.error!.message, /write-ahead log/);
+    await run('rm', [path.join(disk, 'filler')]);
+    const again = await waitFor('the log to take input again', async () => {
+      const r = await post(3, base + 120);
+      return r.status === 202 ? r : undefined;
+    });
+    assert.equal(again.status, 202);
+    assert.equal((await api(col.url, '/api/v1/admin/flush', { method: 'POST' })).status, 200);
+    const got = await rrdFetch(path.join(disk, 'rrd/wal_full/series.rrd'), 'AVERAGE', base - 60, base + 120);
+    assert.equal(got.get(base), 1);
+    assert.equal(got.get(base + 120), 3);
+    assert.match(await (await fetch(`${col.url}/metrics`)).text(), /rexmon_samples_dropped_total\{source="http",reason="wal_error"\} 1\b/);
+  } finally {
+    await c?.collector.stop().catch(() => {});
+    await run('umount', [disk]).catch(() => {});
+    await cleanup();
+  }
+});
