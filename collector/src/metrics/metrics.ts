@@ -106,6 +106,12 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly unknownValues = new Counter({
+    name: 'rexmon_samples_unknown_total',
+    help: 'Samples accepted with an unknown value (Graphite nan, JSON null, Prometheus NaN), stored as unknown.',
+    labelNames: ['source'],
+    registers: [this.registry],
+  });
   readonly alreadyStored = new Counter({
     name: 'rexmon_samples_already_stored_total',
     help: 'Values replayed from the write-ahead log that the archive held already.',

@@ -11,6 +11,8 @@ export interface Sample {
   time: number;
   /** Sent again from the write-ahead log after a restart: the archive may hold it already. */
   replay?: true;
+  /** Declared a cumulative counter by its sender (Prometheus `# TYPE … counter`): a new series gets the counter template unless a rule says otherwise. */
+  counter?: true;
 }
 
 export interface SeriesRef {

@@ -158,6 +158,9 @@ export class Pipeline {
   }
 
   private enqueue(samples: Sample[], source: string) {
+    let unknown = 0;
+    for (const s of samples) if (Number.isNaN(s.value)) unknown++;
+    if (unknown) this.metrics.unknownValues.inc({ source }, unknown);
     for (const l of this.lanes) {
       l.queue.offer(samples, true);
       l.enqueued += samples.length;

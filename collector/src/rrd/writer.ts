@@ -54,8 +54,9 @@ export class TemplateChooser {
   byName(name: string): RrdTemplate {
     return this.config.templates[name] ?? this.config.templates[this.config.defaultTemplate];
   }
-  choose(name: string): { name: string; template: RrdTemplate } {
-    const t = this.rules.find((r) => r.re.test(name))?.template ?? this.config.defaultTemplate;
+  /** A rule on the name wins; else a declared counter gets `counter` (a per-second rate), else the default. */
+  choose(name: string, counter = false): { name: string; template: RrdTemplate } {
+    const t = this.rules.find((r) => r.re.test(name))?.template ?? (counter && this.config.templates.counter ? 'counter' : this.config.defaultTemplate);
     return { name: t, template: this.config.templates[t] };
   }
 }
@@ -94,7 +95,7 @@ export class RrdWriter implements Processor {
     // `rrdtool create` fail): refuse them alone.
     for (const [key, g] of groups) {
       const tpl = this.catalog.get(key)?.template;
-      const oldest = now - retention(tpl ? this.templates.byName(tpl) : this.templates.choose(g.sample.name).template);
+      const oldest = now - retention(tpl ? this.templates.byName(tpl) : this.templates.choose(g.sample.name, g.sample.counter).template);
       if (!g.times.some((t) => t < oldest)) continue;
       const keep = g.times.map((t) => t >= oldest);
       const n = keep.filter((k) => !k).length;
@@ -247,7 +248,7 @@ export class RrdWriter implements Processor {
     for (const [key, g] of groups) {
       const known = this.catalog.get(key);
       if (known && (known.ready || known.origin !== 'native')) continue;
-      const { name, template } = this.templates.choose(g.sample.name);
+      const { name, template } = this.templates.choose(g.sample.name, g.sample.counter);
       if (!known) unknown.push({ name: g.sample.name, labels: g.sample.labels, template: name, step: template.step, ds: DS_NAME });
       creating.set(key, { first: Math.min(...g.times), template });
     }

@@ -43,13 +43,22 @@ export function parseJsonSamples(text: string, now: number): Parsed {
   return out;
 }
 
-/** The Prometheus text exposition format (version 0.0.4). Non-finite values (NaN, ±Inf) are skipped. */
+/**
+ * The Prometheus text exposition format (version 0.0.4). NaN is stored as unknown, ±Inf skipped (an RRD
+ * cannot hold it). Series of a `# TYPE … counter` family are marked as counters (stored as a rate).
+ */
 export function parsePrometheusText(text: string, now: number): Parsed {
   const out: Parsed = { samples: [], errors: [] };
+  const counters = new Set<string>();
   const lines = text.split('\n');
   for (let n = 0; n < lines.length; n++) {
     const line = lines[n].trim();
-    if (line === '' || line.startsWith('#')) continue;
+    if (line === '') continue;
+    if (line.startsWith('#')) {
+      const type = /^#\s+TYPE\s+(\S+)\s+counter\s*$/.exec(line);
+      if (type) counters.add(type[1]);
+      continue;
+    }
     try {
       let i = 0;
       const nameMatch = /^[A-Za-z_:][A-Za-z0-9_:]*/.exec(line);
@@ -86,10 +95,11 @@ export function parsePrometheusText(text: string, now: number): Parsed {
       const rest = line.slice(i).trim().split(/\s+/);
       if (rest.length < 1 || rest.length > 2 || rest[0] === '') throw new Error('expected a value and an optional timestamp');
       const value = Number(rest[0]);
-      if (!Number.isFinite(value)) continue; // NaN/Inf cannot go into an RRD as a value worth keeping
+      if (!Number.isFinite(value) && !Number.isNaN(value)) continue; // ±Inf: no RRD value can say it
       const time = rest[1] !== undefined ? Number(rest[1]) / 1000 : now;
       if (!Number.isFinite(time)) throw new Error(`timestamp ${JSON.stringify(rest[1])} is not a number`);
-      out.samples.push(checkSample({ name, labels, value, time: Math.floor(time) }, now));
+      const sample = checkSample({ name, labels, value: Number.isNaN(value) ? null : value, time: Math.floor(time) }, now);
+      out.samples.push(counters.has(name) ? { ...sample, counter: true } : sample);
     } catch (e) {
       out.errors.push(`line ${n + 1}: ${(e as Error).message}`);
     }

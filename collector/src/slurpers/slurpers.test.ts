@@ -1,12 +1,13 @@
 // Slurpers with real processes and a real HTTP server.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { chmod, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { SlurperConfig } from '../config/schema.js';
-import { api, startCollector, tempDir, TestCollector } from '../testing/harness.js';
+import { api, freePort, startCollector, tempDir, TestCollector, waitFor } from '../testing/harness.js';
 
 let c: TestCollector;
 let scripts: { dir: string; cleanup: () => Promise<void> };
@@ -106,7 +107,7 @@ test('http slurper: scrapes the Prometheus text format and JSON from a real serv
   const port = (server.address() as net.AddressInfo).port;
   try {
     const r1 = await runSlurper({ type: 'http', name: 'prom', url: `http://127.0.0.1:${port}/metrics` });
-    assert.deepEqual(r1, { samples: 2, errors: 1 });
+    assert.deepEqual(r1, { samples: 3, errors: 1 }, 'NaN is kept as unknown; the broken line is the one error');
     const s = (await api<{ data: { labels: Record<string, string> }[] }>(c.url, '/api/v1/series?match=queue_len')).body.data;
     assert.deepEqual(s[0].labels, { q: 'x"y' });
     const r2 = await runSlurper({ type: 'http', name: 'json', url: `http://127.0.0.1:${port}/json` });
@@ -133,5 +134,28 @@ test('scheduler: an interval slurper runs on its own after start', async () => {
     assert.ok(runs >= 2, `ran ${runs} times`);
   } finally {
     await d.stop();
+  }
+});
+
+test('http slurper on a real prometheus-node-exporter: `# TYPE … counter` series get the counter template (a rate), gauges the default', async () => {
+  const port = await freePort();
+  const exporter = spawn(
+    'prometheus-node-exporter',
+    [`--web.listen-address=127.0.0.1:${port}`, '--collector.disable-defaults', '--collector.cpu', '--collector.loadavg'],
+    {
+      stdio: 'ignore',
+    },
+  );
+  try {
+    await waitFor('node exporter', async () => (await fetch(`http://127.0.0.1:${port}/metrics`).catch(() => undefined))?.ok);
+    const r = await runSlurper({ type: 'http', name: 'node', url: `http://127.0.0.1:${port}/metrics` });
+    assert.ok(r.samples > 5, `scraped ${r.samples} samples`);
+    const entries = c.collector.catalog.find([{ matchers: [], text: '' }]);
+    const templateOf = (name: string) => [...new Set(entries.filter((e) => e.name === name).map((e) => e.template))];
+    assert.deepEqual(templateOf('node_cpu_seconds_total'), ['counter'], 'a cumulative counter is stored as a per-second rate');
+    assert.deepEqual(templateOf('node_load1'), ['gauge']);
+  } finally {
+    exporter.kill('SIGTERM');
+    await new Promise((r) => exporter.once('exit', r));
   }
 });

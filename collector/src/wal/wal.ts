@@ -39,7 +39,10 @@ const MAX_RECORD = 256 * 1024 * 1024;
 
 /** Samples as compact arrays; NaN (unknown) goes through JSON as null. */
 function encode(source: string, samples: Sample[]): Buffer {
-  const payload = Buffer.from(JSON.stringify({ s: source, x: samples.map((s) => [s.name, s.labels, s.value, s.time]) }), 'utf8');
+  const payload = Buffer.from(
+    JSON.stringify({ s: source, x: samples.map((s) => (s.counter ? [s.name, s.labels, s.value, s.time, 1] : [s.name, s.labels, s.value, s.time])) }),
+    'utf8',
+  );
   const head = Buffer.allocUnsafe(HEADER);
   head.writeUInt32LE(payload.length, 0);
   head.writeUInt32LE(crc32(payload), 4);
@@ -47,8 +50,13 @@ function encode(source: string, samples: Sample[]): Buffer {
 }
 
 function decode(payload: Buffer): { source: string; samples: Sample[] } {
-  const doc = JSON.parse(payload.toString('utf8')) as { s: string; x: [string, Labels, number | null, number][] };
-  return { source: doc.s, samples: doc.x.map(([name, labels, value, time]) => ({ name, labels, value: value ?? NaN, time })) };
+  const doc = JSON.parse(payload.toString('utf8')) as { s: string; x: [string, Labels, number | null, number, 1?][] };
+  return {
+    source: doc.s,
+    samples: doc.x.map(([name, labels, value, time, counter]) =>
+      counter ? { name, labels, value: value ?? NaN, time, counter: true } : { name, labels, value: value ?? NaN, time },
+    ),
+  };
 }
 
 export class WriteAheadLog {
