@@ -81,14 +81,24 @@ const tokenSchema = z
   })
   .strict();
 
-const graphiteMapping = z
-  .object({
-    /** Glob over the dotted path: `*` is one path part, `**` any number; each is a capture $1, $2... */
-    match: z.string().min(1),
-    name: z.string().min(1),
-    labels: z.record(z.string(), z.string()).default({}),
-  })
-  .strict();
+const graphiteMapping = z.union([
+  z
+    .object({
+      /** Glob over the dotted path: `*` is one path part, `**` any number; each is a capture $1, $2... */
+      match: z.string().min(1),
+      name: z.string().min(1),
+      labels: z.record(z.string(), z.string()).default({}),
+    })
+    .strict(),
+  z
+    .object({
+      /** collectd's write_graphite naming, mapped to the series `rexmon import --preset collectd` gives. */
+      preset: z.literal('collectd'),
+      /** Paths under this (write_graphite's Prefix without the trailing dot); '' for all. */
+      prefix: z.string().default('collectd'),
+    })
+    .strict(),
+]);
 
 const labelMap = z.record(
   z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'label names use letters, digits and _'),

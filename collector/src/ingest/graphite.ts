@@ -1,38 +1,65 @@
 // Graphite plaintext: `path value [timestamp]`, plus the tagged form `name;tag=value;...`.
 // Paths become series through mapping rules (globs with captures), in the spirit of graphite_exporter.
+import { PRESETS } from '../importer/importer.js';
 import { checkLabels, checkMetricName, Labels, Sample, ValidationError } from '../model/series.js';
 
-export interface GraphiteMapping {
-  match: string;
-  name: string;
-  labels: Record<string, string>;
-}
+export type GraphiteMapping = { match: string; name: string; labels: Record<string, string> } | { preset: 'collectd'; prefix: string };
 
-interface CompiledMapping {
-  re: RegExp;
-  name: string;
-  labels: [string, string][];
-}
+type Series = { name: string; labels: Labels };
+
+/** A path → series rule: undefined when the path is not its. */
+type CompiledMapping = (path: string) => Series | undefined;
 
 export class GraphiteMapper {
   private readonly rules: CompiledMapping[];
 
   constructor(mappings: GraphiteMapping[]) {
-    this.rules = mappings.map((m) => ({ re: compileGlob(m.match), name: m.name, labels: Object.entries(m.labels) }));
+    this.rules = mappings.map((m) => ('preset' in m ? collectdRule(m.prefix) : globRule(m.match, m.name, Object.entries(m.labels))));
   }
 
   /** Maps a dotted path to a series; unmapped paths keep the whole path as the metric name. */
-  map(path: string): { name: string; labels: Labels } {
+  map(path: string): Series {
     for (const r of this.rules) {
-      const m = r.re.exec(path);
-      if (!m) continue;
-      const expand = (s: string) => s.replace(/\$(\d+)|\$\{(\d+)\}/g, (_, a, b) => m[Number(a ?? b)] ?? '');
-      const labels: Labels = {};
-      for (const [k, v] of r.labels) labels[k] = expand(v);
-      return { name: expand(r.name), labels };
+      const s = r(path);
+      if (s) return s;
     }
     return { name: path, labels: {} };
   }
+}
+
+function globRule(match: string, name: string, labels: [string, string][]): CompiledMapping {
+  const re = compileGlob(match);
+  return (path) => {
+    const m = re.exec(path);
+    if (!m) return undefined;
+    const expand = (s: string) => s.replace(/\$(\d+)|\$\{(\d+)\}/g, (_, a, b) => m[Number(a ?? b)] ?? '');
+    const out: Labels = {};
+    for (const [k, v] of labels) out[k] = expand(v);
+    return { name: expand(name), labels: out };
+  };
+}
+
+/**
+ * collectd's write_graphite: `<prefix>.<host>.<plugin>[-<instance>].<type>[-<instance>][.<ds>]` (its defaults:
+ * dots in the host escaped as '_', instances joined with '-', the DS appended only for types with several).
+ * Gives the names and labels of `rexmon import --preset collectd`, so live and imported data line up.
+ */
+function collectdRule(prefix: string): CompiledMapping {
+  const head = prefix ? `${prefix}.` : '';
+  return (path) => {
+    if (!path.startsWith(head)) return undefined;
+    const parts = path.slice(head.length).split('.');
+    if (parts.length < 3 || parts.length > 4)
+      throw new ValidationError(`expected collectd's <host>.<plugin>[-<instance>].<type>[-<instance>][.<ds>] after "${head}"`);
+    const [host, pluginPart, typePart, ds] = parts;
+    const split = (s: string) => (s.includes('-') ? [s.slice(0, s.indexOf('-')), s.slice(s.indexOf('-') + 1)] : [s, undefined]);
+    const [plugin, plugin_instance] = split(pluginPart);
+    const [type, type_instance] = split(typePart);
+    // Host names cannot hold '_' (RFC 1123): each one is an escaped '.'.
+    const groups = { host: host.replace(/_/g, '.'), plugin, plugin_instance, type, type_instance };
+    // A single-DS file's DS is `value`: the import gives it no ds label, and neither does this.
+    return PRESETS.collectd.toSeries(groups, ds ?? 'value', ds && ds !== 'value' ? 2 : 1);
+  };
 }
 
 /** `*` matches one path part, `**` one or more parts; each is a capture group. */
