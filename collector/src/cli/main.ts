@@ -13,9 +13,8 @@ import { RrdArchive } from '../rrd/archive.js';
 import { parseDuration, parseTime } from '../util/time.js';
 import { VERSION } from '../version.js';
 import { ApiClient } from './client.js';
-
-/** A wrong combination of arguments: printed as is, exit code 2. */
-class UsageError extends Error {}
+import { sendCommand } from './send.js';
+import { UsageError } from './usage.js';
 
 const asTime = (v: string) => {
   try {
@@ -206,6 +205,7 @@ export async function main(argv: string[]): Promise<number> {
       }
     });
 
+  sendCommand(program);
   downtimeCommands(program, apiOptions, client);
 
   try {

@@ -98,10 +98,13 @@ export function downtimeRouter(store: DowntimeStore, deps: RouterAuth, syncStatu
   r.post('/downtimes', write, async (req, res) => {
     const body = req.body as Record<string, unknown> | undefined;
     const d = await store.create(body, actor(req, typeof body?.author === 'string' ? body.author : undefined), nowSec());
+    const json = toJson(d, nowSec());
+    // Filed with a window already in the past (a date typed wrong, an example copied): say so, it silences nothing.
+    const warnings = json.state === 'ended' ? [`downtime #${d.id} is already over: it will not silence anything`] : undefined;
     res
       .status(201)
       .location(`/api/v1/downtimes/${d.id}`)
-      .json({ data: toJson(d, nowSec()) });
+      .json({ data: json, ...(warnings ? { warnings } : {}) });
   });
 
   // "Is this series in downtime now (or at `at`), and by which records?"

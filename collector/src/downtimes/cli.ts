@@ -156,7 +156,9 @@ export function downtimeCommands(program: Command, apiOptions: (c: Command) => C
           reason: o.reason,
           tags: o.tag,
         };
-        out(o, await client(o).request<DowntimeJson>('POST', '/downtimes', undefined, body), 'created');
+        const created = await client(o).request<DowntimeJson>('POST', '/downtimes', undefined, body);
+        out(o, created, 'created');
+        if (created.state === 'ended') console.error(`rexmon: warning: downtime #${created.id} is already over: it will not silence anything`);
       },
     );
 

@@ -1,0 +1,81 @@
+// The README's shell examples work as written: every ```sh block that uses `npx rexmon` is run line by line
+// in one bash, as a user would type it, against a fresh collector (on free ports; `npx rexmon` is this
+// repository's CLI, run from a directory whose ./data is the collector's data dir, as in the Quick start).
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { startCollector, tempDir } from '../testing/harness.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const BIN = path.resolve(here, '../../bin/rexmon.js');
+const README = readFileSync(path.resolve(here, '../../../README.md'), 'utf8');
+
+function blocks(): string[] {
+  return [...README.matchAll(/^```sh\n([\s\S]*?)^```$/gm)].map((m) => m[1]).filter((b) => /^npx rexmon|\$\(npx rexmon/m.test(b));
+}
+
+function runBash(script: string, cwd: string, env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn('bash', ['-s'], { cwd, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(script);
+  });
+}
+
+test('the README examples that use `npx rexmon` run as written and do what they say', async () => {
+  const found = blocks();
+  assert.ok(found.length >= 2, `README blocks with npx rexmon: ${found.length}`);
+  const { dir, cleanup } = await tempDir();
+  const c = await startCollector({}, path.join(dir, 'data'));
+  try {
+    const env = { REXMON_URL: c.url, REXMON_GRAPHITE: `${c.graphiteTcp!.host}:${c.graphiteTcp!.port}` };
+    // Each line as typed, a moment apart (a person does not send and query in the same millisecond).
+    const lines = found.flatMap((b) => b.split('\n').filter((l) => l.trim() && !l.trim().startsWith('#')));
+    const script = [
+      'set -e',
+      `npx() { if [ "$1" = rexmon ]; then shift; node ${JSON.stringify(BIN)} "$@"; else echo "npx $1: not in the examples" >&2; return 127; fi; }`,
+      ...lines.flatMap((l) => [`echo "+ ${l.replace(/["$`\\]/g, '\\$&')}"`, l, 'sleep 0.5']),
+    ].join('\n');
+    const r = await runBash(script, dir, env);
+    assert.equal(r.code, 0, `a README line failed:\n${r.stdout.slice(-3000)}\n${r.stderr.slice(-2000)}`);
+    assert.match(r.stdout, /sent 1 line\(s\) to/);
+    assert.match(r.stdout, /# lab\.host01\.temp\n[\s\S]*\t21\.5\n/, 'the sent value comes back from the query');
+    assert.match(r.stdout, /^lab\.host01\.temp$/m, 'and is listed by rexmon series');
+    for (const id of [1, 2, 3]) assert.match(r.stdout, new RegExp(`created downtime #${id} `));
+    assert.doesNotMatch(r.stderr, /already over/, 'no example files a downtime in the past');
+  } finally {
+    await c.stop();
+    await cleanup();
+  }
+});
+
+test('a downtime filed in the past is created with a warning from the CLI and the API', async () => {
+  const { dir, cleanup } = await tempDir();
+  const c = await startCollector({ auth: { anonymousWrite: true } }, path.join(dir, 'data'));
+  try {
+    const r = await runBash(
+      `node ${JSON.stringify(BIN)} downtime add --planned --match '{host="x"}' --start 2020-01-01T08:00:00Z --duration 1h --reason late`,
+      dir,
+      { REXMON_URL: c.url },
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /warning: downtime #1 is already over: it will not silence anything/);
+    const api = await fetch(`${c.url}/api/v1/downtimes`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ kind: 'planned', match: '{host="y"}', start: '2020-01-01T08:00:00Z', duration: '1h', author: 'a', reason: 'late' }),
+    });
+    assert.equal(api.status, 201);
+    assert.deepEqual(((await api.json()) as { warnings?: string[] }).warnings, ['downtime #2 is already over: it will not silence anything']);
+  } finally {
+    await c.stop();
+    await cleanup();
+  }
+});
