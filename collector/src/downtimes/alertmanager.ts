@@ -106,6 +106,20 @@ export class AmClient {
     }
   }
 
+  /**
+   * When the Alertmanager started (`uptime` of `GET /api/v2/status`): a change means it restarted. null
+   * when the target has no such status (404) or does not say. Throws when it does not answer.
+   */
+  async startedAt(): Promise<string | null> {
+    try {
+      const r = await this.call<{ uptime?: string } | undefined>('GET', `${this.prefix}/api/v2/status`);
+      return typeof r?.uptime === 'string' ? r.uptime : null;
+    } catch (e) {
+      if (e instanceof HttpStatusError && e.status === 404) return null;
+      throw e;
+    }
+  }
+
   alerts(): Promise<AmAlert[]> {
     return this.call('GET', `${this.prefix}/api/v2/alerts?active=true&silenced=true&inhibited=true&unprocessed=true`);
   }
