@@ -108,14 +108,15 @@ export class AmClient {
 
   /**
    * When the Alertmanager started (`uptime` of `GET /api/v2/status`): a change means it restarted. null
-   * when the target has no such status (404) or does not say. Throws when it does not answer.
+   * when the target does not say (no `uptime`, or a 4xx: not served, or not allowed for this token; it
+   * answers all the same). Throws when it does not answer or answers 5xx.
    */
   async startedAt(): Promise<string | null> {
     try {
       const r = await this.call<{ uptime?: string } | undefined>('GET', `${this.prefix}/api/v2/status`);
       return typeof r?.uptime === 'string' ? r.uptime : null;
     } catch (e) {
-      if (e instanceof HttpStatusError && e.status === 404) return null;
+      if (e instanceof HttpStatusError && e.status >= 400 && e.status < 500) return null;
       throw e;
     }
   }
