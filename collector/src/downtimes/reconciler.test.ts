@@ -472,6 +472,7 @@ test('an Alertmanager that lost its silences (restart on an empty storage, SIGKI
 
     // (b) SIGKILL: /sync says ok: false with the error while it is down; started again on the same storage
     // a few seconds later, the silences (never snapshotted) are back within 5 s of it answering.
+    const killedAt = Date.now() / 1000;
     await am2.kill();
     const down = await waitFor(
       '/sync to report the outage',
@@ -494,6 +495,9 @@ test('an Alertmanager that lost its silences (restart on an empty storage, SIGKI
       return s.ok && s.present === 2 ? s : undefined;
     });
     assert.equal(after.lastError, null);
+    assert.ok(after.lastRepair!.at > killedAt);
+    assert.match(after.lastRepair!.reason, /^answers again, restarted/);
+    assert.ok(after.restarts >= 2);
     const metrics = await (await fetch(`${url}/metrics`)).text();
     assert.match(metrics, /rexmon_downtime_target_up\{target="am2"\} 1/);
     assert.match(metrics, /rexmon_downtime_silences\{target="am2",state="expected"\} 2/);

@@ -324,13 +324,16 @@ export class Reconciler {
     if (t.status.failures > 0) {
       // A target that answered but failed the pass waits for its back-off slot; one that did not answer is probed.
       if (!t.unreachable) return;
+      let restarted: string | undefined;
       try {
-        await this.observeStart(t);
+        restarted = await this.observeStart(t);
       } catch (e) {
         t.status.lastError = (e as Error).message;
         return;
       }
-      this.log.info({ target: t.cfg.name }, `downtime sync: ${t.cfg.name} answers again; reconciling now`);
+      const reason = `answers again${restarted ? `, ${restarted}` : ''}`;
+      t.status.lastRepair = { at: Date.now() / 1000, reason };
+      this.log.info({ target: t.cfg.name }, `downtime sync: ${t.cfg.name} ${reason}; reconciling now`);
       await this.run(t).catch(() => undefined);
       return;
     }
