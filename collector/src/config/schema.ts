@@ -159,6 +159,10 @@ const downtimes = z
   .object({
     /** Silences are checked against the DB this often (and at once after every change). */
     reconcileInterval: duration.default(60),
+    /** Between passes, each target's start time and silences are checked this often: a restart or a missing silence is reconciled at once. */
+    checkInterval: duration.refine((s) => s > 0, 'must be more than 0').default(5),
+    /** A target that does not answer is asked this often (GET /api/v2/status) and reconciled as soon as it answers. */
+    probeInterval: duration.refine((s) => s > 0, 'must be more than 0').default(2),
     /** Occurrences starting within this time get their silence ahead. */
     lookahead: duration.default(7 * 86400),
     /** Which downtimes silence alerts. */
@@ -168,7 +172,7 @@ const downtimes = z
       .default(['planned']),
     /** createdBy of every silence rexmon writes; silences with another createdBy are never touched. */
     createdBy: z.string().min(1).default('rexmon'),
-    /** Retry an unreachable target after initial, doubling up to max. */
+    /** Retry a target that answers but fails a pass after initial, doubling up to max. */
     backoff: z
       .object({ initial: duration.default(1), max: duration.default(300) })
       .strict()

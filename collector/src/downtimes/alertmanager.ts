@@ -106,6 +106,21 @@ export class AmClient {
     }
   }
 
+  /**
+   * When the Alertmanager started (`uptime` of `GET /api/v2/status`): a change means it restarted. null
+   * when the target does not say (no `uptime`, or a 4xx: not served, or not allowed for this token; it
+   * answers all the same). Throws when it does not answer or answers 5xx.
+   */
+  async startedAt(): Promise<string | null> {
+    try {
+      const r = await this.call<{ uptime?: string } | undefined>('GET', `${this.prefix}/api/v2/status`);
+      return typeof r?.uptime === 'string' ? r.uptime : null;
+    } catch (e) {
+      if (e instanceof HttpStatusError && e.status >= 400 && e.status < 500) return null;
+      throw e;
+    }
+  }
+
   alerts(): Promise<AmAlert[]> {
     return this.call('GET', `${this.prefix}/api/v2/alerts?active=true&silenced=true&inhibited=true&unprocessed=true`);
   }

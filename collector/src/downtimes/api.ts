@@ -307,7 +307,8 @@ Object.assign(extraPaths, {
   },
   '/downtimes/sync': {
     get: {
-      summary: 'State of the silence reconciler, per Alertmanager / Grafana target; refused: what the target refused (4xx) in the last pass',
+      summary:
+        'State of the silence reconciler, per Alertmanager / Grafana target: ok: the last pass succeeded (a check that cannot reach the target runs a pass at once), lastError: of the last pass or probe; expected and present: silences rexmon expects there and those found at lastCheck; startedAt, restarts, lastRepair (when and why a check reconciled at once); refused: what the target refused (4xx) in the last pass',
       responses: { 200: ok({ type: 'array', items: { type: 'object' } }) },
     },
   },

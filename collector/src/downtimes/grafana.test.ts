@@ -8,6 +8,12 @@ import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { downtimeApi } from '../testing/downtimes.js';
 import { api, startCollector, tempDir, TestCollector } from '../testing/harness.js';
+import { pino } from 'pino';
+import { openDb } from '../db/index.js';
+import { AmClient } from './alertmanager.js';
+import { Reconciler } from './reconciler.js';
+import { DowntimeStore } from './store.js';
+import path from 'node:path';
 
 const TOKEN = 'glsa_test_service_account_token';
 
@@ -36,6 +42,8 @@ class FakeGrafana {
   refuseMuteTimings?: (name: string) => boolean;
   requests: { method: string; path: string; body: unknown; headers: http.IncomingHttpHeaders }[] = [];
   problems: string[] = [];
+  /** Test hook: GET …/api/v2/status answers 403, as for a token without the permission (otherwise 404, not served). */
+  statusForbidden = false;
   server = http.createServer((req, res) => void this.handle(req, res));
   url = '';
 
@@ -111,6 +119,7 @@ class FakeGrafana {
       return send(200, { message: 'silence deleted' });
     }
     if (req.method === 'GET' && p === `${am}/alerts`) return send(200, this.alerts);
+    if (req.method === 'GET' && p === `${am}/status` && this.statusForbidden) return send(403, { message: 'permission denied' });
 
     const mt = '/api/v1/provisioning/mute-timings';
     const checkInterval = (t: { name?: unknown; time_intervals?: unknown }) => {
@@ -431,4 +440,43 @@ test('Grafana: annotations tagged downtime are imported once, with kind, scope, 
     dir.dir,
   );
   assert.deepEqual(await c.collector.downtimes.importAnnotations(), []);
+});
+
+test('a target whose /api/v2/status is refused (403) is checked by its silences alone: no full pass at every check', async () => {
+  g.statusForbidden = true;
+  // A reconciler of its own on an empty database with its own createdBy: it leaves the collector's silences alone.
+  const tmp = await tempDir();
+  const db = await openDb({ client: 'sqlite', filename: path.join(tmp.dir, 'status.sqlite') });
+  let passes = 0;
+  const client = new AmClient(g.url, '/api/alertmanager/grafana', { authorization: `Bearer ${TOKEN}` }, 5000);
+  const rec = new Reconciler(
+    new DowntimeStore(db),
+    [{ name: 'g', kind: 'grafana', client, silences: true, muteTimings: false }],
+    {
+      interval: 3600,
+      checkInterval: 0.1,
+      probeInterval: 0.1,
+      lookahead: 3600,
+      kinds: ['planned'],
+      createdBy: 'rexmon-status',
+      backoffInitial: 1,
+      backoffMax: 1,
+    },
+    pino({ level: 'silent' }),
+    { onPass: () => passes++ },
+  );
+  try {
+    rec.start();
+    await new Promise((r) => setTimeout(r, 1500));
+    const [s] = rec.status();
+    assert.equal(s.ok, true);
+    assert.equal(s.startedAt, null);
+    assert.ok(s.lastCheck! > Date.now() / 1000 - 1, 'the silences are still checked');
+    assert.equal(passes, 1, 'only the first pass: a refused status is not a failure');
+  } finally {
+    g.statusForbidden = false;
+    await rec.stop();
+    await db.destroy();
+    await tmp.cleanup();
+  }
 });

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { Router } from 'express';
 import { Logger } from 'pino';
-import { Counter, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
 import type { DowntimesConfig } from '../config/schema.js';
 import type { Db } from '../db/index.js';
 import { Labels } from '../model/series.js';
@@ -11,7 +11,7 @@ import { AmClient } from './alertmanager.js';
 import { downtimeRouter, RouterAuth } from './api.js';
 import { AnnotationImporter } from './grafana-import.js';
 import { covers, currentOccurrence, Downtime } from './model.js';
-import { Reconciler, TargetConfig } from './reconciler.js';
+import { Reconciler, TargetConfig, TargetStatus } from './reconciler.js';
 import { DowntimeStore } from './store.js';
 import { applyAlerts, FiringAlert, fetchFiring, waitingFlexible } from './triggers.js';
 
@@ -38,6 +38,7 @@ export class Downtimes {
   private readonly syncCounter?: Counter;
   private readonly triggerCounter?: Counter;
   private readonly refusedCounter?: Counter;
+  private readonly restartCounter?: Counter;
 
   constructor(
     db: Db,
@@ -84,6 +85,47 @@ export class Downtimes {
         labelNames: ['target'],
         registers: [registry],
       });
+      this.restartCounter = new Counter({
+        name: 'rexmon_downtime_target_restarts_total',
+        help: 'Restarts of a target noticed (its start time in /api/v2/status changed), by target; its silences are reconciled at once.',
+        labelNames: ['target'],
+        registers: [registry],
+      });
+      for (const t of targets) this.restartCounter.inc({ target: t.name }, 0);
+      const each = (g: Gauge, fn: (s: TargetStatus) => [Record<string, string>, number][]) => {
+        g.reset();
+        for (const s of this.reconciler.status()) for (const [labels, v] of fn(s)) g.set({ target: s.name, ...labels }, v);
+      };
+      new Gauge({
+        name: 'rexmon_downtime_target_up',
+        help: 'Whether the last pass on the target succeeded (1) or not (0); absent before the first.',
+        labelNames: ['target'],
+        registers: [registry],
+        collect() {
+          each(this, (s) => (s.ok === null ? [] : [[{}, s.ok ? 1 : 0]]));
+        },
+      });
+      new Gauge({
+        name: 'rexmon_downtime_silences',
+        help: 'Silences rexmon expects in the target (state=expected) and those it found there at the last check (state=present).',
+        labelNames: ['target', 'state'],
+        registers: [registry],
+        collect() {
+          each(this, (s) => [
+            [{ state: 'expected' }, s.expected] as [Record<string, string>, number],
+            ...(s.present === null ? [] : [[{ state: 'present' }, s.present] as [Record<string, string>, number]]),
+          ]);
+        },
+      });
+      new Gauge({
+        name: 'rexmon_downtime_last_check_timestamp_seconds',
+        help: "When the target's silences were last read (a check or a pass), Unix seconds.",
+        labelNames: ['target'],
+        registers: [registry],
+        collect() {
+          each(this, (s) => (s.lastCheck === null ? [] : [[{}, s.lastCheck]]));
+        },
+      });
       this.triggerCounter = new Counter({
         name: 'rexmon_downtime_triggers_total',
         help: 'Flexible downtimes started by a firing alert.',
@@ -95,6 +137,8 @@ export class Downtimes {
       targets,
       {
         interval: config.reconcileInterval,
+        checkInterval: config.checkInterval,
+        probeInterval: config.probeInterval,
         lookahead: config.lookahead,
         kinds: config.silenceKinds,
         createdBy: config.createdBy,
@@ -105,6 +149,7 @@ export class Downtimes {
       {
         onPass: (target, ok) => this.syncCounter?.inc({ target, result: ok ? 'ok' : 'error' }),
         onRefused: (target, n) => this.refusedCounter?.inc({ target }, n),
+        onRestart: (target) => this.restartCounter?.inc({ target }),
       },
     );
   }

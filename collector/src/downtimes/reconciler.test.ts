@@ -10,7 +10,7 @@ import { alertmanagerAvailable, startAlertmanager, TestAlertmanager } from '../t
 import { downtimeApi } from '../testing/downtimes.js';
 import { api, startCollector, tempDir, TestCollector, waitFor } from '../testing/harness.js';
 import { AmClient, GettableSilence } from './alertmanager.js';
-import { desiredSilences, planSilences, Reconciler } from './reconciler.js';
+import { desiredSilences, planSilences, Reconciler, TargetStatus } from './reconciler.js';
 import { DowntimeStore } from './store.js';
 
 const LOOKAHEAD = 36 * 3600;
@@ -410,6 +410,103 @@ test('a recurring downtime across the November DST change: silences at 08:00-12:
   } finally {
     await rec.stop();
     await db.destroy();
+    await tmp.cleanup();
+  }
+});
+
+test('an Alertmanager that lost its silences (restart on an empty storage, SIGKILL, a silence deleted by hand) gets them back within seconds; /sync and /metrics say what is there', async () => {
+  // An Alertmanager and a collector of their own: this one is wiped and killed. Back-off starts at a
+  // minute, so only the short probe can bring the silences back within seconds.
+  const am2 = await startAlertmanager();
+  const tmp = await tempDir();
+  const base = overrides();
+  let c2: TestCollector | undefined;
+  try {
+    c2 = await startCollector(
+      { ...base, downtimes: { ...base.downtimes, alertmanagers: [{ url: am2.url, name: 'am2' }], checkInterval: 1, backoff: { initial: 60, max: 300 } } },
+      tmp.dir,
+    );
+    const url = c2.url;
+    const { post: post2 } = downtimeApi(() => url);
+    // The JSON of /sync is the reconciler's TargetStatus.
+    const status = async () => (await api<{ data: TargetStatus[] }>(url, '/api/v1/downtimes/sync')).body.data[0];
+    const a = await post2({ match: '{host="fnpc9300"}', start: 'now-1m', end: '+1h' });
+    const b = await post2({ match: '{host="fnpc9301"}', start: '+1h', end: '+2h' });
+    const keys = [`${a.id}:${a.start}`, `${b.id}:${b.start}`].sort();
+    const present = async () => {
+      const have = (await am2.silences()).filter((s) => s.status.state !== 'expired' && s.createdBy === 'rexmon');
+      return have.map((s) => /\[rexmon:(\d+:\d+):/.exec(s.comment)?.[1]).sort();
+    };
+    const allBack = async () => JSON.stringify(await present()) === JSON.stringify(keys);
+    await c2.collector.downtimes.syncNow();
+    assert.deepEqual(await present(), keys);
+    const first = await waitFor('the first check', async () => {
+      const s = await status();
+      return s.startedAt && s.lastCheck ? s : undefined;
+    });
+    assert.equal(first.ok, true);
+    assert.equal(first.expected, 2);
+    assert.equal(first.present, 2);
+
+    // (c) A silence deleted by hand comes back within the check interval (1 s here), not the reconcile interval (an hour).
+    const [gone] = (await am2.silences()).filter((s) => s.comment.includes(`[rexmon:${a.id}:`));
+    assert.equal((await fetch(`${am2.url}/api/v2/silence/${gone.id}`, { method: 'DELETE' })).status, 200);
+    let t0 = Date.now();
+    await waitFor('the deleted silence to come back', allBack, 2500);
+    assert.ok(Date.now() - t0 < 2500);
+    assert.match((await status()).lastRepair?.reason ?? '', /1 of 2 silences missing/);
+
+    // (a) Restarted on the same port with an empty storage directory: silences back within 5 s, the restart reported.
+    await am2.down();
+    await am2.up({ empty: true });
+    t0 = Date.now();
+    await waitFor('the silences after a restart on an empty storage', allBack, 5000);
+    assert.ok(Date.now() - t0 < 5000, `back after ${Date.now() - t0} ms`);
+    const restarted = await waitFor('the restart in /sync', async () => {
+      const s = await status();
+      return s.restarts >= 1 && s.present === 2 ? s : undefined;
+    });
+    assert.notEqual(restarted.startedAt, first.startedAt);
+    assert.equal(restarted.ok, true);
+    assert.match(restarted.lastRepair!.reason, /restarted/);
+
+    // (b) SIGKILL: /sync says ok: false with the error while it is down; started again on the same storage
+    // a few seconds later, the silences (never snapshotted) are back within 5 s of it answering.
+    const killedAt = Date.now() / 1000;
+    await am2.kill();
+    const down = await waitFor(
+      '/sync to report the outage',
+      async () => {
+        const s = await status();
+        return s.ok === false ? s : undefined;
+      },
+      3000,
+    );
+    assert.match(down.lastError ?? '', /ECONNREFUSED|fetch failed|connect/);
+    const metricsDown = await (await fetch(`${url}/metrics`)).text();
+    assert.match(metricsDown, /rexmon_downtime_target_up\{target="am2"\} 0/);
+    await new Promise((r) => setTimeout(r, 3000));
+    await am2.up();
+    t0 = Date.now();
+    await waitFor('the silences after a SIGKILL', allBack, 5000);
+    assert.ok(Date.now() - t0 < 5000, `back after ${Date.now() - t0} ms`);
+    const after = await waitFor('/sync to be in step again', async () => {
+      const s = await status();
+      return s.ok && s.present === 2 ? s : undefined;
+    });
+    assert.equal(after.lastError, null);
+    assert.ok(after.lastRepair!.at > killedAt);
+    assert.match(after.lastRepair!.reason, /^answers again, restarted/);
+    assert.ok(after.restarts >= 2);
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    assert.match(metrics, /rexmon_downtime_target_up\{target="am2"\} 1/);
+    assert.match(metrics, /rexmon_downtime_silences\{target="am2",state="expected"\} 2/);
+    assert.match(metrics, /rexmon_downtime_silences\{target="am2",state="present"\} 2/);
+    assert.match(metrics, /rexmon_downtime_target_restarts_total\{target="am2"\} [2-9]/);
+    assert.match(metrics, /rexmon_downtime_last_check_timestamp_seconds\{target="am2"\} \d/);
+  } finally {
+    await c2?.stop();
+    await am2.stop();
     await tmp.cleanup();
   }
 });

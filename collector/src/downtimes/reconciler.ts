@@ -85,6 +85,18 @@ function sameSilence(live: GettableSilence, want: DesiredSilence, hash: string):
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
+/** How many of the expected silences a target holds, unexpired and as written. */
+export function countPresent(live: GettableSilence[], expected: Map<string, DesiredSilence>, createdBy: string): number {
+  const found = new Set<string>();
+  for (const s of live) {
+    if (s.status?.state === 'expired' || s.createdBy !== createdBy) continue;
+    const m = MARKER.exec(s.comment ?? '');
+    const want = m && expected.get(`${m[1]}:${m[2]}`);
+    if (want && sameSilence(s, want, m[3])) found.add(want.key);
+  }
+  return found.size;
+}
+
 export interface SilencePlan {
   create: DesiredSilence[];
   /** Silences whose content is out of date: posted again with their id. */
@@ -148,14 +160,32 @@ export interface TargetStatus {
   lastError: string | null;
   failures: number;
   nextAttempt: number | null;
+  /** Silences the downtimes call for. */
   silences: number;
+  /** Of them, the ones the target should hold (those it refused are not counted). */
+  expected: number;
+  /** How many of the expected silences the target held, as seen by the last check or pass; null before the first. */
+  present: number | null;
+  /** When the target's silences were last read (a check or a pass). */
+  lastCheck: number | null;
+  /** The target's start time (Alertmanager's `uptime` in `/api/v2/status`), null if it does not say. */
+  startedAt: string | null;
+  /** Restarts noticed (the start time changed). */
+  restarts: number;
+  /** The last time a check found silences missing or a restart and reconciled at once, and why. */
+  lastRepair: { at: number; reason: string } | null;
   muteTimings: number;
   /** What the last completed pass could not write (the target answered 4xx) or build; the rest was written. */
   refused: Refusal[];
 }
 
 export interface ReconcilerOptions extends SilenceOptions {
+  /** The full pass: the DB against the target. */
   interval: number;
+  /** The cheap check of a healthy target (its start time, its silences against the last pass); default 5 s. */
+  checkInterval?: number;
+  /** How often a target that did not answer is asked whether it answers again; default 2 s. */
+  probeInterval?: number;
   backoffInitial: number;
   backoffMax: number;
   /** Unix seconds now; tests set it. */
@@ -167,6 +197,8 @@ export interface ReconcilerHooks {
   onPass?: (target: string, ok: boolean) => void;
   /** Writes a target refused (4xx) or silences that could not be built, by target, each pass. */
   onRefused?: (target: string, count: number) => void;
+  /** A target restarted (its start time changed). */
+  onRestart?: (target: string) => void;
 }
 
 const MUTE_PREFIX = 'rexmon-downtime-';
@@ -175,12 +207,20 @@ const NO_PROVENANCE = { 'X-Disable-Provenance': 'true' };
 const NEVER = [{ years: ['1970'] }];
 
 const refusedBy = (e: unknown): e is HttpStatusError => e instanceof HttpStatusError && e.status >= 400 && e.status < 500;
+/** No answer from the target itself: no connection, a timeout, or a proxy saying it is not there. */
+const unreachable = (e: unknown) => e instanceof HttpStatusError && [0, 502, 503, 504].includes(e.status);
 
 class Target {
   readonly status: TargetStatus;
   timer?: NodeJS.Timeout;
   running?: Promise<void>;
   again = false;
+  checkTimer?: NodeJS.Timeout;
+  checking?: Promise<void>;
+  /** The last pass failed because the target did not answer: it is probed and reconciled once it does. */
+  unreachable = false;
+  /** What the last pass left in the target, by key `<id>:<start>`: what a check expects to find. */
+  expected = new Map<string, DesiredSilence>();
 
   constructor(readonly cfg: TargetConfig) {
     this.status = {
@@ -194,6 +234,12 @@ class Target {
       failures: 0,
       nextAttempt: null,
       silences: 0,
+      expected: 0,
+      present: null,
+      lastCheck: null,
+      startedAt: null,
+      restarts: 0,
+      lastRepair: null,
       muteTimings: 0,
       refused: [],
     };
@@ -216,20 +262,26 @@ export class Reconciler {
   }
 
   status(): TargetStatus[] {
-    return this.targets.map((t) => ({ ...t.status, refused: [...t.status.refused] }));
+    return this.targets.map((t) => ({ ...t.status, refused: [...t.status.refused], lastRepair: t.status.lastRepair && { ...t.status.lastRepair } }));
   }
 
   start() {
     this.stopped = false;
     this.unsubscribe = this.store.onChange(() => this.kick());
-    for (const t of this.targets) this.schedule(t, 0);
+    for (const t of this.targets) {
+      this.schedule(t, 0);
+      this.scheduleCheck(t);
+    }
   }
 
   async stop() {
     this.stopped = true;
     this.unsubscribe?.();
-    for (const t of this.targets) clearTimeout(t.timer);
-    await Promise.allSettled(this.targets.map((t) => t.running));
+    for (const t of this.targets) {
+      clearTimeout(t.timer);
+      clearTimeout(t.checkTimer);
+    }
+    await Promise.allSettled(this.targets.flatMap((t) => [t.running, t.checking]));
   }
 
   /** A downtime changed: reconcile healthy targets now; targets in back-off keep their schedule. */
@@ -250,6 +302,74 @@ export class Reconciler {
     t.status.nextAttempt = Date.now() / 1000 + delaySec;
     t.timer = setTimeout(() => void this.run(t).catch(() => undefined), delaySec * 1000);
     t.timer.unref();
+  }
+
+  /** Between passes: a check every checkInterval while the target is in step, a probe every probeInterval while it does not answer. */
+  private scheduleCheck(t: Target) {
+    if (this.stopped) return;
+    const delay = t.status.failures > 0 ? (this.opts.probeInterval ?? 2) : (this.opts.checkInterval ?? 5);
+    t.checkTimer = setTimeout(() => {
+      t.checking = this.tick(t)
+        .catch((e) => this.log.warn({ target: t.cfg.name }, `downtime sync: check of ${t.cfg.name} failed: ${(e as Error).message}`))
+        .finally(() => {
+          t.checking = undefined;
+          this.scheduleCheck(t);
+        });
+    }, delay * 1000);
+    t.checkTimer.unref();
+  }
+
+  private async tick(t: Target) {
+    if (t.running || this.stopped) return;
+    if (t.status.failures > 0) {
+      // A target that answered but failed the pass waits for its back-off slot; one that did not answer is probed.
+      if (!t.unreachable) return;
+      let restarted: string | undefined;
+      try {
+        restarted = await this.observeStart(t);
+      } catch (e) {
+        t.status.lastError = (e as Error).message;
+        return;
+      }
+      const reason = `answers again${restarted ? `, ${restarted}` : ''}`;
+      t.status.lastRepair = { at: Date.now() / 1000, reason };
+      this.log.info({ target: t.cfg.name }, `downtime sync: ${t.cfg.name} ${reason}; reconciling now`);
+      await this.run(t).catch(() => undefined);
+      return;
+    }
+    let reason: string | undefined;
+    try {
+      reason = await this.observeStart(t);
+      if (t.cfg.silences) {
+        const live = await t.cfg.client.silences();
+        const present = countPresent(live, t.expected, this.opts.createdBy);
+        t.status.present = present;
+        t.status.lastCheck = Date.now() / 1000;
+        // A silence that ended by itself since the pass is not missing.
+        const due = [...t.expected.values()].filter((w) => Date.parse(w.endsAt) > Date.now()).length;
+        const missing = due - present;
+        if (missing > 0) reason = [reason, `${missing} of ${t.expected.size} silences missing`].filter(Boolean).join('; ');
+      }
+    } catch {
+      // It stopped answering (or answers with an error): a pass records it (ok: false, the error) and backs off.
+      await this.run(t).catch(() => undefined);
+      return;
+    }
+    if (!reason || t.running) return;
+    t.status.lastRepair = { at: Date.now() / 1000, reason };
+    this.log.warn({ target: t.cfg.name }, `downtime sync: ${t.cfg.name}: ${reason}; reconciling now`);
+    await this.run(t).catch(() => undefined);
+  }
+
+  /** Reads the target's start time; returns why it counts as restarted, if it does. Throws if it does not answer. */
+  private async observeStart(t: Target): Promise<string | undefined> {
+    const started = await t.cfg.client.startedAt();
+    const before = t.status.startedAt;
+    t.status.startedAt = started;
+    if (!started || !before || started === before) return undefined;
+    t.status.restarts++;
+    this.hooks.onRestart?.(t.cfg.name);
+    return `restarted (up since ${started}, before since ${before})`;
   }
 
   private run(t: Target): Promise<void> {
@@ -280,12 +400,14 @@ export class Reconciler {
       t.status.lastSuccess = Date.now() / 1000;
       t.status.lastError = null;
       t.status.failures = 0;
+      t.unreachable = false;
       this.hooks.onPass?.(t.cfg.name, true);
       this.schedule(t, this.opts.interval);
     } catch (e) {
       t.status.ok = false;
       t.status.failures++;
       t.status.lastError = (e as Error).message;
+      t.unreachable = unreachable(e);
       const delay = Math.min(this.opts.backoffMax, this.opts.backoffInitial * 2 ** (t.status.failures - 1));
       this.log.warn({ target: t.cfg.name, failures: t.status.failures, retryIn: delay }, `downtime sync with ${t.cfg.name} failed: ${(e as Error).message}`);
       this.hooks.onPass?.(t.cfg.name, false);
@@ -355,6 +477,12 @@ export class Reconciler {
           `downtime sync: silences in ${t.cfg.name} updated`,
         );
       t.status.silences = desired.size;
+      // What a check expects to find: every desired silence but those the target refused.
+      const refusedKeys = new Set(refused.map((r) => r.key));
+      t.expected = new Map([...desired].filter(([k]) => !refusedKeys.has(k)));
+      t.status.expected = t.expected.size;
+      t.status.present = t.expected.size;
+      t.status.lastCheck = Date.now() / 1000;
     }
     for (const r of refused) if (r.status === null) this.log.warn({ target: t.cfg.name, downtime: r.downtime }, r.error);
     t.status.refused = refused;

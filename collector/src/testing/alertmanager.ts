@@ -1,5 +1,7 @@
 // A real Prometheus Alertmanager (Debian `prometheus-alertmanager`) for tests, on a free loopback port,
-// stopped by the PID started here. `restart()` keeps the data dir, so silences survive as in production.
+// stopped by the PID started here. `up()` after `down()` keeps the data dir, so silences survive as in
+// production; `kill()` is a crash (SIGKILL: what was not yet snapshotted is lost) and `up({ empty: true })`
+// starts it on an empty storage directory, as after a lost volume.
 import { ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -17,8 +19,10 @@ export interface TestAlertmanager {
   url: string;
   /** Stops the process (data dir kept). */
   down: () => Promise<void>;
-  /** Starts it again on the same port with the same data. */
-  up: () => Promise<void>;
+  /** Kills the process with SIGKILL (data dir kept, but silences not yet snapshotted are lost). */
+  kill: () => Promise<void>;
+  /** Starts it again on the same port, with the same data or (`empty`) an empty storage directory. */
+  up: (o?: { empty?: boolean }) => Promise<void>;
   stop: () => Promise<void>;
   silences: () => Promise<
     {
@@ -46,7 +50,8 @@ export async function startAlertmanager(o: { binary?: string; readyTimeoutMs?: n
   let child: ChildProcess | undefined;
   let log = '';
 
-  const up = async () => {
+  const up = async (o: { empty?: boolean } = {}) => {
+    if (o.empty) await rm(path.join(dir, 'data'), { recursive: true, force: true });
     const c = spawn(
       BINARY,
       [
@@ -77,12 +82,12 @@ export async function startAlertmanager(o: { binary?: string; readyTimeoutMs?: n
       await new Promise((r) => setTimeout(r, 50));
     }
   };
-  const down = async () => {
+  const down = async (signal: NodeJS.Signals = 'SIGTERM') => {
     const c = child;
     child = undefined;
     if (!c || c.exitCode !== null || c.signalCode !== null) return;
     const exited = new Promise((r) => c.once('exit', r));
-    c.kill('SIGTERM');
+    c.kill(signal);
     const t = setTimeout(() => c.kill('SIGKILL'), 5000);
     await exited;
     clearTimeout(t);
@@ -96,7 +101,8 @@ export async function startAlertmanager(o: { binary?: string; readyTimeoutMs?: n
   return {
     url,
     up,
-    down,
+    down: () => down(),
+    kill: () => down('SIGKILL'),
     stop: async () => {
       await down();
       await rm(dir, { recursive: true, force: true });
