@@ -8,9 +8,9 @@ logdir=$(mktemp -d)
 trap 'rm -rf "$logdir"' EXIT
 failed_parts=()
 
-# What the tests run for real: rrdtool, rrdcached, PostgreSQL, Prometheus Alertmanager; Go for the plugin.
+# What the tests run for real: rrdtool, rrdcached, PostgreSQL, Prometheus Alertmanager, promtool (package prometheus); Go for the plugin.
 source scripts/ensure-deps.sh
-ensure_apt rrdtool rrdcached postgresql prometheus-alertmanager
+ensure_apt rrdtool rrdcached postgresql prometheus-alertmanager prometheus
 ensure_npm || exit 1
 command -v go >/dev/null || { echo "Go is needed for the Grafana plugin's backend (see grafana-plugin/go.mod)" >&2; exit 1; }
 
