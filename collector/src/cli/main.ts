@@ -13,9 +13,7 @@ import { RrdArchive } from '../rrd/archive.js';
 import { parseDuration, parseTime } from '../util/time.js';
 import { VERSION } from '../version.js';
 import { ApiClient } from './client.js';
-
-/** A wrong combination of arguments: printed as is, exit code 2. */
-class UsageError extends Error {}
+import { USAGE_EXIT, UsageError } from './usage.js';
 
 const asTime = (v: string) => {
   try {
@@ -211,14 +209,16 @@ export async function main(argv: string[]): Promise<number> {
   try {
     await program.parseAsync(argv);
   } catch (e) {
-    if (e instanceof CommanderError) return e.exitCode;
+    // Commander exits 1 on its own errors (missing argument, unknown option or command, a value its parser
+    // refused) and 0 after --help or --version; the README promises 2 for every wrong argument.
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : USAGE_EXIT;
     if (e instanceof ConfigError) {
       console.error(e.message);
-      return 2;
+      return USAGE_EXIT;
     }
     if (e instanceof UsageError || (e instanceof Error && e.message.startsWith('pattern'))) {
       console.error(`rexmon: ${e.message}`);
-      return 2;
+      return USAGE_EXIT;
     }
     throw e;
   }

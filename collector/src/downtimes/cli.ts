@@ -2,6 +2,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import os from 'node:os';
 import type { ApiClient } from '../cli/client.js';
+import { UsageError } from '../cli/usage.js';
 import { parseSelector } from '../matchers/selector.js';
 import { parseDuration, parseTime } from '../util/time.js';
 import type { DowntimeJson } from './model.js';
@@ -142,8 +143,8 @@ export function downtimeCommands(program: Command, apiOptions: (c: Command) => C
           tag?: string[];
         },
       ) => {
-        if (!o.planned && !o.unplanned) throw new Error('say --planned or --unplanned');
-        if (o.tz && !o.every) throw new Error('--tz goes with --every');
+        if (!o.planned && !o.unplanned) throw new UsageError('say --planned or --unplanned');
+        if (o.tz && !o.every) throw new UsageError('--tz goes with --every');
         const body = {
           kind: o.planned ? 'planned' : 'unplanned',
           match: o.match,
