@@ -159,9 +159,10 @@ export async function main(argv: string[]): Promise<number> {
     .addOption(new Option('--preset <name>', 'known layout').choices(Object.keys(PRESETS)))
     .option('--pattern <pattern>', 'path pattern, e.g. "{cluster}/{host}/{__name__}.rrd"')
     .option('--name <metric>', 'metric name for every file (with --pattern without {__name__})')
+    .option('--follow-outside', 'follow symbolic links that lead out of DIR (default: skipped, and listed)')
     .option('-c, --config <file>', 'config file (for the database and data dir)')
     .option('-d, --data-dir <dir>', 'data directory')
-    .action(async (dir: string, o: { preset?: string; pattern?: string; name?: string; config?: string; dataDir?: string }) => {
+    .action(async (dir: string, o: { preset?: string; pattern?: string; name?: string; followOutside?: boolean; config?: string; dataDir?: string }) => {
       if (!o.preset === !o.pattern) throw new UsageError('give exactly one of --preset or --pattern');
       const pattern = o.preset ? PRESETS[o.preset] : compilePattern(o.pattern!, o.name);
       const config = loadConfig(o.config, { dataDir: o.dataDir });
@@ -171,11 +172,18 @@ export async function main(argv: string[]): Promise<number> {
         const catalog = new Catalog(db, path.resolve(config.dataDir, config.rrd.archive));
         await catalog.refresh();
         let last = 0;
-        const report = await importTree(dir, pattern, catalog, archive, (done, total) => {
-          if (Date.now() - last < 1000 && done < total) return;
-          last = Date.now();
-          process.stderr.write(`import: ${done}/${total} files\n`);
-        });
+        const report = await importTree(
+          dir,
+          pattern,
+          catalog,
+          archive,
+          (done, total) => {
+            if (Date.now() - last < 1000 && done < total) return;
+            last = Date.now();
+            process.stderr.write(`import: ${done}/${total} files\n`);
+          },
+          { followOutside: o.followOutside },
+        );
         for (const s of report.skipped.slice(0, 50)) console.error(`skipped ${s.file}: ${s.reason}`);
         if (report.skipped.length > 50) console.error(`... and ${report.skipped.length - 50} more skipped`);
         console.log(`imported ${report.series} series from ${report.matched} of ${report.files} files under ${dir}; ${report.skipped.length} skipped`);
