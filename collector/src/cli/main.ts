@@ -17,7 +17,8 @@ import { USAGE_EXIT, UsageError } from './usage.js';
 
 const asTime = (v: string) => {
   try {
-    return String(Math.floor(parseTime(v)));
+    // Times without an offset are the caller's: read in this machine's zone, sent as Unix seconds.
+    return String(Math.floor(parseTime(v, Date.now() / 1000, 'time', 'local')));
   } catch (e) {
     throw new InvalidArgumentError((e as Error).message.replace(/^time: /, ''));
   }
@@ -113,8 +114,9 @@ export async function main(argv: string[]): Promise<number> {
     });
 
   apiOptions(program.command('query').description('read series over a time range').argument('<matcher>', 'series selector', asSelector))
-    .option('--from <time>', 'start: ISO 8601, Unix seconds/ms, now-1h', asTime, asTime('now-1h'))
-    .option('--to <time>', 'end', asTime, asTime('now'))
+    // The defaults are computed now but shown as written (help would otherwise print today's Unix seconds).
+    .addOption(new Option('--from <time>', 'start: ISO 8601, Unix seconds/ms, now-1h').argParser(asTime).default(asTime('now-1h'), 'now-1h'))
+    .addOption(new Option('--to <time>', 'end').argParser(asTime).default(asTime('now'), 'now'))
     .option('--step <duration>', 'resolution, e.g. 60 or 5m', (v) => {
       try {
         return String(parseDuration(v, 'step'));
