@@ -10,4 +10,6 @@ source scripts/ensure-deps.sh
 ensure_apt rrdtool rrdcached
 ensure_npm
 npm run --silent build -w collector
+# Readable log lines here, even piped (| tee); REXMON_LOG_FORMAT=json gives JSON lines.
+export REXMON_LOG_FORMAT="${REXMON_LOG_FORMAT:-pretty}"
 exec node collector/bin/rexmon.js start "$@"

@@ -5,7 +5,7 @@ import { createServer, Server } from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { Duplex } from 'node:stream';
-import pino, { Logger } from 'pino';
+import type { Logger } from 'pino';
 import { TokenStore } from './auth/tokens.js';
 import { clientErrorResponse, MAX_HEADER_SIZE } from './api/http-error.js';
 import { createApp } from './api/server.js';
@@ -24,6 +24,7 @@ import { RrdcachedClient, RrdcachedProcess } from './rrd/cached.js';
 import { RrdWriter, TemplateChooser } from './rrd/writer.js';
 import { SlurperScheduler } from './slurpers/scheduler.js';
 import { fdReserve, openFileLimit } from './util/fdlimit.js';
+import { createLogger } from './util/log.js';
 import { isLoopback, splitHostPort } from './util/net.js';
 import { VERSION } from './version.js';
 import { WriteAheadLog } from './wal/wal.js';
@@ -65,7 +66,7 @@ export class Collector {
     readonly config: Config,
     log?: Logger,
   ) {
-    this.log = log ?? pino({ level: config.log.level, base: { service: 'rexmon' } });
+    this.log = log ?? createLogger(config.log);
   }
 
   async start(): Promise<void> {

@@ -146,3 +146,44 @@ test(
     }
   },
 );
+
+/** Runs the real CLI as a process; resolves with its exit code and output (never rejects on a non-zero exit). */
+function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('node', [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+test('wrong arguments exit 2, as the README says: commander errors, bad values, missing options; help and version exit 0', async () => {
+  const url = ['--url', 'http://127.0.0.1:1']; // never reached: each fails before it asks
+  const cases: [string, string[], RegExp][] = [
+    ['missing argument', ['check-config'], /missing required argument 'file'/],
+    ['unknown option', ['series', '--frobnicate', ...url], /unknown option '--frobnicate'/],
+    ['unknown command', ['frobnicate'], /unknown command 'frobnicate'/],
+    ['unknown subcommand', ['downtime', 'frobnicate'], /unknown command 'frobnicate'/],
+    ['bad time', ['query', 'temp', '--from', 'yesterday', ...url], /"yesterday" is not a time/],
+    ['bad date', ['downtime', 'add', '--planned', '--match', '{host="a"}', '--reason', 'r', '--start', '2026-13-45', ...url], /2026-13-45/],
+    ['missing --match', ['downtime', 'add', '--planned', '--reason', 'r', ...url], /required option '--match <selector>' not specified/],
+    ['neither --planned nor --unplanned', ['downtime', 'add', '--match', '{host="a"}', '--reason', 'r', ...url], /say --planned or --unplanned/],
+    ['--tz without --every', ['downtime', 'add', '--planned', '--match', '{host="a"}', '--reason', 'r', '--tz', 'UTC', ...url], /--tz goes with --every/],
+    ['bad choice', ['token', 'create', '--role', 'root'], /Allowed choices are viewer, editor, admin/],
+    ['bad selector', ['series', 'temp{', ...url], /missing '}'/],
+    ['bad id', ['downtime', 'show', 'abc', ...url], /downtime id must be a number/],
+  ];
+  for (const [what, args, message] of cases) {
+    const r = await cli(args);
+    assert.equal(r.code, 2, `${what}: exit code; stderr: ${r.stderr}`);
+    assert.match(r.stderr, message, what);
+  }
+  assert.equal((await cli(['--help'])).code, 0);
+  assert.equal((await cli(['--version'])).code, 0);
+  assert.equal((await cli(['query', '--help'])).code, 0);
+  const unreachable = await cli(['series', ...url]);
+  assert.equal(unreachable.code, 1, 'a collector that cannot be reached is not a usage error');
+});

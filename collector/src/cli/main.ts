@@ -14,11 +14,12 @@ import { parseDuration, parseTime } from '../util/time.js';
 import { VERSION } from '../version.js';
 import { ApiClient } from './client.js';
 import { sendCommand } from './send.js';
-import { UsageError } from './usage.js';
+import { USAGE_EXIT, UsageError } from './usage.js';
 
 const asTime = (v: string) => {
   try {
-    return String(Math.floor(parseTime(v)));
+    // Times without an offset are the caller's: read in this machine's zone, sent as Unix seconds.
+    return String(Math.floor(parseTime(v, Date.now() / 1000, 'time', 'local')));
   } catch (e) {
     throw new InvalidArgumentError((e as Error).message.replace(/^time: /, ''));
   }
@@ -114,8 +115,9 @@ export async function main(argv: string[]): Promise<number> {
     });
 
   apiOptions(program.command('query').description('read series over a time range').argument('<matcher>', 'series selector', asSelector))
-    .option('--from <time>', 'start: ISO 8601, Unix seconds/ms, now-1h', asTime, asTime('now-1h'))
-    .option('--to <time>', 'end', asTime, asTime('now'))
+    // The defaults are computed now but shown as written (help would otherwise print today's Unix seconds).
+    .addOption(new Option('--from <time>', 'start: ISO 8601, Unix seconds/ms, now-1h').argParser(asTime).default(asTime('now-1h'), 'now-1h'))
+    .addOption(new Option('--to <time>', 'end').argParser(asTime).default(asTime('now'), 'now'))
     .option('--step <duration>', 'resolution, e.g. 60 or 5m', (v) => {
       try {
         return String(parseDuration(v, 'step'));
@@ -160,9 +162,10 @@ export async function main(argv: string[]): Promise<number> {
     .addOption(new Option('--preset <name>', 'known layout').choices(Object.keys(PRESETS)))
     .option('--pattern <pattern>', 'path pattern, e.g. "{cluster}/{host}/{__name__}.rrd"')
     .option('--name <metric>', 'metric name for every file (with --pattern without {__name__})')
+    .option('--follow-outside', 'follow symbolic links that lead out of DIR (default: skipped, and listed)')
     .option('-c, --config <file>', 'config file (for the database and data dir)')
     .option('-d, --data-dir <dir>', 'data directory')
-    .action(async (dir: string, o: { preset?: string; pattern?: string; name?: string; config?: string; dataDir?: string }) => {
+    .action(async (dir: string, o: { preset?: string; pattern?: string; name?: string; followOutside?: boolean; config?: string; dataDir?: string }) => {
       if (!o.preset === !o.pattern) throw new UsageError('give exactly one of --preset or --pattern');
       const pattern = o.preset ? PRESETS[o.preset] : compilePattern(o.pattern!, o.name);
       const config = loadConfig(o.config, { dataDir: o.dataDir });
@@ -172,11 +175,18 @@ export async function main(argv: string[]): Promise<number> {
         const catalog = new Catalog(db, path.resolve(config.dataDir, config.rrd.archive));
         await catalog.refresh();
         let last = 0;
-        const report = await importTree(dir, pattern, catalog, archive, (done, total) => {
-          if (Date.now() - last < 1000 && done < total) return;
-          last = Date.now();
-          process.stderr.write(`import: ${done}/${total} files\n`);
-        });
+        const report = await importTree(
+          dir,
+          pattern,
+          catalog,
+          archive,
+          (done, total) => {
+            if (Date.now() - last < 1000 && done < total) return;
+            last = Date.now();
+            process.stderr.write(`import: ${done}/${total} files\n`);
+          },
+          { followOutside: o.followOutside },
+        );
         for (const s of report.skipped.slice(0, 50)) console.error(`skipped ${s.file}: ${s.reason}`);
         if (report.skipped.length > 50) console.error(`... and ${report.skipped.length - 50} more skipped`);
         console.log(`imported ${report.series} series from ${report.matched} of ${report.files} files under ${dir}; ${report.skipped.length} skipped`);
@@ -211,14 +221,16 @@ export async function main(argv: string[]): Promise<number> {
   try {
     await program.parseAsync(argv);
   } catch (e) {
-    if (e instanceof CommanderError) return e.exitCode;
+    // Commander exits 1 on its own errors (missing argument, unknown option or command, a value its parser
+    // refused) and 0 after --help or --version; the README promises 2 for every wrong argument.
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : USAGE_EXIT;
     if (e instanceof ConfigError) {
       console.error(e.message);
-      return 2;
+      return USAGE_EXIT;
     }
     if (e instanceof UsageError || (e instanceof Error && e.message.startsWith('pattern'))) {
       console.error(`rexmon: ${e.message}`);
-      return 2;
+      return USAGE_EXIT;
     }
     throw e;
   }

@@ -1,2 +1,5 @@
-/** A wrong argument or value given on the command line: exit 2 with the message. */
+// A wrong combination of arguments found after parsing: printed as `rexmon: <message>`, exit code 2
+// (the code commander's own errors are mapped to as well).
 export class UsageError extends Error {}
+
+export const USAGE_EXIT = 2;

@@ -30,12 +30,12 @@ type D = { id: number; state: string; end: number | null; version: number; match
 const post = (body: unknown, token = EDITOR) => api<{ data: D }>(c.url, '/api/v1/downtimes', { method: 'POST', body: JSON.stringify(body), token });
 const base = { kind: 'planned', match: '{host="fnpc3001"}', author: 'alice', reason: 'disk swap' };
 
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
       [BIN, ...args],
-      { env: { ...process.env, REXMON_URL: c.url, REXMON_TOKEN: EDITOR, REXMON_USER: 'erin' } },
+      { env: { ...process.env, REXMON_URL: c.url, REXMON_TOKEN: EDITOR, REXMON_USER: 'erin', ...env } },
       (err, stdout, stderr) => {
         resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
       },
@@ -395,4 +395,54 @@ test('CLI: list --active with --state (or --all) is refused with exit code 2', a
     assert.match(r.stderr, /cannot be used together/);
   }
   assert.equal((await cli(['downtime', 'list', '--state', 'ended'])).code, 0);
+});
+
+test('CLI output: an ended open downtime shows when it ended, history shows dates, query --help shows now-1h', async () => {
+  const add = await cli(['downtime', 'add', '--unplanned', '--match', '{host="fnpc6000"}', '--start', 'now-10m', '--reason', 'power supply']);
+  assert.equal(add.code, 0, add.stderr);
+  assert.match(add.stdout, /window: +\S+ \S+ – open/);
+  const id = /#(\d+)/.exec(add.stdout)![1];
+  const end = await cli(['downtime', 'end', id, '--by', 'gina']);
+  assert.equal(end.code, 0, end.stderr);
+  assert.doesNotMatch(end.stdout, /– open/, end.stdout);
+  assert.match(end.stdout, /window: +\d{4}-\d\d-\d\d \d\d:\d\d(:\d\d)?Z – \d{4}-\d\d-\d\d \d\d:\d\d(:\d\d)?Z \(ended\)/);
+  const show = await cli(['downtime', 'show', id]);
+  assert.equal(show.code, 0, show.stderr);
+  const history = show.stdout.slice(show.stdout.indexOf('history:'));
+  assert.doesNotMatch(history, /\b\d{10}\b/, `no raw Unix seconds in the history:\n${history}`);
+  assert.match(history, /create .*start=\d{4}-\d\d-\d\d \d\d:\d\d(:\d\d)?Z/);
+  assert.match(history, /end +gina .*endedAt: null → \d{4}-\d\d-\d\d \d\d:\d\d(:\d\d)?Z/);
+
+  const help = await cli(['query', '--help']);
+  assert.equal(help.code, 0, help.stderr);
+  assert.match(help.stdout, /--from <time> .*\(default: now-1h\)/);
+  assert.match(help.stdout, /--to <time> .*\(default: now\)/);
+  assert.doesNotMatch(help.stdout, /default: "?\d{10}/);
+});
+
+test("times without an offset: the CLI reads them in the caller's zone (date alone at local midnight), the API asks for an offset", async () => {
+  const chicago = { TZ: 'America/Chicago' };
+  const add = await cli(
+    ['downtime', 'add', '--planned', '--match', '{host="fnpc6001"}', '--start', '2030-01-15T08:00', '--end', '2030-01-16', '--reason', 'zones', '--json'],
+    chicago,
+  );
+  assert.equal(add.code, 0, add.stderr);
+  const d = JSON.parse(add.stdout);
+  assert.equal(d.start, Date.parse('2030-01-15T14:00:00Z') / 1000, '08:00 in Chicago');
+  assert.equal(d.end, Date.parse('2030-01-16T06:00:00Z') / 1000, 'midnight in Chicago, not UTC');
+  const withOffset = await cli(
+    ['downtime', 'add', '--planned', '--match', '{host="fnpc6001"}', '--start', '2030-01-15T08:00Z', '--duration', '1h', '--reason', 'z', '--json'],
+    chicago,
+  );
+  assert.equal(withOffset.code, 0, withOffset.stderr);
+  assert.equal(JSON.parse(withOffset.stdout).start, Date.parse('2030-01-15T08:00:00Z') / 1000, 'an offset given is kept');
+
+  const zoneless = await post({ ...base, start: '2030-01-15T08:00', end: '2030-01-15T09:00:00+01:00' });
+  assert.equal(zoneless.status, 400, JSON.stringify(zoneless.body));
+  assert.match(zoneless.body.error!.message, /start: "2030-01-15T08:00" has no UTC offset/);
+  const dateOnly = await api(c.url, '/api/v1/downtimes?from=2030-01-15');
+  assert.equal(dateOnly.status, 400);
+  assert.match(dateOnly.body.error!.message, /from: "2030-01-15" has no UTC offset/);
+  const offset = await post({ ...base, start: '2030-01-15T08:00-06:00', end: '2030-01-15T09:00-06:00' });
+  assert.equal(offset.status, 201, JSON.stringify(offset.body));
 });

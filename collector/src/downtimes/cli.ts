@@ -2,6 +2,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import os from 'node:os';
 import type { ApiClient } from '../cli/client.js';
+import { UsageError } from '../cli/usage.js';
 import { parseSelector } from '../matchers/selector.js';
 import { parseDuration, parseTime } from '../util/time.js';
 import type { DowntimeJson } from './model.js';
@@ -11,7 +12,8 @@ type ApiOpts = { url: string; token?: string; json?: boolean };
 
 const asTime = (name: string) => (v: string) => {
   try {
-    return Math.floor(parseTime(v, Date.now() / 1000, name));
+    // Times without an offset are the caller's: read in this machine's zone, sent as Unix seconds.
+    return Math.floor(parseTime(v, Date.now() / 1000, name, 'local'));
   } catch (e) {
     throw new InvalidArgumentError((e as Error).message);
   }
@@ -68,7 +70,20 @@ function window(d: DowntimeJson): string {
   if (d.recurrence)
     return `every "${d.recurrence.rule}" ${d.recurrence.timezone} for ${fmtDuration(d.duration!)}, from ${fmt(d.start)}${d.end ? ` until ${fmt(d.end)}` : ''}`;
   if (d.flexible) return `flexible ${fmtDuration(d.duration!)} within ${fmt(d.start)} – ${fmt(d.end)}${d.triggeredAt ? `, started ${fmt(d.triggeredAt)}` : ''}`;
+  // Ended (by `downtime end`) before its end, or while open: the window closed then.
+  if (d.endedAt !== null && (d.end === null || d.endedAt < d.end))
+    return `${fmt(d.start)} – ${fmt(d.endedAt)} (ended${d.end === null ? '' : `; was until ${fmt(d.end)}`})`;
   return `${fmt(d.start)} – ${d.end === null ? 'open' : fmt(d.end)}`;
+}
+
+const TIME_FIELDS = new Set(['start', 'end', 'triggeredAt', 'endedAt', 'cancelledAt']);
+
+/** A field's value in the history as a person reads it: times as dates, durations as 4h, the rest as JSON. */
+function fmtValue(field: string, v: unknown): string {
+  if (typeof v === 'number' && TIME_FIELDS.has(field)) return fmt(v);
+  if (typeof v === 'number' && field === 'duration') return fmtDuration(v);
+  if (v === null && field === 'end') return 'open';
+  return JSON.stringify(v);
 }
 
 function table(rows: string[][]): string {
@@ -96,9 +111,7 @@ function printHistory(h: HistoryEntry[]): string {
   return h
     .map((e) => {
       const what = Object.entries(e.changes)
-        .map(([k, v]) =>
-          e.action === 'create' || e.action === 'import' ? `${k}=${JSON.stringify(v.to)}` : `${k}: ${JSON.stringify(v.from)} → ${JSON.stringify(v.to)}`,
-        )
+        .map(([k, v]) => (e.action === 'create' || e.action === 'import' ? `${k}=${fmtValue(k, v.to)}` : `${k}: ${fmtValue(k, v.from)} → ${fmtValue(k, v.to)}`))
         .join(', ');
       return `  ${fmt(e.at)}  ${e.action.padEnd(7)} ${e.actor}${e.principal !== e.actor ? ` (via ${e.principal})` : ''}  ${what}`;
     })
@@ -142,8 +155,8 @@ export function downtimeCommands(program: Command, apiOptions: (c: Command) => C
           tag?: string[];
         },
       ) => {
-        if (!o.planned && !o.unplanned) throw new Error('say --planned or --unplanned');
-        if (o.tz && !o.every) throw new Error('--tz goes with --every');
+        if (!o.planned && !o.unplanned) throw new UsageError('say --planned or --unplanned');
+        if (o.tz && !o.every) throw new UsageError('--tz goes with --every');
         const body = {
           kind: o.planned ? 'planned' : 'unplanned',
           match: o.match,

@@ -1,6 +1,6 @@
 // `rexmon import` on RRD trees made with rrdtool in collectd and Ganglia layouts, then queried through the API.
 import assert from 'node:assert/strict';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
@@ -12,8 +12,8 @@ const base = Math.floor(Date.now() / 1000 / 60) * 60 - 7200;
 let tree: { dir: string; cleanup: () => Promise<void> };
 let data: { dir: string; cleanup: () => Promise<void> };
 
-async function makeRrd(rel: string, dss: string[], values: number[][]) {
-  const file = path.join(tree.dir, rel);
+async function makeRrd(rel: string, dss: string[], values: number[][], root = tree.dir) {
+  const file = path.join(root, rel);
   await mkdir(path.dirname(file), { recursive: true });
   await run('rrdtool', [
     'create',
@@ -152,3 +152,57 @@ test('imported series are queried like native ones and equal rrdtool fetch', asy
     await c?.stop();
   }
 });
+
+test(
+  'symbolic links are followed inside the tree (no loops), outside only with --follow-outside; dangling links and a FIFO are skipped with the reason',
+  { timeout: 60000 },
+  async () => {
+    const t = await tempDir('rexmon-links-');
+    const own = await tempDir('rexmon-links-data-');
+    try {
+      const root = path.join(t.dir, 'tree');
+      const outside = path.join(t.dir, 'outside');
+      await makeRrd('nova/h1/load_one.rrd', ['sum'], [[1], [2], [3]], root);
+      await makeRrd('h9/load_one.rrd', ['sum'], [[9], [9], [9]], outside);
+      await mkdir(path.join(root, 'nova/h2'));
+      await symlink('../h1/load_one.rrd', path.join(root, 'nova/h2/load_one.rrd')); // a link to an RRD in the tree
+      await symlink('nova', path.join(root, 'mirror')); // a linked directory in the tree
+      await symlink('..', path.join(root, 'nova/h1/up')); // a loop
+      await mkdir(path.join(root, 'nova/h3'));
+      await symlink(path.join(t.dir, 'nothing-here.rrd'), path.join(root, 'nova/h3/gone.rrd')); // dangling
+      await mkdir(path.join(root, 'nova/h4'));
+      await run('mkfifo', [path.join(root, 'nova/h4/pipe.rrd')]);
+      await mkdir(path.join(root, 'nova/h5'));
+      await symlink(path.join(outside, 'h9/load_one.rrd'), path.join(root, 'nova/h5/load_one.rrd')); // a file outside
+      await symlink(outside, path.join(root, 'ext')); // a directory outside
+
+      const r = await run('node', [BIN, 'import', root, '--preset', 'ganglia', '--data-dir', own.dir]);
+      assert.match(r.stdout, /imported 4 series from 4 of 10 files under .*; 9 skipped/, r.stdout + r.stderr);
+      assert.match(r.stderr, /skipped nova\/h3\/gone.rrd: symbolic link that leads nowhere \(ENOENT\)/);
+      assert.match(r.stderr, /skipped nova\/h4\/pipe.rrd: a FIFO, not an RRD file/);
+      assert.match(r.stderr, /skipped mirror\/h4\/pipe.rrd: a FIFO/);
+      assert.match(r.stderr, /skipped nova\/h1\/up: symbolic link loop/);
+      assert.match(r.stderr, /skipped nova\/h5\/load_one.rrd: symbolic link to .*outside\/h9\/load_one.rrd, outside the tree \(--follow-outside follows it\)/);
+      assert.match(r.stderr, /skipped ext: symbolic link to .*outside, outside the tree/);
+
+      const c = await startCollector({}, own.dir);
+      try {
+        const series = (await api<{ data: { labels: Record<string, string> }[] }>(c.url, '/api/v1/series?match=ganglia_load_one')).body.data;
+        assert.deepEqual(
+          series.map((s) => `${s.labels.cluster}/${s.labels.host}`).sort(),
+          ['mirror/h1', 'mirror/h2', 'nova/h1', 'nova/h2'],
+          'the linked file and the linked directory are imported under their own paths',
+        );
+      } finally {
+        await c.stop();
+      }
+
+      const f = await run('node', [BIN, 'import', root, '--preset', 'ganglia', '--follow-outside', '--data-dir', own.dir]);
+      assert.match(f.stdout, /imported 7 series from 7 of 11 files under .*; 6 skipped/, f.stdout + f.stderr);
+      assert.doesNotMatch(f.stderr, /outside the tree/);
+    } finally {
+      await own.cleanup();
+      await t.cleanup();
+    }
+  },
+);

@@ -1,6 +1,7 @@
 // Adopts an RRD tree rexmon did not write (collectd, Ganglia, Munin, hand-made): a path pattern maps path
 // parts to labels; each data source becomes a series served like a native one (read-only).
-import { readdir } from 'node:fs/promises';
+import { Dirent, Stats } from 'node:fs';
+import { readdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Catalog, NewSeries } from '../catalog/catalog.js';
 import { checkLabels, checkMetricName, Labels } from '../model/series.js';
@@ -80,20 +81,87 @@ export interface ImportReport {
   skipped: { file: string; reason: string }[];
 }
 
+export interface ImportOptions {
+  /** Follow symbolic links whose target lies outside the tree (default: skip them, with the reason). */
+  followOutside?: boolean;
+}
+
+type Skipped = ImportReport['skipped'];
+
+/** What a directory entry (or a link's target) is, in words, when it is not a regular file or directory. */
+function kindOf(s: Stats | Dirent): string {
+  if (s.isFIFO()) return 'a FIFO';
+  if (s.isSocket()) return 'a socket';
+  if (s.isCharacterDevice()) return 'a character device';
+  if (s.isBlockDevice()) return 'a block device';
+  return 'not a regular file';
+}
+
+const inside = (p: string, root: string) => p === root || p.startsWith(root + path.sep);
+
+/**
+ * The *.rrd files under `absRoot` (paths relative to it, as the pattern sees them), following symbolic links:
+ * to files and directories inside the tree, outside it only with `followOutside`, never round a loop (a link
+ * to a directory being walked). Links and entries that are not imported are put in `skipped` with the reason;
+ * nothing is opened here, so a FIFO named *.rrd cannot block the walk.
+ */
+async function findRrdFiles(absRoot: string, opts: ImportOptions, skipped: Skipped): Promise<string[]> {
+  const realRoot = await realpath(absRoot);
+  const files: string[] = [];
+  const walk = async (dir: string, rel: string, ancestors: Set<string>) => {
+    const entries = (await readdir(dir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const e of entries) {
+      const relPath = rel ? path.join(rel, e.name) : e.name;
+      const abs = path.join(dir, e.name);
+      const isRrd = e.name.endsWith('.rrd');
+      let target: Stats | Dirent = e;
+      if (e.isSymbolicLink()) {
+        let real: string;
+        try {
+          real = await realpath(abs);
+          target = await stat(real);
+        } catch (err) {
+          skipped.push({ file: relPath, reason: `symbolic link that leads nowhere (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})` });
+          continue;
+        }
+        if (!target.isDirectory() && !isRrd) continue;
+        if (!opts.followOutside && !inside(real, realRoot)) {
+          skipped.push({ file: relPath, reason: `symbolic link to ${real}, outside the tree (--follow-outside follows it)` });
+          continue;
+        }
+      }
+      if (target.isDirectory()) {
+        const st = e.isSymbolicLink() ? (target as Stats) : await stat(abs);
+        const id = `${st.dev}:${st.ino}`;
+        if (ancestors.has(id)) {
+          skipped.push({ file: relPath, reason: 'symbolic link loop: leads back to a directory it is in' });
+          continue;
+        }
+        await walk(abs, relPath, new Set(ancestors).add(id));
+      } else if (isRrd) {
+        if (target.isFile()) files.push(relPath);
+        else skipped.push({ file: relPath, reason: `${kindOf(target)}, not an RRD file` });
+      }
+    }
+  };
+  const rootStat = await stat(realRoot);
+  await walk(absRoot, '', new Set([`${rootStat.dev}:${rootStat.ino}`]));
+  return files.sort();
+}
+
 export async function importTree(
   root: string,
   pattern: ImportPattern,
   catalog: Catalog,
   archive: RrdArchive,
   progress?: (done: number, total: number) => void,
+  opts: ImportOptions = {},
 ): Promise<ImportReport> {
   const absRoot = path.resolve(root);
-  const entries = await readdir(absRoot, { recursive: true, withFileTypes: true });
-  const files = entries
-    .filter((e) => e.isFile() && e.name.endsWith('.rrd'))
-    .map((e) => path.relative(absRoot, path.join(e.parentPath ?? (e as unknown as { path: string }).path, e.name)))
-    .sort();
-  const report: ImportReport = { files: files.length, matched: 0, series: 0, skipped: [] };
+  const skipped: Skipped = [];
+  const files = await findRrdFiles(absRoot, opts, skipped);
+  // Files: the regular ones found and the *.rrd entries skipped on the way (links and directories are not counted).
+  const report: ImportReport = { files: files.length + skipped.filter((s) => s.file.endsWith('.rrd')).length, matched: 0, series: 0, skipped };
   let pending: NewSeries[] = [];
   const commit = async () => {
     if (pending.length) await catalog.register(pending);

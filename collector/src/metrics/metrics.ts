@@ -140,5 +140,8 @@ export class Metrics {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'rexmon_' });
+    // prom-client names three gauges *_total, which Prometheus keeps for counters (`promtool check metrics`
+    // fails on them). Their per-type siblings stay: sum(rexmon_nodejs_active_handles) is the same figure.
+    for (const what of ['handles', 'requests', 'resources']) this.registry.removeSingleMetric(`rexmon_nodejs_active_${what}_total`);
   }
 }

@@ -25,3 +25,14 @@ test('bad times and durations name the input', () => {
   assert.equal(parseDuration('1h30m'), 5400);
   assert.equal(parseDuration('90'), 90);
 });
+
+test("an ISO time without an offset: refused by default (the API), read in this process's zone with local (the CLI)", () => {
+  assert.throws(() => parseTime('2026-11-22T08:00', 0, 'from'), /from: "2026-11-22T08:00" has no UTC offset/);
+  assert.throws(() => parseTime('2026-11-22', 0, 'from'), /has no UTC offset/);
+  assert.equal(parseTime('2026-11-22T08:00', 0, 'from', 'local'), new Date(2026, 10, 22, 8, 0).getTime() / 1000);
+  assert.equal(parseTime('2026-11-22', 0, 'from', 'local'), new Date(2026, 10, 22).getTime() / 1000, 'a date alone is local midnight');
+  assert.throws(() => parseTime('2026-13-45', 0, 'from', 'local'), /is not a time/);
+  assert.throws(() => parseTime('2026-02-30T08:00Z', 0, 'from'), /is not a time/);
+  assert.throws(() => parseTime('2026-11-22T25:00', 0, 'from', 'local'), /is not a time/);
+  assert.throws(() => parseTime('2026-11-22T25:00', 0, 'from'), /is not a time/);
+});
