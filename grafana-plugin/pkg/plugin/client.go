@@ -82,12 +82,16 @@ func (c *Client) Get(ctx context.Context, endpoint string, params url.Values, ex
 		return &UnreachableError{URL: c.base, Err: err}
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
-	if err != nil {
-		return &UnreachableError{URL: c.base, Err: fmt.Errorf("reading the answer of %s: %w", endpoint, err)}
-	}
+	// The status first: an answer that breaks off after it is still the collector's answer.
+	body, readErr := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return decodeAPIError(endpoint, resp.StatusCode, body)
+	}
+	if readErr != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return brokenOff(endpoint, resp.StatusCode, len(body), readErr)
 	}
 	var env struct {
 		Data json.RawMessage `json:"data"`
@@ -121,6 +125,11 @@ func decodeAPIError(endpoint string, status int, body []byte) *APIError {
 		e.Message = http.StatusText(status) + ": " + s
 	}
 	return e
+}
+
+// brokenOff is a 2xx answer whose body stopped before its end.
+func brokenOff(endpoint string, status, n int, err error) error {
+	return fmt.Errorf("the collector answered %d on %s but the answer broke off after %d bytes: %w", status, endpoint, n, err)
 }
 
 func snippet(b []byte) string {
