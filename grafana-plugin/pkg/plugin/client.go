@@ -57,13 +57,30 @@ func NewClient(base, token string, hc *http.Client) *Client {
 // Get calls GET base+endpoint?params and decodes the "data" member of the answer into out.
 // extra headers (e.g. FromAlert) are added to the request.
 func (c *Client) Get(ctx context.Context, endpoint string, params url.Values, extra http.Header, out any) error {
+	return c.call(ctx, http.MethodGet, endpoint, params, extra, out)
+}
+
+// Post is Get with the parameters in a form body (application/x-www-form-urlencoded), as the
+// collector's reads (/query, /series, /labels, /label/x/values) take them: selectors of any
+// size fit (an "All" variable over a large farm does not fit a URL).
+func (c *Client) Post(ctx context.Context, endpoint string, params url.Values, extra http.Header, out any) error {
+	return c.call(ctx, http.MethodPost, endpoint, params, extra, out)
+}
+
+func (c *Client) call(ctx context.Context, method, endpoint string, params url.Values, extra http.Header, out any) error {
 	u := c.base + endpoint
-	if len(params) > 0 {
+	var form io.Reader
+	if method == http.MethodGet && len(params) > 0 {
 		u += "?" + params.Encode()
+	} else if method != http.MethodGet {
+		form = strings.NewReader(params.Encode())
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	req, err := http.NewRequestWithContext(ctx, method, u, form)
 	if err != nil {
 		return fmt.Errorf("building the request to %s: %w", endpoint, err)
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
 	for k, vs := range extra {
 		for _, v := range vs {

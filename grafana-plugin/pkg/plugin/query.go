@@ -288,7 +288,7 @@ func (d *Datasource) timeSeries(ctx context.Context, q backend.DataQuery, qm Que
 		return badRequest(err.Error())
 	}
 	var res collectorQueryResult
-	if err := d.client.Get(ctx, "/api/v1/query", params, extra, &res); err != nil {
+	if err := d.client.Post(ctx, "/api/v1/query", params, extra, &res); err != nil {
 		return errorResponse(err)
 	}
 	executed := "/api/v1/query?" + params.Encode()
