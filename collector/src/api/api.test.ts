@@ -310,3 +310,19 @@ test('reads by POST: a 1 MB selector in a form or JSON body answers 200; a body 
   assert.equal(tooBig.status, 413);
   assert.match(tooBig.body.error!.message, /larger than the limit of 33554432 bytes/);
 });
+
+test('an explicit step is honoured up to 100,000 rows, refused with 400 beyond; maxDataPoints, when given, raises it', async () => {
+  const to = base + 300;
+  const from = to - 20 * 3600; // 1,201 rows at 60 s: more than the default 1,000
+  const honoured = await api<{ data: { series: Series[]; step: number } }>(c.url, `/api/v1/query?match=condor_jobs&from=${from}&to=${to}&step=60`);
+  assert.equal(honoured.status, 200, JSON.stringify(honoured.body));
+  assert.equal(honoured.body.data.step, 60);
+  assert.ok(honoured.body.data.series[0].timestamps.length >= 1200, `${honoured.body.data.series[0].timestamps.length} rows`);
+  const capped = await api<{ data: { step: number } }>(c.url, `/api/v1/query?match=condor_jobs&from=${from}&to=${to}&step=60&maxDataPoints=100`);
+  assert.equal(capped.status, 200);
+  assert.ok(capped.body.data.step >= 720, `step ${capped.body.data.step}`);
+  const tooFine = await api(c.url, `/api/v1/query?match=condor_jobs&from=${to - 2 * 86400}&to=${to}&step=1`);
+  assert.equal(tooFine.status, 400);
+  assert.equal(tooFine.body.error!.path, 'step');
+  assert.match(tooFine.body.error!.message, /makes 172801 rows, more than the limit of 100000: use a step of at least 2 s/);
+});

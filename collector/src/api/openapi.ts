@@ -114,8 +114,19 @@ export function openapi(version: string) {
           { ...matchParam, required: true },
           timeParam('from', 'Start (default to-1h)'),
           timeParam('to', 'End (default now)'),
-          { name: 'step', in: 'query', description: 'Seconds or a duration (5m)', schema: { type: 'string' } },
-          { name: 'maxDataPoints', in: 'query', schema: { type: 'integer', minimum: 2, maximum: 100000, default: 1000 } },
+          {
+            name: 'step',
+            in: 'query',
+            description:
+              'Seconds or a duration (5m). Without maxDataPoints it is honoured up to 100000 rows (400 beyond); with maxDataPoints it is a minimum, raised to fit. Finer than the archive stores comes back at the archive resolution.',
+            schema: { type: 'string' },
+          },
+          {
+            name: 'maxDataPoints',
+            in: 'query',
+            description: 'Row limit; default 1000 without a step, 100000 with one',
+            schema: { type: 'integer', minimum: 2, maximum: 100000 },
+          },
           { name: 'cf', in: 'query', schema: { type: 'string', enum: ['AVERAGE', 'MIN', 'MAX', 'LAST'], default: 'AVERAGE' } },
           { name: 'agg', in: 'query', schema: { type: 'string', enum: ['sum', 'avg', 'min', 'max', 'count'] } },
           { name: 'by', in: 'query', description: 'Comma-separated label names to group by (with agg)', schema: { type: 'string' } },

@@ -6,7 +6,7 @@ import { Catalog } from '../catalog/catalog.js';
 import { Metrics } from '../metrics/metrics.js';
 import { checkLabelName, checkSample, Sample, ValidationError } from '../model/series.js';
 import { Pipeline } from '../pipeline/pipeline.js';
-import { QueryEngine } from '../query/engine.js';
+import { MAX_ROWS, QueryEngine } from '../query/engine.js';
 import { parseDuration } from '../util/time.js';
 import { statusPage } from '../web/status-page.js';
 import { errorHandler, HttpError, sendError } from './http-error.js';
@@ -171,7 +171,7 @@ export function createApp(deps: ApiDeps): express.Express {
       from,
       to,
       step,
-      maxDataPoints: p.int(req, 'maxDataPoints', 2, 100000),
+      maxDataPoints: p.int(req, 'maxDataPoints', 2, MAX_ROWS),
       cf: p.oneOf(req, 'cf', ['AVERAGE', 'MIN', 'MAX', 'LAST'] as const, 'AVERAGE')!,
       agg,
       by,
