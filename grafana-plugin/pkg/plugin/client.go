@@ -57,17 +57,23 @@ func NewClient(base, token string, hc *http.Client) *Client {
 // Get calls GET base+endpoint?params and decodes the "data" member of the answer into out.
 // extra headers (e.g. FromAlert) are added to the request.
 func (c *Client) Get(ctx context.Context, endpoint string, params url.Values, extra http.Header, out any) error {
-	return c.call(ctx, http.MethodGet, endpoint, params, extra, out)
+	return c.call(ctx, http.MethodGet, endpoint, params, extra, out, nil)
+}
+
+// GetWithMeta is Get that also decodes the answer's other top-level members (e.g. /events'
+// "truncated" and "total") into meta.
+func (c *Client) GetWithMeta(ctx context.Context, endpoint string, params url.Values, extra http.Header, out, meta any) error {
+	return c.call(ctx, http.MethodGet, endpoint, params, extra, out, meta)
 }
 
 // Post is Get with the parameters in a form body (application/x-www-form-urlencoded), as the
 // collector's reads (/query, /series, /labels, /label/x/values) take them: selectors of any
 // size fit (an "All" variable over a large farm does not fit a URL).
 func (c *Client) Post(ctx context.Context, endpoint string, params url.Values, extra http.Header, out any) error {
-	return c.call(ctx, http.MethodPost, endpoint, params, extra, out)
+	return c.call(ctx, http.MethodPost, endpoint, params, extra, out, nil)
 }
 
-func (c *Client) call(ctx context.Context, method, endpoint string, params url.Values, extra http.Header, out any) error {
+func (c *Client) call(ctx context.Context, method, endpoint string, params url.Values, extra http.Header, out, meta any) error {
 	u := c.base + endpoint
 	var form io.Reader
 	if method == http.MethodGet && len(params) > 0 {
@@ -115,6 +121,11 @@ func (c *Client) call(ctx context.Context, method, endpoint string, params url.V
 	}
 	if err := json.Unmarshal(body, &env); err != nil {
 		return fmt.Errorf("the collector's answer to %s is not JSON: %w (begins %q)", endpoint, err, snippet(body))
+	}
+	if meta != nil {
+		if err := json.Unmarshal(body, meta); err != nil {
+			return fmt.Errorf("the collector's answer to %s has an unexpected shape: %w", endpoint, err)
+		}
 	}
 	if out == nil {
 		return nil

@@ -66,3 +66,37 @@ func TestQueryAllOverALargeFarm(t *testing.T) {
 		}
 	}
 }
+
+// Event annotations ask for up to 10,000 (the collector's maximum; its default is 1,000) and
+// say so on the frame when more matched than were shown.
+func TestEventAnnotationsBeyondAThousand(t *testing.T) {
+	c, err := startCollector(filepath.Join(repoRoot(), "collector", "bin", "rexmon.js"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.stop)
+	start := time.Now().Add(-time.Hour).Truncate(time.Second)
+	evs := make([]map[string]any, 1500)
+	for i := range evs {
+		evs[i] = map[string]any{"type": "tick", "source": "clock", "time": start.Add(time.Duration(i) * time.Second).UnixMilli()}
+	}
+	if err := c.post("/api/v1/events", evs, nil); err != nil {
+		t.Fatal(err)
+	}
+	d := newDS(t, c.URL, viewerToken)
+	from, to := start.Add(-time.Minute), start.Add(time.Hour)
+	all := annotationFrame(t, d, QueryTypeEvents, map[string]any{}, from, to)
+	if all.Rows() != 1500 || all.Meta != nil && len(all.Meta.Notices) > 0 {
+		t.Fatalf("default limit: %d rows, meta %+v; want all 1500 and no notice", all.Rows(), all.Meta)
+	}
+	cut := annotationFrame(t, d, QueryTypeEvents, map[string]any{"limit": 1000}, from, to)
+	if cut.Rows() != 1000 || cut.Meta == nil || len(cut.Meta.Notices) != 1 || !strings.HasPrefix(cut.Meta.Notices[0].Text, "1000 of 1500 events shown") {
+		t.Fatalf("limit 1000: %d rows, meta %+v", cut.Rows(), cut.Meta)
+	}
+	for _, bad := range []any{"many", 0, 10001} {
+		r := runQuery(t, d, nil, dq(t, QueryTypeEvents, map[string]any{"limit": bad}, from, to))
+		if r.Error == nil || r.Status != 400 || !contains(r.Error.Error(), "limit") {
+			t.Errorf("limit %v: %d %v", bad, r.Status, r.Error)
+		}
+	}
+}

@@ -46,6 +46,8 @@ type QueryModel struct {
 	// Annotations: downtime kind ("", planned, unplanned) and event type filter.
 	Kind      string `json:"kind"`
 	EventType string `json:"eventType"`
+	// Limit is how many events an annotation query asks for (default and maximum: maxEvents).
+	Limit flexString `json:"limit"`
 }
 
 // flexString takes a JSON string or number.
