@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -106,35 +107,44 @@ func (c *Client) call(ctx context.Context, method, endpoint string, params url.V
 	}
 	defer resp.Body.Close()
 	// The status first: an answer that breaks off after it is still the collector's answer.
-	body, readErr := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 		return decodeAPIError(endpoint, resp.StatusCode, body)
 	}
-	if readErr != nil {
+	rd := &answerReader{r: io.LimitReader(resp.Body, 256<<20)}
+	if res, ok := out.(*collectorQueryResult); ok && meta == nil {
+		// A range query's answer: read whole, parsed once into the frames' columns.
+		body, err := io.ReadAll(rd)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return brokenOff(endpoint, resp.StatusCode, len(body), err)
+		}
+		seen, err := parseQueryAnswer(body, res)
+		if err != nil { // not the shape expected: encoding/json says what is wrong
+			*res = collectorQueryResult{}
+			var d bool
+			if d, err = decodeEnvelope(bytes.NewReader(body), out, nil); err != nil || !d {
+				return shapeError(endpoint, d, err, body)
+			}
+			return nil
+		}
+		if !seen {
+			return shapeError(endpoint, false, nil, body)
+		}
+		return nil
+	}
+	// Other answers: one pass as they arrive, "data" straight into out.
+	seen, err := decodeEnvelope(rd, out, meta)
+	switch {
+	case rd.err != nil && rd.err != io.EOF:
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return brokenOff(endpoint, resp.StatusCode, len(body), readErr)
-	}
-	var env struct {
-		Data json.RawMessage `json:"data"`
-	}
-	if err := json.Unmarshal(body, &env); err != nil {
-		return fmt.Errorf("the collector's answer to %s is not JSON: %w (begins %q)", endpoint, err, snippet(body))
-	}
-	if meta != nil {
-		if err := json.Unmarshal(body, meta); err != nil {
-			return fmt.Errorf("the collector's answer to %s has an unexpected shape: %w", endpoint, err)
-		}
-	}
-	if out == nil {
-		return nil
-	}
-	if len(env.Data) == 0 {
-		return fmt.Errorf("the collector's answer to %s has no \"data\" member (begins %q)", endpoint, snippet(body))
-	}
-	if err := json.Unmarshal(env.Data, out); err != nil {
-		return fmt.Errorf("the collector's answer to %s has an unexpected shape: %w", endpoint, err)
+		return brokenOff(endpoint, resp.StatusCode, rd.n, rd.err)
+	case err != nil || (out != nil && !seen):
+		return shapeError(endpoint, seen, err, rd.head)
 	}
 	return nil
 }
@@ -153,6 +163,38 @@ func decodeAPIError(endpoint string, status int, body []byte) *APIError {
 		e.Message = http.StatusText(status) + ": " + s
 	}
 	return e
+}
+
+// shapeError says what is wrong with an answer that is not {"data": …} of the expected shape.
+func shapeError(endpoint string, seen bool, err error, head []byte) error {
+	switch {
+	case err != nil && !seen:
+		return fmt.Errorf("the collector's answer to %s is not JSON: %w (begins %q)", endpoint, err, snippet(head))
+	case err != nil:
+		return fmt.Errorf("the collector's answer to %s has an unexpected shape: %w", endpoint, err)
+	default:
+		return fmt.Errorf("the collector's answer to %s has no \"data\" member (begins %q)", endpoint, snippet(head))
+	}
+}
+
+// answerReader counts what was read, keeps its beginning (for error messages) and its read error.
+type answerReader struct {
+	r    io.Reader
+	n    int
+	head []byte
+	err  error
+}
+
+func (a *answerReader) Read(p []byte) (int, error) {
+	n, err := a.r.Read(p)
+	a.n += n
+	if len(a.head) < 200 {
+		a.head = append(a.head, p[:min(n, 200-len(a.head))]...)
+	}
+	if err != nil {
+		a.err = err
+	}
+	return n, err
 }
 
 // brokenOff is a 2xx answer whose body stopped before its end.
