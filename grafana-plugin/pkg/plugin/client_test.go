@@ -79,3 +79,16 @@ func TestClientAnswerBrokenOffAfterTheStatus(t *testing.T) {
 		t.Fatalf("got %T %v, want an answer that broke off after 200", err, err)
 	}
 }
+
+// A selector over the collector's 32 MB body limit: its 413 naming the limit reaches the
+// panel, not a reset connection or "cannot reach".
+func TestClientSelectorOverTheBodyLimit(t *testing.T) {
+	c := needCollector(t)
+	cl := NewClient(c.URL, viewerToken, &http.Client{})
+	p := url.Values{"match": {`cpu_usage{host=~"(` + strings.Repeat("wn000001|", 4<<20) + `)"}`}}
+	err := cl.Post(context.Background(), "/api/v1/query", p, nil, nil)
+	var ae *APIError
+	if !errors.As(err, &ae) || ae.Status != http.StatusRequestEntityTooLarge || !strings.Contains(ae.Message, "limit of 33554432 bytes") {
+		t.Fatalf("got %T %v, want the collector's 413 naming the limit", err, err)
+	}
+}
