@@ -32,7 +32,12 @@ export interface RexmonQuery extends DataQuery {
   kind?: '' | 'planned' | 'unplanned';
   /** events: event type filter */
   eventType?: string;
+  /** events: at most this many (1 to MAX_EVENTS; empty = MAX_EVENTS) */
+  limit?: number | string;
 }
+
+/** The collector's most events per answer; annotation queries ask for it unless told less. */
+export const MAX_EVENTS = 10000;
 
 export const DEFAULT_QUERY: Partial<RexmonQuery> = {
   queryType: 'timeseries',

@@ -267,3 +267,62 @@ test('one token rule on every route: a bad token is 401 everywhere; only /health
     await d.stop();
   }
 });
+
+test('reads by POST: a 1 MB selector in a form or JSON body answers 200; a body over the limit is 413 naming it', async () => {
+  const hosts = Array.from({ length: 117000 }, (_, i) => `h${String(i).padStart(7, '0')}`).concat('a', 'b');
+  const sel = `condor_jobs{host=~"(${hosts.join('|')})",state="idle"}`;
+  assert.ok(sel.length > 1024 * 1024, `${sel.length}`);
+  const range = { from: String(base - 60), to: String(base + 300), step: '60' };
+  const form = new URLSearchParams({ match: sel, ...range });
+  form.append('match', 'condor_jobs{host="c",state="idle"}'); // repeated match keys: a union
+  for (const [how, init] of [
+    ['form', { body: form.toString(), headers: { 'content-type': 'application/x-www-form-urlencoded' } }],
+    ['JSON', { body: JSON.stringify({ match: [sel, 'condor_jobs{host="c",state="idle"}'], ...range, step: 60 }) }],
+  ] as const) {
+    const r = await api<{ data: { series: Series[] } }>(c.url, '/api/v1/query', { method: 'POST', ...init });
+    assert.equal(r.status, 200, `${how}: ${JSON.stringify(r.body).slice(0, 300)}`);
+    assert.deepEqual(r.body.data.series.map((s) => s.labels.host).sort(), ['a', 'b', 'c'], how);
+    assert.deepEqual(
+      r.body.data.series
+        .find((s) => s.labels.host === 'b')!
+        .values.filter((v) => v !== null)
+        .slice(0, 4),
+      [2, 2, 2, 2],
+      how,
+    );
+    const found = await api<{ data: { labels: Record<string, string> }[] }>(c.url, '/api/v1/series', { method: 'POST', ...init });
+    assert.equal(found.status, 200, how);
+    assert.equal(found.body.data.length, 3, how);
+    const names = await api<{ data: string[] }>(c.url, '/api/v1/labels', { method: 'POST', ...init });
+    assert.deepEqual(names.body.data, ['__name__', 'experiment', 'host', 'state'], how);
+    const values = await api<{ data: string[] }>(c.url, '/api/v1/label/host/values', { method: 'POST', ...init });
+    assert.deepEqual(values.body.data, ['a', 'b', 'c'], how);
+  }
+  // The query string and the body together are one set of parameters.
+  const both = await api(c.url, `/api/v1/query?step=60`, { method: 'POST', body: JSON.stringify({ step: 120, match: 'condor_jobs' }) });
+  assert.equal(both.status, 400);
+  assert.match(both.body.error!.message, /step given 2 times/);
+  const notObject = await api(c.url, '/api/v1/series', { method: 'POST', body: '["condor_jobs"]' });
+  assert.equal(notObject.status, 400);
+
+  const huge = `match=${'a'.repeat(33 * 1024 * 1024)}`;
+  const tooBig = await api(c.url, '/api/v1/query', { method: 'POST', body: huge, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+  assert.equal(tooBig.status, 413);
+  assert.match(tooBig.body.error!.message, /larger than the limit of 33554432 bytes/);
+});
+
+test('an explicit step is honoured up to 100,000 rows, refused with 400 beyond; maxDataPoints, when given, raises it', async () => {
+  const to = base + 300;
+  const from = to - 20 * 3600; // 1,201 rows at 60 s: more than the default 1,000
+  const honoured = await api<{ data: { series: Series[]; step: number } }>(c.url, `/api/v1/query?match=condor_jobs&from=${from}&to=${to}&step=60`);
+  assert.equal(honoured.status, 200, JSON.stringify(honoured.body));
+  assert.equal(honoured.body.data.step, 60);
+  assert.ok(honoured.body.data.series[0].timestamps.length >= 1200, `${honoured.body.data.series[0].timestamps.length} rows`);
+  const capped = await api<{ data: { step: number } }>(c.url, `/api/v1/query?match=condor_jobs&from=${from}&to=${to}&step=60&maxDataPoints=100`);
+  assert.equal(capped.status, 200);
+  assert.ok(capped.body.data.step >= 720, `step ${capped.body.data.step}`);
+  const tooFine = await api(c.url, `/api/v1/query?match=condor_jobs&from=${to - 2 * 86400}&to=${to}&step=1`);
+  assert.equal(tooFine.status, 400);
+  assert.equal(tooFine.body.error!.path, 'step');
+  assert.match(tooFine.body.error!.message, /makes 172801 rows, more than the limit of 100000: use a step of at least 2 s/);
+});

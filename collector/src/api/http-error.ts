@@ -22,9 +22,11 @@ export function errorHandler(log: (err: unknown, msg: string) => void) {
   return (err: unknown, req: Request, res: Response, _next: NextFunction) => {
     if (err instanceof HttpError) return sendError(res, err.status, err.message, err.path);
     if (err instanceof ValidationError) return sendError(res, 400, err.message, err.path);
-    const e = err as { type?: string; status?: number; message?: string };
+    const e = err as { type?: string; status?: number; message?: string; limit?: number; length?: number };
     if (e.type === 'entity.parse.failed') return sendError(res, 400, `request body is not valid JSON: ${e.message}`, 'body');
-    if (e.type === 'entity.too.large') return sendError(res, 413, `request body is larger than the limit (${e.message})`, 'body');
+    if (e.type === 'entity.too.large')
+      return sendError(res, 413, `request body${e.length ? ` of ${e.length} bytes` : ''} is larger than the limit of ${e.limit} bytes`, 'body');
+    if (e.type === 'parameters.too.many') return sendError(res, 413, `request body has more parameters than the limit (${e.message})`, 'body');
     if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) return sendError(res, e.status, e.message ?? 'bad request');
     if (err instanceof RrdError) {
       log(err, `rrdtool error on ${req.method} ${req.path}`);

@@ -20,6 +20,28 @@ const ok = (schema: object, description = 'OK') => ({
 });
 const bearer = [{ bearer: [] }];
 
+type Param = { name: string; in: string; required?: boolean; description?: string; schema: object };
+/**
+ * A read served by GET and by POST: the POST takes the same query parameters in a form or JSON body (for
+ * selectors too long for a URL; at most 32 MB, 413 beyond), path parameters stay in the path.
+ */
+const getAndPost = (op: { summary: string; parameters: Param[]; responses: object }) => {
+  const inBody = op.parameters.filter((x) => x.in === 'query');
+  const properties = Object.fromEntries(inBody.map((x) => [x.name, { ...x.schema, ...(x.description ? { description: x.description } : {}) }]));
+  const required = inBody.filter((x) => x.required).map((x) => x.name);
+  const schema = { type: 'object', properties, ...(required.length ? { required } : {}) };
+  return {
+    get: op,
+    post: {
+      ...op,
+      summary: `${op.summary} (parameters in the body: a form, repeated keys allowed, or a JSON object)`,
+      parameters: op.parameters.filter((x) => x.in !== 'query'),
+      requestBody: { content: { 'application/x-www-form-urlencoded': { schema }, 'application/json': { schema } } },
+      responses: { ...op.responses, 413: err },
+    },
+  };
+};
+
 /** Extra paths contributed by other stages (downtimes, annotations, ...). */
 export const extraPaths: Record<string, object> = {};
 
@@ -71,67 +93,70 @@ export function openapi(version: string) {
           responses: { 200: ok({ type: 'object', properties: { name: { type: 'string' }, role: { type: 'string' } } }), 401: err },
         },
       },
-      '/series': {
-        get: {
-          summary: 'Series matching selectors',
-          parameters: [matchParam, { name: 'limit', in: 'query', schema: { type: 'integer' } }],
-          responses: { 200: ok({ type: 'array', items: { $ref: '#/components/schemas/Series' } }), 400: err, 401: err },
-        },
-      },
-      '/labels': {
-        get: {
-          summary: 'Label names of matching series',
-          parameters: [matchParam],
-          responses: { 200: ok({ type: 'array', items: { type: 'string' } }), 400: err },
-        },
-      },
-      '/label/{name}/values': {
-        get: {
-          summary: 'Values of one label (`__name__`: metric names)',
-          parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }, matchParam],
-          responses: { 200: ok({ type: 'array', items: { type: 'string' } }), 400: err },
-        },
-      },
-      '/query': {
-        get: {
-          summary: 'Range query',
-          parameters: [
-            { ...matchParam, required: true },
-            timeParam('from', 'Start (default to-1h)'),
-            timeParam('to', 'End (default now)'),
-            { name: 'step', in: 'query', description: 'Seconds or a duration (5m)', schema: { type: 'string' } },
-            { name: 'maxDataPoints', in: 'query', schema: { type: 'integer', minimum: 2, maximum: 100000, default: 1000 } },
-            { name: 'cf', in: 'query', schema: { type: 'string', enum: ['AVERAGE', 'MIN', 'MAX', 'LAST'], default: 'AVERAGE' } },
-            { name: 'agg', in: 'query', schema: { type: 'string', enum: ['sum', 'avg', 'min', 'max', 'count'] } },
-            { name: 'by', in: 'query', description: 'Comma-separated label names to group by (with agg)', schema: { type: 'string' } },
-          ],
-          responses: {
-            200: ok({
-              type: 'object',
-              properties: {
-                from: { type: 'number' },
-                to: { type: 'number' },
-                step: { type: 'number' },
-                cf: { type: 'string' },
-                series: {
-                  type: 'array',
-                  items: {
-                    type: 'object',
-                    properties: {
-                      name: { type: 'string' },
-                      labels: { $ref: '#/components/schemas/Labels' },
-                      timestamps: { type: 'array', items: { type: 'integer' } },
-                      values: { type: 'array', items: { type: ['number', 'null'] } },
-                    },
+      '/series': getAndPost({
+        summary: 'Series matching selectors',
+        parameters: [matchParam, { name: 'limit', in: 'query', schema: { type: 'integer' } }],
+        responses: { 200: ok({ type: 'array', items: { $ref: '#/components/schemas/Series' } }), 400: err, 401: err },
+      }),
+      '/labels': getAndPost({
+        summary: 'Label names of matching series',
+        parameters: [matchParam],
+        responses: { 200: ok({ type: 'array', items: { type: 'string' } }), 400: err },
+      }),
+      '/label/{name}/values': getAndPost({
+        summary: 'Values of one label (`__name__`: metric names)',
+        parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }, matchParam],
+        responses: { 200: ok({ type: 'array', items: { type: 'string' } }), 400: err },
+      }),
+      '/query': getAndPost({
+        summary: 'Range query',
+        parameters: [
+          { ...matchParam, required: true },
+          timeParam('from', 'Start (default to-1h)'),
+          timeParam('to', 'End (default now)'),
+          {
+            name: 'step',
+            in: 'query',
+            description:
+              'Seconds or a duration (5m). Without maxDataPoints it is honoured up to 100000 rows (400 beyond); with maxDataPoints it is a minimum, raised to fit. Finer than the archive stores comes back at the archive resolution.',
+            schema: { type: 'string' },
+          },
+          {
+            name: 'maxDataPoints',
+            in: 'query',
+            description: 'Row limit; default 1000 without a step, 100000 with one',
+            schema: { type: 'integer', minimum: 2, maximum: 100000 },
+          },
+          { name: 'cf', in: 'query', schema: { type: 'string', enum: ['AVERAGE', 'MIN', 'MAX', 'LAST'], default: 'AVERAGE' } },
+          { name: 'agg', in: 'query', schema: { type: 'string', enum: ['sum', 'avg', 'min', 'max', 'count'] } },
+          { name: 'by', in: 'query', description: 'Comma-separated label names to group by (with agg)', schema: { type: 'string' } },
+        ],
+        responses: {
+          200: ok({
+            type: 'object',
+            properties: {
+              from: { type: 'number' },
+              to: { type: 'number' },
+              step: { type: 'number' },
+              cf: { type: 'string' },
+              series: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  properties: {
+                    name: { type: 'string' },
+                    labels: { $ref: '#/components/schemas/Labels' },
+                    timestamps: { type: 'array', items: { type: 'integer' } },
+                    values: { type: 'array', items: { type: ['number', 'null'] } },
                   },
                 },
               },
-            }),
-            400: err,
-            502: err,
-          },
+            },
+          }),
+          400: err,
+          502: err,
         },
-      },
+      }),
       '/samples': {
         post: {
           summary: 'Ingest a batch of samples (editor); taken whole or not at all',

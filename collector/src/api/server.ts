@@ -1,12 +1,12 @@
 // The HTTP API (/api/v1), health endpoints, /metrics and the status page.
-import express, { NextFunction, Request, Response, Router } from 'express';
+import express, { NextFunction, Request, RequestHandler, Response, Router } from 'express';
 import { Logger } from 'pino';
 import { Principal, Role, ROLE_RANK, TokenStore } from '../auth/tokens.js';
 import { Catalog } from '../catalog/catalog.js';
 import { Metrics } from '../metrics/metrics.js';
 import { checkLabelName, checkSample, Sample, ValidationError } from '../model/series.js';
 import { Pipeline } from '../pipeline/pipeline.js';
-import { QueryEngine } from '../query/engine.js';
+import { MAX_ROWS, QueryEngine } from '../query/engine.js';
 import { parseDuration } from '../util/time.js';
 import { statusPage } from '../web/status-page.js';
 import { errorHandler, HttpError, sendError } from './http-error.js';
@@ -113,7 +113,13 @@ export function createApp(deps: ApiDeps): express.Express {
   });
 
   const api = express.Router();
-  api.use(express.json({ limit: '32mb' }));
+  api.use(express.json({ limit: p.BODY_LIMIT }));
+  /** A read served by GET and by POST with the same parameters in a form or JSON body (selectors too long for a URL). */
+  const readRoute = (path: string, handler: RequestHandler) =>
+    api
+      .route(path)
+      .get(read, handler)
+      .post(read, ...p.fromBody, handler);
 
   api.get('/openapi.json', read, (_req, res) => void res.json(openapi(deps.version)));
 
@@ -125,21 +131,21 @@ export function createApp(deps: ApiDeps): express.Express {
 
   api.get('/auth/whoami', read, (req, res) => void res.json({ data: { name: req.principal!.name, role: req.principal!.role } }));
 
-  api.get('/series', read, (req, res) => {
+  readRoute('/series', (req, res) => {
     const limit = p.int(req, 'limit', 1, 100000) ?? 10000;
     const found = deps.catalog.find(p.selectors(req, false), limit);
     res.json({ data: found.map((e) => ({ name: e.name, labels: e.labels })) });
   });
 
-  api.get('/labels', read, (req, res) => void res.json({ data: deps.catalog.labelNames(p.selectors(req, false)) }));
+  readRoute('/labels', (req, res) => void res.json({ data: deps.catalog.labelNames(p.selectors(req, false)) }));
 
-  api.get('/label/:name/values', read, (req, res) => {
+  readRoute('/label/:name/values', (req, res) => {
     const name = String(req.params.name);
     if (name !== '__name__') checkLabelName(name, 'name');
     res.json({ data: deps.catalog.labelValues(name, p.selectors(req, false)) });
   });
 
-  api.get('/query', read, async (req, res) => {
+  readRoute('/query', async (req, res) => {
     const t0 = performance.now();
     const now = Math.floor(Date.now() / 1000);
     const to = p.time(req, 'to', now);
@@ -165,7 +171,7 @@ export function createApp(deps: ApiDeps): express.Express {
       from,
       to,
       step,
-      maxDataPoints: p.int(req, 'maxDataPoints', 2, 100000),
+      maxDataPoints: p.int(req, 'maxDataPoints', 2, MAX_ROWS),
       cf: p.oneOf(req, 'cf', ['AVERAGE', 'MIN', 'MAX', 'LAST'] as const, 'AVERAGE')!,
       agg,
       by,

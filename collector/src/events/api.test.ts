@@ -211,6 +211,19 @@ test('filters: time range, type, source, selector over labels (__name__ = type),
   assert.deepEqual(src(await list(`${m('{experiment!=""}')}&limit=1`)), ['dcache']);
 });
 
+test('an answer cut by the limit says so: truncated and the total that matched', async () => {
+  const page = async (query: string) => {
+    const r = await api<{ data: E[]; truncated: boolean; total: number }>(c.url, `/api/v1/events${query}`, { token: VIEWER });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    return { n: r.body.data.length, truncated: r.body.truncated, total: r.body.total };
+  };
+  // The five events of the test before.
+  assert.deepEqual(await page('?limit=2'), { n: 2, truncated: true, total: 5 });
+  assert.deepEqual(await page('?limit=5'), { n: 5, truncated: false, total: 5 });
+  assert.deepEqual(await page('?type=disk.error,job.state&limit=1'), { n: 1, truncated: true, total: 4 });
+  assert.deepEqual(await page(`?match=${encodeURIComponent('{experiment=~"nova|minerva"}')}&limit=2`), { n: 2, truncated: true, total: 3 });
+});
+
 test('the default limit is 1000, the maximum 10000', async () => {
   await clear();
   assert.equal((await post(Array.from({ length: 1500 }, (_, i) => ({ type: 'tick', source: 'clock', time: T + i })))).status, 201);

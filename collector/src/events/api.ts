@@ -87,8 +87,15 @@ export function eventRouter(store: EventStore, deps: EventRouterDeps): Router {
       .concat(p.strings(req, 'match[]'))
       .map((m) => parseSelector(m, 'match'));
     const limit = p.int(req, 'limit', 1, MAX_LIMIT) ?? DEFAULT_LIMIT;
-    const found = await store.query({ from, to, types, sources, selectors, limit });
-    res.json({ data: found.map((e) => ({ id: e.id, time: e.time, type: e.type, source: e.source, labels: e.labels, data: e.data })) });
+    // One more than asked tells whether more matched; only then is the total counted.
+    const found = await store.query({ from, to, types, sources, selectors, limit: limit + 1 });
+    const truncated = found.length > limit;
+    const total = truncated ? await store.total({ from, to, types, sources, selectors }) : found.length;
+    res.json({
+      data: found.slice(0, limit).map((e) => ({ id: e.id, time: e.time, type: e.type, source: e.source, labels: e.labels, data: e.data })),
+      truncated,
+      total,
+    });
   });
 
   return r;
@@ -146,7 +153,21 @@ Object.assign(extraPaths, {
         q('match', 'Selector over the labels, `__name__` is the type, e.g. job_state{experiment="nova"}; repeatable (union)'),
         q('limit', `At most this many (default ${DEFAULT_LIMIT}, max ${MAX_LIMIT})`, { type: 'integer', minimum: 1, maximum: MAX_LIMIT }),
       ],
-      responses: { 200: ok({ type: 'array', items: eventOut }), 400: err, 401: err },
+      responses: {
+        200: {
+          description: 'OK; `truncated` is true when more events matched than `limit`, `total` says how many matched',
+          content: {
+            'application/json': {
+              schema: {
+                type: 'object',
+                properties: { data: { type: 'array', items: eventOut }, truncated: { type: 'boolean' }, total: { type: 'integer' } },
+              },
+            },
+          },
+        },
+        400: err,
+        401: err,
+      },
     },
     post: {
       summary: `Store one event or an array of at most ${MAX_EVENTS_PER_REQUEST} (editor); taken whole or not at all`,

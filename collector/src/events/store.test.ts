@@ -91,6 +91,14 @@ for (const backend of backends) {
         assert.equal((await store.query({ selectors: [parseSelector('{experiment="cdf"}')], limit: 10 })).length, 0);
       });
 
+      await t.test('total: how many match whatever the limit, by COUNT or past the scan chunk with selectors', async () => {
+        const sel = parseSelector('file.delivered{experiment="minerva"}');
+        assert.equal(await store.total({ selectors: [sel] }), 833);
+        assert.equal(await store.total({ selectors: [sel], to: T0 + 20000 }), 3);
+        assert.equal(await store.total({ types: ['file.delivered'] }), (await store.query({ types: ['file.delivered'], limit: 10000 })).length);
+        assert.equal(await store.total({ selectors: [parseSelector('{experiment="cdf"}')] }), 0);
+      });
+
       await t.test('prune: older than the retention, then the oldest beyond maxEvents', async () => {
         const now = T0 + 5000 * 1000;
         // Retention 1000 s: the events at T0 .. T0+3999 s are older than now-1000 s.

@@ -48,11 +48,7 @@ export class EventStore {
     let after: { time: number; id: number } | undefined;
     for (;;) {
       const chunk = sels ? SCAN_CHUNK : q.limit - out.length;
-      const b = this.db('events').select('id', 'time', 'type', 'source', 'labels', 'data');
-      if (q.from !== undefined) b.where('time', '>=', q.from);
-      if (q.to !== undefined) b.where('time', '<=', q.to);
-      if (q.types?.length) b.whereIn('type', q.types);
-      if (q.sources?.length) b.whereIn('source', q.sources);
+      const b = this.filtered(q).select('id', 'time', 'type', 'source', 'labels', 'data');
       if (after) {
         const a = after;
         b.where((w) => w.where('time', '<', a.time).orWhere((x) => x.where('time', '=', a.time).andWhere('id', '<', a.id)));
@@ -72,6 +68,35 @@ export class EventStore {
       if (rows.length < chunk) return out;
       const last = rows[rows.length - 1];
       after = { time: Number(last.time), id: Number(last.id) };
+    }
+  }
+
+  /** The events table narrowed by q's range, types and sources (not its selectors). */
+  private filtered(q: Omit<EventQuery, 'limit'>): Knex.QueryBuilder {
+    const b = this.db('events');
+    if (q.from !== undefined) b.where('time', '>=', q.from);
+    if (q.to !== undefined) b.where('time', '<=', q.to);
+    if (q.types?.length) b.whereIn('type', q.types);
+    if (q.sources?.length) b.whereIn('source', q.sources);
+    return b;
+  }
+
+  /** How many events match q, whatever its limit: a COUNT, or with selectors a scan of the labels. */
+  async total(q: Omit<EventQuery, 'limit'>): Promise<number> {
+    const sels = q.selectors?.length ? q.selectors : undefined;
+    if (!sels) {
+      const r = (await this.filtered(q).count({ n: '*' }).first()) as { n: number | string } | undefined;
+      return Number(r?.n ?? 0);
+    }
+    let n = 0;
+    let afterId: number | undefined;
+    for (;;) {
+      const b = this.filtered(q).select('id', 'type', 'labels');
+      if (afterId !== undefined) b.where('id', '>', afterId);
+      const rows = (await b.orderBy('id').limit(SCAN_CHUNK)) as Pick<Row, 'id' | 'type' | 'labels'>[];
+      for (const r of rows) if (sels.some((s) => matchesLabels(s, r.type, JSON.parse(r.labels)))) n++;
+      if (rows.length < SCAN_CHUNK) return n;
+      afterId = Number(rows[rows.length - 1].id);
     }
   }
 

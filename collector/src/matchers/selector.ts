@@ -28,6 +28,13 @@ const LABEL = /[A-Za-z_][A-Za-z0-9_]*/y;
 export function makeMatcher(name: string, op: MatchOp, value: string, path = 'match'): Matcher {
   const m: Matcher = { name, op, value };
   if (op === '=~' || op === '!~') {
+    // An alternation of plain strings (what Grafana makes of an "All" variable: `(a|b|…)`) is a set look-up: RE2JS
+    // takes ~2 s to compile 100,000 alternatives (90 ms for 1,500), for the same answer.
+    const literals = literalAlternation(value);
+    if (literals) {
+      m.re = { test: (v) => literals.has(v) };
+      return m;
+    }
     // RE2 (linear time, as Prometheus and Alertmanager): a backtracking engine can spend minutes on `(a+)+`.
     let re: RE2JS;
     try {
@@ -41,6 +48,36 @@ export function makeMatcher(name: string, op: MatchOp, value: string, path = 'ma
     m.re = { test: (v) => re.matches(v) };
   }
   return m;
+}
+
+const REGEX_META = '.+*?()|[]{}^$\\';
+
+/**
+ * The strings a regex matches when it is only literal alternatives, `a|b\\.c` or `(a|b)` / `(?:a|b)`: plain characters
+ * and backslash-escaped punctuation; undefined for anything else (classes, repeats, flags, nested groups).
+ */
+export function literalAlternation(value: string): Set<string> | undefined {
+  let body = value;
+  if (body.startsWith('(?:') && body.endsWith(')') && !body.endsWith('\\)')) body = body.slice(3, -1);
+  else if (body.startsWith('(') && !body.startsWith('(?') && body.endsWith(')') && !body.endsWith('\\)')) body = body.slice(1, -1);
+  const out = new Set<string>();
+  let cur = '';
+  for (let i = 0; i < body.length; i++) {
+    const c = body[i];
+    if (c === '\\') {
+      const n = body[i + 1];
+      // Only escaped punctuation is a literal; \d, \w, \n, ... are classes or controls.
+      if (n === undefined || /[A-Za-z0-9]/.test(n) || n.charCodeAt(0) > 127) return undefined;
+      cur += n;
+      i++;
+    } else if (c === '|') {
+      out.add(cur);
+      cur = '';
+    } else if (REGEX_META.includes(c)) return undefined;
+    else cur += c;
+  }
+  out.add(cur);
+  return out;
 }
 
 /** Parses a selector; an empty string or `{}` selects every series. */

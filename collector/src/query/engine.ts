@@ -38,6 +38,8 @@ export interface QueryResult {
 
 export const MAX_SERIES_PER_QUERY = 5000;
 export const DEFAULT_MAX_DATA_POINTS = 1000;
+/** The most rows one query answers (maxDataPoints' maximum). */
+export const MAX_ROWS = 100000;
 const CHUNK = 64;
 
 export class QueryEngine {
@@ -51,10 +53,19 @@ export class QueryEngine {
 
   async run(q: QuerySpec): Promise<QueryResult> {
     if (!(q.to > q.from)) throw new ValidationError('`to` must be after `from`', 'to');
-    const maxDataPoints = q.maxDataPoints ?? DEFAULT_MAX_DATA_POINTS;
-    if (!Number.isInteger(maxDataPoints) || maxDataPoints < 2 || maxDataPoints > 100000)
-      throw new ValidationError('maxDataPoints must be an integer between 2 and 100000', 'maxDataPoints');
+    const explicitStep = q.step !== undefined && q.step > 0;
+    // The row limit: maxDataPoints when given; else an explicit step is honoured up to MAX_ROWS (and refused
+    // beyond), and only a query without either falls back to DEFAULT_MAX_DATA_POINTS.
+    const maxDataPoints = q.maxDataPoints ?? (explicitStep ? MAX_ROWS : DEFAULT_MAX_DATA_POINTS);
+    if (!Number.isInteger(maxDataPoints) || maxDataPoints < 2 || maxDataPoints > MAX_ROWS)
+      throw new ValidationError(`maxDataPoints must be an integer between 2 and ${MAX_ROWS}`, 'maxDataPoints');
     const range = q.to - q.from;
+    if (explicitStep && q.maxDataPoints === undefined && Math.ceil(range / q.step!) + 1 > MAX_ROWS)
+      throw new ValidationError(
+        `step ${q.step} s over ${range} s makes ${Math.ceil(range / q.step!) + 1} rows, more than the limit of ${MAX_ROWS}: ` +
+          `use a step of at least ${Math.ceil(range / (MAX_ROWS - 1))} s, a shorter range, or maxDataPoints to have the step raised`,
+        'step',
+      );
     const step = Math.max(q.step ?? 0, Math.ceil(range / maxDataPoints), 1);
     const matched = this.catalog.find(q.selectors, MAX_SERIES_PER_QUERY + 1);
     if (matched.length > MAX_SERIES_PER_QUERY) throw new ValidationError(`the matcher selects more than ${MAX_SERIES_PER_QUERY} series; narrow it`, 'match');

@@ -143,12 +143,46 @@ func DowntimeFrame(refID string, anns []collectorAnnotation, rangeEnd time.Time)
 
 // events answers queryType "events": one point annotation per event.
 func (d *Datasource) events(ctx context.Context, q backend.DataQuery, qm QueryModel, extra http.Header) backend.DataResponse {
-	var evs []collectorEvent
-	if r := d.fetchAnnotations(ctx, q, qm, extra, "/api/v1/events", "events", "type", strings.TrimSpace(qm.EventType), &evs); r != nil {
-		return *r
+	limit := maxEvents
+	if t := strings.TrimSpace(string(qm.Limit)); t != "" {
+		n, err := strconv.Atoi(t)
+		if err != nil || n < 1 || n > maxEvents {
+			return badRequest(fmt.Sprintf("event limit %q must be a whole number from 1 to %d", t, maxEvents))
+		}
+		limit = n
 	}
-	return backend.DataResponse{Frames: data.Frames{EventFrame(q.RefID, evs)}}
+	p, err := annotationParams(q, qm)
+	if err != nil {
+		return badRequest(err.Error())
+	}
+	if t := strings.TrimSpace(qm.EventType); t != "" {
+		p.Set("type", t)
+	}
+	p.Set("limit", strconv.Itoa(limit))
+	var evs []collectorEvent
+	var meta struct {
+		Truncated bool `json:"truncated"`
+		Total     int  `json:"total"`
+	}
+	if err := d.client.GetWithMeta(ctx, "/api/v1/events", p, extra, &evs, &meta); err != nil {
+		if IsNotFound(err) {
+			return notServed("/api/v1/events", "events")
+		}
+		return errorResponse(err)
+	}
+	f := EventFrame(q.RefID, evs)
+	if meta.Truncated {
+		f.AppendNotices(data.Notice{
+			Severity: data.NoticeSeverityWarning,
+			Text: fmt.Sprintf("%d of %d events shown: narrow the time range, the event type or the matcher, or raise the limit (at most %d)",
+				len(evs), meta.Total, maxEvents),
+		})
+	}
+	return backend.DataResponse{Frames: data.Frames{f}}
 }
+
+// maxEvents is the collector's most events per /api/v1/events answer, asked for by default.
+const maxEvents = 10000
 
 // EventFrame makes point annotations: time, title (event type), text (source and data), tags.
 func EventFrame(refID string, evs []collectorEvent) *data.Frame {

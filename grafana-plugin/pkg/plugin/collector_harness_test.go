@@ -389,7 +389,7 @@ func dsSettings(url, token string) backend.DataSourceInstanceSettings {
 	return s
 }
 
-func newDS(t *testing.T, url, token string) *Datasource {
+func newDS(t testing.TB, url, token string) *Datasource {
 	t.Helper()
 	inst, err := NewDatasource(context.Background(), dsSettings(url, token))
 	if err != nil {

@@ -102,8 +102,9 @@ func TestSeriesFramesCleanAndTyped(t *testing.T) {
 	if dn := b.Fields[1].Config.DisplayNameFromDS; dn != "b cpu" {
 		t.Errorf("display name %q", dn)
 	}
-	if b.RefID != "A" || b.Meta.ExecutedQueryString != "exec" {
-		t.Errorf("refId %q meta %+v", b.RefID, b.Meta)
+	// The executed query once per response, on the first frame; the type on every frame.
+	if b.RefID != "A" || b.Meta.ExecutedQueryString != "" || b.Meta.Type != data.FrameTypeTimeSeriesMulti || frames[0].Meta.ExecutedQueryString != "exec" {
+		t.Errorf("refId %q meta %+v, first frame's %+v", b.RefID, b.Meta, frames[0].Meta)
 	}
 
 	// Alert queries drop every unknown point.

@@ -46,6 +46,8 @@ type QueryModel struct {
 	// Annotations: downtime kind ("", planned, unplanned) and event type filter.
 	Kind      string `json:"kind"`
 	EventType string `json:"eventType"`
+	// Limit is how many events an annotation query asks for (default and maximum: maxEvents).
+	Limit flexString `json:"limit"`
 }
 
 // flexString takes a JSON string or number.
@@ -116,8 +118,8 @@ type collectorQueryResult struct {
 type collectorSeries struct {
 	Name       string            `json:"name"`
 	Labels     map[string]string `json:"labels"`
-	Timestamps []float64         `json:"timestamps"`
-	Values     []*float64        `json:"values"`
+	Timestamps floats            `json:"timestamps"`
+	Values     nullFloats        `json:"values"`
 }
 
 // QueryData runs each query against the collector.
@@ -288,7 +290,7 @@ func (d *Datasource) timeSeries(ctx context.Context, q backend.DataQuery, qm Que
 		return badRequest(err.Error())
 	}
 	var res collectorQueryResult
-	if err := d.client.Get(ctx, "/api/v1/query", params, extra, &res); err != nil {
+	if err := d.client.Post(ctx, "/api/v1/query", params, extra, &res); err != nil {
 		return errorResponse(err)
 	}
 	executed := "/api/v1/query?" + params.Encode()
@@ -328,7 +330,7 @@ func SeriesFrames(refID string, series []collectorSeries, legend string, dropNul
 		}
 		frame := data.NewFrame("", data.NewField(data.TimeSeriesTimeFieldName, nil, times), valueField)
 		frame.RefID = refID
-		frame.Meta = seriesMeta(executed)
+		frame.Meta = seriesMeta("")
 		frames = append(frames, frame)
 	}
 	sort.SliceStable(frames, func(i, j int) bool {
@@ -342,9 +344,11 @@ func SeriesFrames(refID string, series []collectorSeries, legend string, dropNul
 		// "No data" in the multi format: one typed frame without fields.
 		f := data.NewFrame("")
 		f.RefID = refID
-		f.Meta = seriesMeta(executed)
+		f.Meta = seriesMeta("")
 		frames = append(frames, f)
 	}
+	// The executed query once per response (Grafana's inspector reads the first frame), not per frame.
+	frames[0].Meta.ExecutedQueryString = executed
 	return frames
 }
 
@@ -358,6 +362,9 @@ func seriesMeta(executed string) *data.FrameMeta {
 
 // cleanPoints sorts by time, keeps one point per timestamp (the last known one), never yields NaN.
 func cleanPoints(ts []float64, vs []*float64, dropNulls bool) ([]time.Time, []*float64) {
+	if t, v, ok := cleanSortedPoints(ts, vs, dropNulls); ok {
+		return t, v
+	}
 	type pt struct {
 		t int64 // ms
 		v *float64
@@ -377,7 +384,9 @@ func cleanPoints(ts []float64, vs []*float64, dropNulls bool) ([]time.Time, []*f
 		}
 		pts = append(pts, pt{t: int64(math.Round(ts[i] * 1000)), v: v})
 	}
-	sort.SliceStable(pts, func(i, j int) bool { return pts[i].t < pts[j].t })
+	if !sort.SliceIsSorted(pts, func(i, j int) bool { return pts[i].t < pts[j].t }) {
+		sort.SliceStable(pts, func(i, j int) bool { return pts[i].t < pts[j].t })
+	}
 	out := pts[:0]
 	for _, p := range pts {
 		if len(out) > 0 && out[len(out)-1].t == p.t {
@@ -408,6 +417,42 @@ func cleanPoints(ts []float64, vs []*float64, dropNulls bool) ([]time.Time, []*f
 		values[i] = p.v
 	}
 	return times, values
+}
+
+// cleanSortedPoints is cleanPoints for what the collector sends (strictly ascending, finite
+// times; no NaN values) without the intermediate copy and sort; ok false otherwise.
+func cleanSortedPoints(ts []float64, vs []*float64, dropNulls bool) ([]time.Time, []*float64, bool) {
+	n := min(len(ts), len(vs))
+	last := int64(math.MinInt64)
+	for i := 0; i < n; i++ {
+		if math.IsNaN(ts[i]) || math.IsInf(ts[i], 0) {
+			return nil, nil, false
+		}
+		if v := vs[i]; v != nil && (math.IsNaN(*v) || math.IsInf(*v, 0)) {
+			return nil, nil, false
+		}
+		t := int64(math.Round(ts[i] * 1000))
+		if t <= last {
+			return nil, nil, false
+		}
+		last = t
+	}
+	end := n
+	if !dropNulls {
+		for end > 0 && vs[end-1] == nil {
+			end--
+		}
+	}
+	times := make([]time.Time, 0, end)
+	values := make([]*float64, 0, end)
+	for i := 0; i < end; i++ {
+		if dropNulls && vs[i] == nil {
+			continue
+		}
+		times = append(times, time.UnixMilli(int64(math.Round(ts[i]*1000))).UTC())
+		values = append(values, vs[i])
+	}
+	return times, values, true
 }
 
 var legendRe = regexp.MustCompile(`\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}`)

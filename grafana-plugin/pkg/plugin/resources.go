@@ -61,7 +61,7 @@ func (d *Datasource) proxyList(w http.ResponseWriter, r *http.Request, endpoint 
 		}
 	}
 	var out json.RawMessage
-	if err := d.client.Get(r.Context(), endpoint, p, nil, &out); err != nil {
+	if err := d.client.Post(r.Context(), endpoint, p, nil, &out); err != nil {
 		var ae *APIError
 		var ue *UnreachableError
 		switch {

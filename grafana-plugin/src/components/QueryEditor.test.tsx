@@ -164,6 +164,14 @@ describe('QueryEditor', () => {
     fireEvent.change(type, { target: { value: 'job_held' } });
     fireEvent.blur(type);
     expect(lastQuery(onChange)).toMatchObject({ queryType: 'events', eventType: 'job_held' });
+    const limit = screen.getByLabelText('Event limit');
+    expect(limit).toHaveAttribute('placeholder', '10000');
+    fireEvent.change(limit, { target: { value: ' 500 ' } });
+    fireEvent.blur(limit);
+    expect(lastQuery(onChange)).toMatchObject({ queryType: 'events', limit: 500 });
+    fireEvent.change(limit, { target: { value: '' } });
+    fireEvent.blur(limit);
+    expect(lastQuery(onChange).limit).toBeUndefined();
     await act(async () => {
       fireEvent.click(screen.getByLabelText('Downtimes'));
     });

@@ -12,6 +12,7 @@ import {
   DEFAULT_QUERY,
   LabelFilter,
   MATCH_OPS,
+  MAX_EVENTS,
   MatchOp,
   QueryType,
   RexmonOptions,
@@ -118,6 +119,18 @@ export function QueryEditor({ datasource, query, onChange, onRunQuery }: Props) 
               value={q.eventType}
               placeholder="all types"
               onCommit={(eventType) => change({ eventType })}
+            />
+          </InlineField>
+          <InlineField
+            label="Limit"
+            tooltip={`At most this many events (up to ${MAX_EVENTS}, the default); when more matched, the panel says how many were shown`}
+          >
+            <CommitInput
+              aria-label="Event limit"
+              width={10}
+              value={q.limit === undefined ? '' : String(q.limit)}
+              placeholder={String(MAX_EVENTS)}
+              onCommit={(v) => change({ limit: v === '' ? undefined : /^\d+$/.test(v) ? Number(v) : v })}
             />
           </InlineField>
           <MatcherField q={q} change={change} placeholder='source=~"$host"' />

@@ -1,0 +1,67 @@
+package plugin
+
+import (
+	"encoding/json"
+	"math"
+	"math/rand"
+	"strconv"
+	"testing"
+)
+
+// The one-pass parser gives exactly what encoding/json gives, numbers to the last bit.
+func TestParseQueryAnswerEqualsEncodingJSON(t *testing.T) {
+	r := rand.New(rand.NewSource(1))
+	nums := []string{"0", "-0", "1764547200", "1.2345678901", "-1.2345678901e+03", "1e-7", "9.999999999999999e22",
+		"123456789012345678", "0.1", "1E5", "2.5e-300", "1.7976931348623157e308", "5e-324", "12.50", "-0.000001"}
+	for i := 0; i < 2000; i++ {
+		f := math.Float64frombits(r.Uint64())
+		if !math.IsNaN(f) && !math.IsInf(f, 0) {
+			nums = append(nums, strconv.FormatFloat(f, 'g', -1, 64), strconv.FormatFloat(f, 'g', 11, 64))
+		}
+		nums = append(nums, strconv.FormatFloat(r.Float64()*1000, 'f', r.Intn(12), 64))
+	}
+	var ts, vs []byte
+	for i, n := range nums {
+		if i > 0 {
+			ts, vs = append(ts, ','), append(vs, ',')
+		}
+		ts = append(ts, n...)
+		if i%7 == 3 {
+			vs = append(vs, "null"...)
+		} else {
+			vs = append(vs, n...)
+		}
+	}
+	doc := `{"data": {"from": 1, "to": 2.5, "step": 60, "cf": "AVERAGE", "extra": [{"a": [true, false, null]}],
+	  "series": [{"name": "x\"y", "labels": {"h\u00e9": "a\\b"}, "timestamps": [` + string(ts) + `], "values": [` + string(vs) + `]},
+	  {"name": "e", "labels": {}, "timestamps": [], "values": []}]}, "other": "z"}`
+	var fast collectorQueryResult
+	seen, err := parseQueryAnswer([]byte(doc), &fast)
+	if err != nil || !seen {
+		t.Fatalf("fast: %v %v", seen, err)
+	}
+	var env struct {
+		Data collectorQueryResult `json:"data"`
+	}
+	if err := json.Unmarshal([]byte(doc), &env); err != nil {
+		t.Fatal(err)
+	}
+	slow := env.Data
+	a, _ := json.Marshal(fast)
+	b, _ := json.Marshal(slow)
+	if string(a) != string(b) {
+		t.Fatalf("differ:\n%.300s\n%.300s", a, b)
+	}
+	for i := range slow.Series[0].Values {
+		x, y := fast.Series[0].Values[i], slow.Series[0].Values[i]
+		if (x == nil) != (y == nil) || x != nil && math.Float64bits(*x) != math.Float64bits(*y) || math.Float64bits(fast.Series[0].Timestamps[i]) != math.Float64bits(slow.Series[0].Timestamps[i]) {
+			t.Fatalf("value %d (%s): %v vs %v", i, nums[i], x, y)
+		}
+	}
+	for _, bad := range []string{`{"data": {"series": [{"values": [1,]}]}}`, `{"data": {"step": x}}`, `{"data": {}} x`, `[1]`, `{"data": {"series": [{"timestamps": [null]}]}}`} {
+		var r collectorQueryResult
+		if _, err := parseQueryAnswer([]byte(bad), &r); err == nil {
+			t.Errorf("%s: no error", bad)
+		}
+	}
+}
