@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-// The one-pass parser gives exactly what encoding/json gives, numbers to the last bit.
+// The jsoniter decoding gives exactly what encoding/json gives, numbers to the last bit.
 func TestParseQueryAnswerEqualsEncodingJSON(t *testing.T) {
 	r := rand.New(rand.NewSource(1))
 	nums := []string{"0", "-0", "1764547200", "1.2345678901", "-1.2345678901e+03", "1e-7", "9.999999999999999e22",
@@ -33,7 +33,7 @@ func TestParseQueryAnswerEqualsEncodingJSON(t *testing.T) {
 		}
 	}
 	doc := `{"data": {"from": 1, "to": 2.5, "step": 60, "cf": "AVERAGE", "extra": [{"a": [true, false, null]}],
-	  "series": [{"name": "x\"y", "labels": {"h\u00e9": "a\\b"}, "timestamps": [` + string(ts) + `], "values": [` + string(vs) + `]},
+	  "series": [{"name": "x\"y", "labels": {"h\u00e9": "a\\b", "": "empty key", "k": null}, "timestamps": [` + string(ts) + `], "values": [` + string(vs) + `]},
 	  {"name": "e", "labels": {}, "timestamps": [], "values": []}]}, "other": "z"}`
 	var fast collectorQueryResult
 	seen, err := parseQueryAnswer([]byte(doc), &fast)
@@ -58,7 +58,9 @@ func TestParseQueryAnswerEqualsEncodingJSON(t *testing.T) {
 			t.Fatalf("value %d (%s): %v vs %v", i, nums[i], x, y)
 		}
 	}
-	for _, bad := range []string{`{"data": {"series": [{"values": [1,]}]}}`, `{"data": {"step": x}}`, `{"data": {}} x`, `[1]`, `{"data": {"series": [{"timestamps": [null]}]}}`} {
+	for _, bad := range []string{`{"data": {"series": [{"values": [1,]}]}}`, `{"data": {"step": x}}`, `{"data": {}} x`, `[1]`, `{"data": {"series": [{"timestamps": [null]}]}}`,
+		`{"data": {"series": [{"values": [1 2]}]}}`, `{"data": {"cf": 1}}`, `{"data": {"series": [{"labels": {"a": 1}}]}}`,
+		`{"data": {"series": [{"values": ["1"]}]}}`, `{"data": {"from": 1`, `{"data": {"series": [{"values": [1.5e]}]}}`, `]`, ``} {
 		var r collectorQueryResult
 		if _, err := parseQueryAnswer([]byte(bad), &r); err == nil {
 			t.Errorf("%s: no error", bad)
