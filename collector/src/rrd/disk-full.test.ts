@@ -7,17 +7,28 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { api, rrdFetch, run, startCollector, tempDir, TestCollector, waitFor } from '../testing/harness.js';
 
+/** Runs `body` with a collector whose data dir is a fresh tmpfs of `size`; unmounts and cleans up after. */
+async function onTmpfs(size: string, rrd: Record<string, unknown>, body: (c: TestCollector, disk: string) => Promise<void>) {
+  const { dir, cleanup } = await tempDir();
+  const disk = path.join(dir, 'disk');
+  await mkdir(disk);
+  await run('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', disk]);
+  let c: TestCollector | undefined;
+  try {
+    c = await startCollector({ graphite: { tcp: false, udp: false }, auth: { anonymousWrite: true }, rrd }, disk);
+    await body(c, disk);
+  } finally {
+    await c?.collector.stop().catch(() => {});
+    await run('umount', [disk]).catch(() => {});
+    await cleanup();
+  }
+}
+
 const SERIES = 40; // ~305 KB each with the default template: far more than the 6 MB disk holds
 
 test('a full disk keeps acknowledged samples, reports it in /readyz and /metrics, and writes them once space returns', async (t) => {
   if (process.getuid?.() !== 0) return t.skip('mounting a tmpfs needs root');
-  const { dir, cleanup } = await tempDir();
-  const disk = path.join(dir, 'disk');
-  await mkdir(disk);
-  await run('mount', ['-t', 'tmpfs', '-o', 'size=6m', 'tmpfs', disk]);
-  let c: TestCollector | undefined;
-  try {
-    const col = (c = await startCollector({ graphite: { tcp: false, udp: false }, auth: { anonymousWrite: true }, rrd: { minFreeBytes: 1024 * 1024 } }, disk));
+  await onTmpfs('6m', { minFreeBytes: 1024 * 1024 }, async (col, disk) => {
     const base = Math.floor(Date.now() / 1000 / 60) * 60 - 600;
     for (let round = 0; round < 3; round++) {
       const samples = Array.from({ length: SERIES }, (_, n) => ({
@@ -49,22 +60,12 @@ test('a full disk keeps acknowledged samples, reports it in /readyz and /metrics
     const metrics = await (await fetch(`${col.url}/metrics`)).text();
     assert.match(metrics, /^rexmon_not_storing 0$/m);
     assert.doesNotMatch(metrics, /^rexmon_samples_rejected_total\{/m, 'nothing refused');
-  } finally {
-    await c?.collector.stop().catch(() => {});
-    await run('umount', [disk]).catch(() => {});
-    await cleanup();
-  }
+  });
 });
 
 test('when the write-ahead log cannot be written, input is refused with 503 naming it, never acknowledged; taken again once it can', async (t) => {
   if (process.getuid?.() !== 0) return t.skip('mounting a tmpfs needs root');
-  const { dir, cleanup } = await tempDir();
-  const disk = path.join(dir, 'disk');
-  await mkdir(disk);
-  await run('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', disk]);
-  let c: TestCollector | undefined;
-  try {
-    const col = (c = await startCollector({ graphite: { tcp: false, udp: false }, auth: { anonymousWrite: true }, rrd: { minFreeBytes: 0 } }, disk));
+  await onTmpfs('8m', { minFreeBytes: 0 }, async (col, disk) => {
     const base = Math.floor(Date.now() / 1000 / 60) * 60 - 600;
     const post = (value: number, time: number) =>
       api<{ error?: { message: string } }>(col.url, '/api/v1/samples', { method: 'POST', body: JSON.stringify([{ name: 'wal_full', value, time }]) });
@@ -89,9 +90,5 @@ test('when the write-ahead log cannot be written, input is refused with 503 nami
     assert.equal(got.get(base), 1);
     assert.equal(got.get(base + 120), 3);
     assert.match(await (await fetch(`${col.url}/metrics`)).text(), /rexmon_samples_dropped_total\{source="http",reason="wal_error"\} 1\b/);
-  } finally {
-    await c?.collector.stop().catch(() => {});
-    await run('umount', [disk]).catch(() => {});
-    await cleanup();
-  }
+  });
 });
