@@ -94,9 +94,9 @@ describe('DataSource', () => {
   it('asks the backend for metrics, label names and values with the matcher', async () => {
     expect(await ds.getMetrics()).toEqual(['cpu_usage', 'condor_jobs']);
     expect(await ds.getLabelNames('cpu_usage')).toEqual(['host', 'schedd']);
-    expect(calls[1]).toMatchObject({ url: '/api/datasources/uid/rexmon-uid/resources/labels', params: { match: 'cpu_usage' } });
+    expect(calls[1]).toMatchObject({ url: '/api/datasources/uid/rexmon-uid/resources/labels', method: 'POST', data: { match: 'cpu_usage' } });
     expect(await ds.getLabelValues('schedd', '{experiment="nova"}')).toEqual(['s01', 's02']);
-    expect(calls[2].params).toEqual({ match: '{experiment="nova"}' });
+    expect(calls[2]).toMatchObject({ method: 'POST', data: { match: '{experiment="nova"}' } });
   });
 
   it('builds the look-up selector from the other filters of a builder query', () => {
@@ -124,7 +124,8 @@ describe('DataSource', () => {
     ]);
     expect(calls[0]).toMatchObject({
       url: '/api/datasources/uid/rexmon-uid/resources/label/schedd/values',
-      params: { match: '{experiment=~"(nova|mu2e)"}' },
+      method: 'POST',
+      data: { match: '{experiment=~"(nova|mu2e)"}' },
     });
     expect(await ds.metricFindQuery({ refId: 'v', type: 'metrics' })).toHaveLength(2);
     expect(await ds.metricFindQuery('label_names()')).toEqual([

@@ -48,18 +48,18 @@ export class DataSource extends DataSourceWithBackend<RexmonQuery, RexmonOptions
 
   /** Metric names, optionally among the series a selector matches. */
   async getMetrics(match?: string): Promise<string[]> {
-    return this.getResource<string[]>('metrics', matchParams(match));
+    return this.postResource<string[]>('metrics', matchParams(match));
   }
 
   /** Label names among the series a selector matches. */
   async getLabelNames(match?: string): Promise<string[]> {
-    const names = await this.getResource<string[]>('labels', matchParams(match));
+    const names = await this.postResource<string[]>('labels', matchParams(match));
     return names.filter((n) => n !== '__name__');
   }
 
   /** Values of a label among the series a selector matches. */
   async getLabelValues(label: string, match?: string): Promise<string[]> {
-    return this.getResource<string[]>(`label/${encodeURIComponent(label)}/values`, matchParams(match));
+    return this.postResource<string[]>(`label/${encodeURIComponent(label)}/values`, matchParams(match));
   }
 
   /** Template variable values; also takes label_values(match, label), label_names(match), metrics(). */
@@ -107,7 +107,8 @@ export class DataSource extends DataSourceWithBackend<RexmonQuery, RexmonOptions
   }
 }
 
-function matchParams(match?: string): Record<string, string> | undefined {
+/** Look-ups go by POST with a JSON body: an All variable over a large farm does not fit in a URL. */
+function matchParams(match?: string): Record<string, string> {
   const m = match?.trim();
-  return m ? { match: m } : undefined;
+  return m ? { match: m } : {};
 }

@@ -1,11 +1,16 @@
 package plugin
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/grafana/grafana-plugin-sdk-go/backend"
 )
 
 // startFarm starts a collector of its own with `hosts` series farm_load{host="wn000000"..}
@@ -98,5 +103,58 @@ func TestEventAnnotationsBeyondAThousand(t *testing.T) {
 		if r.Error == nil || r.Status != 400 || !contains(r.Error.Error(), "limit") {
 			t.Errorf("limit %v: %d %v", bad, r.Status, r.Error)
 		}
+	}
+}
+
+// The editors' look-ups over the same farm: label values for a selector of ≈88 KB go by POST with a
+// JSON body (what the frontend's postResource sends), which no URL would carry through Grafana.
+func TestLookupOverALargeFarmByPost(t *testing.T) {
+	c, hosts, _ := startFarm(t, 1500)
+	all := append([]string{}, hosts...)
+	for i := len(hosts); i < 8000; i++ {
+		all = append(all, fmt.Sprintf("wn%06d", i))
+	}
+	sel := `farm_load{host=~"(` + strings.Join(all, "|") + `)"}`
+	d := newDS(t, c.URL, viewerToken)
+	body, _ := json.Marshal(map[string]any{"match": sel})
+	var got *backend.CallResourceResponse
+	err := d.CallResource(context.Background(), &backend.CallResourceRequest{
+		PluginContext: backend.PluginContext{DataSourceInstanceSettings: &backend.DataSourceInstanceSettings{UID: "rexmon-test"}},
+		Path:          "label/host/values",
+		Method:        http.MethodPost,
+		URL:           "label/host/values",
+		Headers:       map[string][]string{"Content-Type": {"application/json"}},
+		Body:          body,
+	}, backend.CallResourceResponseSenderFunc(func(r *backend.CallResourceResponse) error {
+		got = r
+		return nil
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != http.StatusOK {
+		t.Fatalf("status %d: %s", got.Status, got.Body)
+	}
+	var values []string
+	if err := json.Unmarshal(got.Body, &values); err != nil {
+		t.Fatal(err)
+	}
+	if len(values) != len(hosts) || values[0] != hosts[0] {
+		t.Fatalf("%d values (first %v), want %d", len(values), values[:min(1, len(values))], len(hosts))
+	}
+	// A body that is not a JSON object of parameters is refused, naming it.
+	err = d.CallResource(context.Background(), &backend.CallResourceRequest{
+		PluginContext: backend.PluginContext{DataSourceInstanceSettings: &backend.DataSourceInstanceSettings{UID: "rexmon-test"}},
+		Path:          "labels",
+		Method:        http.MethodPost,
+		URL:           "labels",
+		Headers:       map[string][]string{"Content-Type": {"application/json"}},
+		Body:          []byte(`{"match": {"x": 1}}`),
+	}, backend.CallResourceResponseSenderFunc(func(r *backend.CallResourceResponse) error {
+		got = r
+		return nil
+	}))
+	if err != nil || got.Status != http.StatusBadRequest || !strings.Contains(string(got.Body), `parameter \"match\" must be a string`) {
+		t.Fatalf("bad body: %v %d %s", err, got.Status, got.Body)
 	}
 }

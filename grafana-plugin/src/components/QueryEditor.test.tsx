@@ -81,13 +81,13 @@ describe('QueryEditor', () => {
     await pick('Filter 1 label', 'host');
     expect(lastQuery(onChange).labelFilters).toEqual([{ label: 'host', op: '=', value: '' }]);
     const labelsCall = calls.find((c) => c.url.endsWith('/resources/labels'))!;
-    expect(labelsCall.params).toEqual({ match: 'cpu_usage' });
+    expect(labelsCall).toMatchObject({ method: 'POST', data: { match: 'cpu_usage' } });
 
     const q2: RexmonQuery = { ...q, labelFilters: [{ label: 'host', op: '=', value: '' }] };
     rerender(<QueryEditor datasource={ds} query={q2} onChange={onChange} onRunQuery={onRunQuery} />);
     await pick('Filter 1 value', 'fnpc3002');
     expect(lastQuery(onChange).labelFilters).toEqual([{ label: 'host', op: '=', value: 'fnpc3002' }]);
-    expect(calls.find((c) => c.url.endsWith('/resources/label/host/values'))!.params).toEqual({ match: 'cpu_usage' });
+    expect(calls.find((c) => c.url.endsWith('/resources/label/host/values'))).toMatchObject({ method: 'POST', data: { match: 'cpu_usage' } });
 
     await pick('Filter 1 operator', '=~');
     expect(lastQuery(onChange).labelFilters![0].op).toBe('=~');

@@ -29,7 +29,7 @@ describe('VariableQueryEditor', () => {
     fireEvent.keyDown(screen.getByLabelText('Variable label'), { key: 'ArrowDown' });
     fireEvent.click(await screen.findByRole('option', { name: 'schedd' }));
     expect(onChange).toHaveBeenLastCalledWith({ refId: 'v', type: 'labelValues', label: 'schedd', match: '{experiment=~"$experiment"}' });
-    expect(calls[0]).toMatchObject({ url: '/api/datasources/uid/rx/resources/labels', params: { match: '{experiment=~"(nova|dune)"}' } });
+    expect(calls[0]).toMatchObject({ url: '/api/datasources/uid/rx/resources/labels', method: 'POST', data: { match: '{experiment=~"(nova|dune)"}' } });
   });
 
   it('reads a string query such as label_values(host) instead of dropping it on the first edit', () => {
