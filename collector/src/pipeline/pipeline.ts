@@ -89,11 +89,16 @@ export class Pipeline {
     for (const l of this.lanes) l.done = this.loop(l);
   }
 
+  /** Room in every queue for n more samples besides those being appended to the log. */
+  private hasRoom(n: number): boolean {
+    return this.lanes.every((l) => l.queue.hasRoom(n + this.reserved));
+  }
+
   /** Why push() refuses now, for the listener's answer; undefined when it would not. */
   refusal(n = 1): string | undefined {
     if (this.stopped) return 'shutting down';
     if (this.walFailing) return `the write-ahead log cannot be written (${this.walFailing.message})`;
-    if (!this.lanes.every((l) => l.queue.hasRoom(n + this.reserved))) return 'the ingest queue is full';
+    if (!this.hasRoom(n)) return 'the ingest queue is full';
     return undefined;
   }
 
@@ -107,7 +112,7 @@ export class Pipeline {
     if (this.stopped) return false;
     const wf = this.walFailing;
     if (wf && Date.now() < wf.nextProbe) return false;
-    if (!this.lanes.every((l) => l.queue.hasRoom(samples.length + this.reserved))) return false;
+    if (!this.hasRoom(samples.length)) return false;
     const ok = this.inWindow(samples, source);
     if (ok.length === 0) return Promise.resolve(true);
     const wal = this.opts.wal;

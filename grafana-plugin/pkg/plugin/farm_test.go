@@ -1,7 +1,6 @@
 package plugin
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -9,8 +8,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/grafana/grafana-plugin-sdk-go/backend"
 )
 
 // startFarm starts a collector of its own with `hosts` series farm_load{host="wn000000"..}
@@ -44,17 +41,23 @@ func startFarm(t testing.TB, hosts int) (*testCollector, []string, time.Time) {
 	return c, names, time.Unix(end, 0)
 }
 
+// allHostsSelector is what the frontend makes of an "All" variable holding 8,000 host names:
+// the farm's, then more up to wn007999.
+func allHostsSelector(hosts []string) string {
+	all := append([]string{}, hosts...)
+	for i := len(hosts); i < 8000; i++ {
+		all = append(all, fmt.Sprintf("wn%06d", i))
+	}
+	return `farm_load{host=~"(` + strings.Join(all, "|") + `)"}`
+}
+
 // An "All" variable over a large farm: the frontend sends host=~"(a|b|…)" with every host.
 // Here the variable holds 8,000 eight-character host names, 1,500 of which report farm_load:
 // URL-encoded, the selector (≈88 KB) no longer fits the collector's 64 KB header limit, so the
 // backend sends its reads by POST and the query works end to end.
 func TestQueryAllOverALargeFarm(t *testing.T) {
 	c, hosts, end := startFarm(t, 1500)
-	all := append([]string{}, hosts...)
-	for i := len(hosts); i < 8000; i++ {
-		all = append(all, fmt.Sprintf("wn%06d", i))
-	}
-	sel := `farm_load{host=~"(` + strings.Join(all, "|") + `)"}`
+	sel := allHostsSelector(hosts)
 	if len(sel) < 64<<10 {
 		t.Fatalf("selector of %d bytes", len(sel))
 	}
@@ -110,51 +113,23 @@ func TestEventAnnotationsBeyondAThousand(t *testing.T) {
 // JSON body (what the frontend's postResource sends), which no URL would carry through Grafana.
 func TestLookupOverALargeFarmByPost(t *testing.T) {
 	c, hosts, _ := startFarm(t, 1500)
-	all := append([]string{}, hosts...)
-	for i := len(hosts); i < 8000; i++ {
-		all = append(all, fmt.Sprintf("wn%06d", i))
-	}
-	sel := `farm_load{host=~"(` + strings.Join(all, "|") + `)"}`
+	sel := allHostsSelector(hosts)
 	d := newDS(t, c.URL, viewerToken)
 	body, _ := json.Marshal(map[string]any{"match": sel})
-	var got *backend.CallResourceResponse
-	err := d.CallResource(context.Background(), &backend.CallResourceRequest{
-		PluginContext: backend.PluginContext{DataSourceInstanceSettings: &backend.DataSourceInstanceSettings{UID: "rexmon-test"}},
-		Path:          "label/host/values",
-		Method:        http.MethodPost,
-		URL:           "label/host/values",
-		Headers:       map[string][]string{"Content-Type": {"application/json"}},
-		Body:          body,
-	}, backend.CallResourceResponseSenderFunc(func(r *backend.CallResourceResponse) error {
-		got = r
-		return nil
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got.Status != http.StatusOK {
-		t.Fatalf("status %d: %s", got.Status, got.Body)
+	status, answer := postResource(t, d, "label/host/values", body)
+	if status != http.StatusOK {
+		t.Fatalf("status %d: %s", status, answer)
 	}
 	var values []string
-	if err := json.Unmarshal(got.Body, &values); err != nil {
+	if err := json.Unmarshal(answer, &values); err != nil {
 		t.Fatal(err)
 	}
 	if len(values) != len(hosts) || values[0] != hosts[0] {
 		t.Fatalf("%d values (first %v), want %d", len(values), values[:min(1, len(values))], len(hosts))
 	}
 	// A body that is not a JSON object of parameters is refused, naming it.
-	err = d.CallResource(context.Background(), &backend.CallResourceRequest{
-		PluginContext: backend.PluginContext{DataSourceInstanceSettings: &backend.DataSourceInstanceSettings{UID: "rexmon-test"}},
-		Path:          "labels",
-		Method:        http.MethodPost,
-		URL:           "labels",
-		Headers:       map[string][]string{"Content-Type": {"application/json"}},
-		Body:          []byte(`{"match": {"x": 1}}`),
-	}, backend.CallResourceResponseSenderFunc(func(r *backend.CallResourceResponse) error {
-		got = r
-		return nil
-	}))
-	if err != nil || got.Status != http.StatusBadRequest || !strings.Contains(string(got.Body), `parameter \"match\" must be a string`) {
-		t.Fatalf("bad body: %v %d %s", err, got.Status, got.Body)
+	status, answer = postResource(t, d, "labels", []byte(`{"match": {"x": 1}}`))
+	if status != http.StatusBadRequest || !strings.Contains(string(answer), `parameter \"match\" must be a string`) {
+		t.Fatalf("bad body: %d %s", status, answer)
 	}
 }

@@ -340,17 +340,34 @@ func TestQueryErrors(t *testing.T) {
 // resource calls a resource like the frontend's getResource does.
 func resource(t *testing.T, d backend.CallResourceHandler, path string) (int, []byte) {
 	t.Helper()
+	return callResource(t, d, http.MethodGet, path, nil)
+}
+
+// postResource sends a JSON body, as the frontend's postResource does.
+func postResource(t *testing.T, d backend.CallResourceHandler, path string, body []byte) (int, []byte) {
+	t.Helper()
+	return callResource(t, d, http.MethodPost, path, body)
+}
+
+func callResource(t *testing.T, d backend.CallResourceHandler, method, path string, body []byte) (int, []byte) {
+	t.Helper()
 	var got *backend.CallResourceResponse
 	u := path
 	p := path
 	if i := strings.Index(path, "?"); i >= 0 {
 		p = path[:i]
 	}
+	var headers map[string][]string
+	if body != nil {
+		headers = map[string][]string{"Content-Type": {"application/json"}}
+	}
 	err := d.CallResource(context.Background(), &backend.CallResourceRequest{
 		PluginContext: backend.PluginContext{DataSourceInstanceSettings: &backend.DataSourceInstanceSettings{UID: "rexmon-test"}},
 		Path:          p,
-		Method:        http.MethodGet,
+		Method:        method,
 		URL:           u,
+		Headers:       headers,
+		Body:          body,
 	}, backend.CallResourceResponseSenderFunc(func(r *backend.CallResourceResponse) error {
 		got = r
 		return nil

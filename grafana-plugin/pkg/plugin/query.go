@@ -118,8 +118,8 @@ type collectorQueryResult struct {
 type collectorSeries struct {
 	Name       string            `json:"name"`
 	Labels     map[string]string `json:"labels"`
-	Timestamps floats            `json:"timestamps"`
-	Values     nullFloats        `json:"values"`
+	Timestamps []float64         `json:"timestamps"`
+	Values     []*float64        `json:"values"`
 }
 
 // QueryData runs each query against the collector.
