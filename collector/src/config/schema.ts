@@ -19,7 +19,8 @@ const hostPort = z
 const listener = z.union([z.literal(false), hostPort]);
 
 const CF = z.enum(['AVERAGE', 'MIN', 'MAX', 'LAST']);
-const DS_TYPE = z.enum(['GAUGE', 'COUNTER', 'DERIVE', 'ABSOLUTE']);
+// DCOUNTER/DDERIVE take fractional values (COUNTER/DERIVE refuse "12.5": "not a simple signed integer").
+const DS_TYPE = z.enum(['GAUGE', 'COUNTER', 'DERIVE', 'DCOUNTER', 'DDERIVE', 'ABSOLUTE']);
 
 const rra = z
   .object({
@@ -58,7 +59,7 @@ export const DEFAULT_TEMPLATES: Record<string, z.input<typeof templateSchema>> =
   // Counters (bytes sent, jobs finished) stored as a per-second rate; same resolutions as gauge.
   counter: {
     step: 60,
-    type: 'DERIVE',
+    type: 'DDERIVE',
     min: 0,
     rras: [
       { cf: ['AVERAGE', 'MIN', 'MAX', 'LAST'], steps: 1, rows: 1440 },

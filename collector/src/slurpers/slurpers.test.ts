@@ -7,7 +7,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { SlurperConfig } from '../config/schema.js';
-import { api, freePort, startCollector, tempDir, TestCollector, waitFor } from '../testing/harness.js';
+import { api, freePort, run, startCollector, tempDir, TestCollector, waitFor } from '../testing/harness.js';
 
 let c: TestCollector;
 let scripts: { dir: string; cleanup: () => Promise<void> };
@@ -154,6 +154,11 @@ test('http slurper on a real prometheus-node-exporter: `# TYPE … counter` seri
     const templateOf = (name: string) => [...new Set(entries.filter((e) => e.name === name).map((e) => e.template))];
     assert.deepEqual(templateOf('node_cpu_seconds_total'), ['counter'], 'a cumulative counter is stored as a per-second rate');
     assert.deepEqual(templateOf('node_load1'), ['gauge']);
+    // Seconds counters are fractional ("12.34"): rrdtool's COUNTER/DERIVE refuse them, the counter template's DDERIVE takes them.
+    const cpu = entries.find((e) => e.name === 'node_cpu_seconds_total')!;
+    const { stdout } = await run('rrdtool', ['lastupdate', cpu.file]);
+    const last = Number(stdout.trim().split('\n').pop()!.split(':')[1]);
+    assert.ok(Number.isFinite(last) && last > 0, `the fractional counter was stored: rrdtool lastupdate says ${JSON.stringify(stdout)}`);
   } finally {
     exporter.kill('SIGTERM');
     await new Promise((r) => exporter.once('exit', r));
