@@ -20,6 +20,7 @@ before(async () => {
 });
 after(() => c.stop());
 
+// A backtracking engine needs ~2^1023 steps here: a 10 s bound tells it apart on any machine, however busy.
 async function timed(path: string): Promise<{ status: number; ms: number; body: { error?: { message: string } } }> {
   const t0 = performance.now();
   const r = await api(c.url, path);
@@ -36,7 +37,7 @@ test('a catastrophic regex against a 1,024-character value answers at once on /s
   ]) {
     const r = await timed(path);
     assert.equal(r.status, 200, `${path}: ${JSON.stringify(r.body)}`);
-    assert.ok(r.ms < 1000, `${path} took ${Math.round(r.ms)} ms`);
+    assert.ok(r.ms < 10000, `${path} took ${Math.round(r.ms)} ms`);
   }
   const hit = await api<{ data: { labels: { v: string } }[] }>(c.url, `/api/v1/series?match=${encodeURIComponent('{v=~"a+!"}')}`);
   assert.deepEqual(
@@ -50,7 +51,7 @@ test('a catastrophic regex in a downtime scope answers at once on /downtimes/act
   await downtimeApi(() => c.url).post({ match: '{v=~"(a+)+"}', start: 'now-1m', end: '+1h' });
   const r = await timed(`/api/v1/downtimes/active?series=${encodeURIComponent(`m{v="${LONG}"}`)}`);
   assert.equal(r.status, 200, JSON.stringify(r.body));
-  assert.ok(r.ms < 1000, `took ${Math.round(r.ms)} ms`);
+  assert.ok(r.ms < 10000, `took ${Math.round(r.ms)} ms`);
   assert.equal((r.body as { data: { inDowntime: boolean } }).data.inDowntime, false);
 });
 

@@ -59,10 +59,9 @@ test('an alternation of plain strings (an "All" variable) is a set look-up with 
   assert.deepEqual([...literalAlternation('(fnpc\\.1|fnpc2)')!], ['fnpc.1', 'fnpc2']);
   // 117,000 hosts (a 1 MB selector): RE2JS took ~1.8 s to compile it.
   const hosts = Array.from({ length: 117000 }, (_, i) => `h${String(i).padStart(7, '0')}`);
-  const t0 = performance.now();
+  // It takes the set look-up, not the regex compiler (speed belongs in bench/, not in a timed test).
+  assert.equal(literalAlternation(`(${hosts.join('|')})`)?.size, hosts.length);
   const big = parseSelector(`m{host=~"(${hosts.join('|')})"}`);
-  const ms = performance.now() - t0;
-  assert.ok(ms < 500, `${ms.toFixed(0)} ms`);
   assert.ok(matchesLabels(big, 'm', { host: 'h0116999' }));
   assert.ok(!matchesLabels(big, 'm', { host: 'h0117000' }));
 });
