@@ -150,6 +150,26 @@ describe('DataSource', () => {
     await expect(ds.metricFindQuery({ refId: 'v', type: 'labelValues' })).rejects.toThrow('Choose the label');
   });
 
+  it("passes the dashboard's time range to variable queries, so only series with data in it are offered", async () => {
+    const vq: RexmonVariableQuery = { refId: 'v', type: 'labelValues', label: 'schedd', match: 'condor_jobs' };
+    const range = { from: dateTime(1795300000000), to: dateTime(1795303600000), raw: { from: 'now-1h', to: 'now' } };
+    await lastValueFrom(
+      (ds.variables as RexmonVariableSupport).query({ targets: [vq], scopedVars: {}, range } as unknown as DataQueryRequest<RexmonVariableQuery>)
+    );
+    expect(calls[0]).toMatchObject({
+      url: '/api/datasources/uid/rexmon-uid/resources/label/schedd/values',
+      method: 'POST',
+      data: { match: 'condor_jobs', from: 1795300000000, to: 1795303600000 },
+    });
+    await ds.metricFindQuery('label_names(condor_jobs)', { range });
+    expect(calls[1]).toMatchObject({ url: '/api/datasources/uid/rexmon-uid/resources/labels', data: { match: 'condor_jobs', from: 1795300000000, to: 1795303600000 } });
+    await ds.metricFindQuery('metrics()', { range });
+    expect(calls[2]).toMatchObject({ url: '/api/datasources/uid/rexmon-uid/resources/metrics', data: { from: 1795300000000, to: 1795303600000 } });
+    // Without a range (the editors' pickers): as before, no from/to.
+    await ds.getLabelValues('schedd', 'condor_jobs');
+    expect(calls[3].data).toEqual({ match: 'condor_jobs' });
+  });
+
   it('reads Prometheus-style variable query strings', () => {
     expect(parseVariableQueryString('label_values(host)')).toMatchObject({ type: 'labelValues', label: 'host', match: '' });
     expect(parseVariableQueryString('label_values({experiment="$experiment"}, schedd)')).toMatchObject({

@@ -4,6 +4,7 @@ import {
   DataSourceInstanceSettings,
   MetricFindValue,
   ScopedVars,
+  TimeRange,
 } from '@grafana/data';
 import { DataSourceWithBackend, getTemplateSrv, TemplateSrv } from '@grafana/runtime';
 
@@ -46,39 +47,49 @@ export class DataSource extends DataSourceWithBackend<RexmonQuery, RexmonOptions
     return !!query.metric?.trim() || !!query.labelFilters?.some((f) => f.label && f.value);
   }
 
-  /** Metric names, optionally among the series a selector matches. */
-  async getMetrics(match?: string): Promise<string[]> {
-    return this.postResource<string[]>('metrics', matchParams(match));
+  /**
+   * Metric names, optionally among the series a selector matches. With a range: only series with data in it
+   * (last update ≥ from, created ≤ to), so hosts that stopped reporting long ago are not offered.
+   */
+  async getMetrics(match?: string, range?: TimeRange): Promise<string[]> {
+    return this.postResource<string[]>('metrics', lookupParams(match, range));
   }
 
-  /** Label names among the series a selector matches. */
-  async getLabelNames(match?: string): Promise<string[]> {
-    const names = await this.postResource<string[]>('labels', matchParams(match));
+  /** Label names among the series a selector matches (with data in range, when given). */
+  async getLabelNames(match?: string, range?: TimeRange): Promise<string[]> {
+    const names = await this.postResource<string[]>('labels', lookupParams(match, range));
     return names.filter((n) => n !== '__name__');
   }
 
-  /** Values of a label among the series a selector matches. */
-  async getLabelValues(label: string, match?: string): Promise<string[]> {
-    return this.postResource<string[]>(`label/${encodeURIComponent(label)}/values`, matchParams(match));
+  /** Values of a label among the series a selector matches (with data in range, when given). */
+  async getLabelValues(label: string, match?: string, range?: TimeRange): Promise<string[]> {
+    return this.postResource<string[]>(`label/${encodeURIComponent(label)}/values`, lookupParams(match, range));
   }
 
-  /** Template variable values; also takes label_values(match, label), label_names(match), metrics(). */
-  async metricFindQuery(query: RexmonVariableQuery | string, options?: { scopedVars?: ScopedVars }): Promise<MetricFindValue[]> {
+  /**
+   * Template variable values; also takes label_values(match, label), label_names(match), metrics(). The
+   * dashboard's range (options.range) limits them to series with data in it.
+   */
+  async metricFindQuery(
+    query: RexmonVariableQuery | string,
+    options?: { scopedVars?: ScopedVars; range?: TimeRange }
+  ): Promise<MetricFindValue[]> {
     const parsed = typeof query === 'string' ? parseVariableQueryString(query) : query;
     const q = interpolateVariableQuery(parsed, this.templateSrv, options?.scopedVars);
+    const range = options?.range;
     let values: string[];
     switch (q.type) {
       case 'labelNames':
-        values = await this.getLabelNames(q.match);
+        values = await this.getLabelNames(q.match, range);
         break;
       case 'metrics':
-        values = await this.getMetrics(q.match);
+        values = await this.getMetrics(q.match, range);
         break;
       default:
         if (!q.label) {
           throw new Error('Choose the label whose values the variable takes');
         }
-        values = await this.getLabelValues(q.label, q.match);
+        values = await this.getLabelValues(q.label, q.match, range);
     }
     return values.map((text) => ({ text, value: text }));
   }
@@ -107,8 +118,16 @@ export class DataSource extends DataSourceWithBackend<RexmonQuery, RexmonOptions
   }
 }
 
-/** Look-ups go by POST with a JSON body: an All variable over a large farm does not fit in a URL. */
-function matchParams(match?: string): Record<string, string> {
+/**
+ * Look-ups go by POST with a JSON body: an All variable over a large farm does not fit in a URL. A range goes as
+ * from/to in Unix milliseconds, which the collector reads like /api/v1/query's.
+ */
+function lookupParams(match?: string, range?: TimeRange): Record<string, string | number> {
   const m = match?.trim();
-  return m ? { match: m } : {};
+  const out: Record<string, string | number> = m ? { match: m } : {};
+  if (range) {
+    out.from = range.from.valueOf();
+    out.to = range.to.valueOf();
+  }
+  return out;
 }

@@ -55,6 +55,11 @@ export class QueryEngine {
     private readonly isGauge: (e: SeriesEntry) => boolean = () => true,
   ) {}
 
+  /** See activeIn. */
+  activeIn(entries: SeriesEntry[], from?: number, to?: number): Promise<SeriesEntry[]> {
+    return activeIn(this.archive, entries, from, to);
+  }
+
   async run(q: QuerySpec): Promise<QueryResult> {
     if (!(q.to > q.from)) throw new ValidationError('`to` must be after `from`', 'to');
     const explicitStep = q.step !== undefined && q.step > 0;
@@ -107,6 +112,43 @@ export class QueryEngine {
     if (q.agg) series = aggregate(series, q.agg, q.by ?? []);
     const realStep = series.length && series[0].timestamps.length > 1 ? series[0].timestamps[1] - series[0].timestamps[0] : step;
     return { from: q.from, to: q.to, step: realStep, cf: q.cf, series };
+  }
+}
+
+/** How many `last` look-ups one series search has in flight: the reader pipes take them in turn. */
+const LAST_CONCURRENCY = 32;
+
+/**
+ * The series of `entries` with data in [from, to]: last update ≥ from, and (when known) created ≤ to; either bound
+ * may be absent. The last update is the catalog's (native series written since start) or the file's (rrdtool
+ * `last`: imported trees, which other programs keep writing, are asked each time). A file that cannot be read has
+ * no data in any range.
+ */
+export async function activeIn(archive: RrdArchive, entries: SeriesEntry[], from?: number, to?: number): Promise<SeriesEntry[]> {
+  const created = to === undefined ? entries : entries.filter((e) => e.createdAt <= to);
+  if (from === undefined) return created;
+  const last = new Array<number>(created.length);
+  let next = 0;
+  const work = async () => {
+    while (next < created.length) {
+      const i = next++;
+      last[i] = await lastUpdateOf(archive, created[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(LAST_CONCURRENCY, created.length) }, work));
+  return created.filter((_, i) => last[i] >= from);
+}
+
+async function lastUpdateOf(archive: RrdArchive, e: SeriesEntry): Promise<number> {
+  if (e.origin === 'native' && e.lastUpdate > 0) return e.lastUpdate;
+  try {
+    const t = await archive.lastUpdate(e.file, { direct: e.origin === 'imported' });
+    // What the writer would learn itself before its next write (see RrdWriter.learnLastUpdates).
+    if (e.origin === 'native') e.lastUpdate = Math.max(e.lastUpdate, t);
+    return t;
+  } catch (err) {
+    if (err instanceof RrdError) return 0;
+    throw err;
   }
 }
 
