@@ -101,6 +101,18 @@ describe('DataSource', () => {
     });
   });
 
+  it('resolves $__interval, $__interval_ms, $__range, $__range_s, $__range_ms and $__rate_interval in the step', async () => {
+    const steps = ['$__interval', '${__interval_ms}ms', '$__range', '$__range_s', '${__range_ms}ms', '$__rate_interval', '5m'];
+    const targets: RexmonQuery[] = steps.map((step, i) => ({ refId: `Q${i}`, metric: 'cpu_usage', step, legendFormat: '{{host}} over $__range' }));
+    const range = { from: dateTime(1795300000000), to: dateTime(1795303600000), raw: { from: 'now-1h', to: 'now' } };
+    // What Grafana's query runner puts in every request.
+    const scopedVars = { __interval: { text: '15s', value: '15s' }, __interval_ms: { text: '15000', value: 15000 } };
+    await lastValueFrom(ds.query({ targets, range, interval: '15s', intervalMs: 15000, maxDataPoints: 240, scopedVars } as unknown as DataQueryRequest<RexmonQuery>));
+    const body = calls.find((c) => c.url.startsWith('/api/ds/query'))!.data as { queries: RexmonQuery[] };
+    expect(body.queries.map((q) => q.step)).toEqual(['15s', '15000ms', '3600s', '3600', '3600000ms', '15s', '5m']);
+    expect(body.queries[0].legendFormat).toBe('{{host}} over 3600s');
+  });
+
   it('interpolates the annotation matcher', () => {
     const out = ds.applyTemplateVariables({ refId: 'Anno', queryType: 'downtimes', kind: 'planned', expr: 'experiment=~"$experiment"' }, {});
     expect(out).toMatchObject({ queryType: 'downtimes', kind: 'planned', expr: 'experiment=~"(nova|mu2e)"' });

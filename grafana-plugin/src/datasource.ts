@@ -1,12 +1,15 @@
 import {
   AnnotationSupport,
   CoreApp,
+  DataQueryRequest,
+  DataQueryResponse,
   DataSourceInstanceSettings,
   MetricFindValue,
   ScopedVars,
   TimeRange,
 } from '@grafana/data';
 import { DataSourceWithBackend, getTemplateSrv, TemplateSrv } from '@grafana/runtime';
+import { Observable } from 'rxjs';
 
 import { buildSelector, interpolateQuery, interpolateSelector, interpolateVariableQuery, stripFunction } from './interpolate';
 import { DEFAULT_ANNOTATION_QUERY, DEFAULT_QUERY, editorModeOf, RexmonOptions, RexmonQuery, RexmonVariableQuery } from './types';
@@ -28,6 +31,15 @@ export class DataSource extends DataSourceWithBackend<RexmonQuery, RexmonOptions
 
   getDefaultQuery(_: CoreApp): Partial<RexmonQuery> {
     return { ...DEFAULT_QUERY };
+  }
+
+  /**
+   * Grafana gives every datasource $__interval and $__interval_ms; $__range, $__range_s, $__range_ms and
+   * $__rate_interval only Prometheus and Loki make for themselves: rexmon queries get them here too (the
+   * request's own win). $__rate_interval is $__interval: rexmon's rate is per row and needs no wider window.
+   */
+  query(request: DataQueryRequest<RexmonQuery>): Observable<DataQueryResponse> {
+    return super.query({ ...request, scopedVars: { ...builtinScopedVars(request), ...request.scopedVars } });
   }
 
   applyTemplateVariables(query: RexmonQuery, scopedVars: ScopedVars): RexmonQuery {
@@ -116,6 +128,23 @@ export class DataSource extends DataSourceWithBackend<RexmonQuery, RexmonOptions
   variableNames(): string[] {
     return this.templateSrv.getVariables().map((v) => `$${v.name}`);
   }
+}
+
+/** $__range, $__range_s, $__range_ms and $__rate_interval of a request, as Prometheus makes them. */
+export function builtinScopedVars(request: Pick<DataQueryRequest, 'range' | 'interval' | 'scopedVars'>): ScopedVars {
+  const out: ScopedVars = {};
+  if (request.range) {
+    const ms = request.range.to.valueOf() - request.range.from.valueOf();
+    const s = Math.round(ms / 1000);
+    out.__range = { text: `${s}s`, value: `${s}s` };
+    out.__range_s = { text: String(s), value: s };
+    out.__range_ms = { text: String(ms), value: ms };
+  }
+  const interval = request.scopedVars?.__interval?.value ?? request.interval;
+  if (interval) {
+    out.__rate_interval = { text: String(interval), value: interval };
+  }
+  return out;
 }
 
 /**

@@ -85,7 +85,8 @@ const (
 var validCF = map[string]bool{"AVERAGE": true, "MIN": true, "MAX": true, "LAST": true}
 var validAgg = map[string]bool{"sum": true, "avg": true, "min": true, "max": true, "count": true}
 
-// ParseStep reads "60", "60s", "5m", "1h", "1d", "1w" into seconds. Empty is 0 (automatic).
+// ParseStep reads "60", "60s", "5m", "1h", "1d", "1w", "1y", "15000ms" into seconds (what Grafana's
+// $__interval, $__range, $__range_s and ${__interval_ms}ms become). Empty is 0 (automatic).
 func ParseStep(s string) (float64, error) {
 	s = strings.TrimSpace(s)
 	if s == "" || s == "auto" {
@@ -103,6 +104,8 @@ func ParseStep(s string) (float64, error) {
 		mult, s = 86400, strings.TrimSuffix(s, "d")+"s"
 	case strings.HasSuffix(s, "w"):
 		mult, s = 7*86400, strings.TrimSuffix(s, "w")+"s"
+	case strings.HasSuffix(s, "y"): // Grafana's $__interval over years
+		mult, s = 365*86400, strings.TrimSuffix(s, "y")+"s"
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil || d < 0 {
