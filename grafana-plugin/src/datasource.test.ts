@@ -55,6 +55,19 @@ describe('DataSource', () => {
     expect(ds.filterQuery({ refId: 'Anno', queryType: 'downtimes' })).toBe(true);
   });
 
+  it('runs hand-written targets (provisioned JSON without editorMode): expr is code mode, metric builder', () => {
+    expect(ds.filterQuery({ refId: 'A', expr: 'cpu_usage{host="a"}' })).toBe(true);
+    expect(ds.filterQuery({ refId: 'A', queryType: 'timeseries', expr: '{host=~"$experiment"}' })).toBe(true);
+    expect(ds.filterQuery({ refId: 'A', expr: '  ' })).toBe(false);
+    expect(ds.filterQuery({ refId: 'A', queryType: 'timeseries', metric: 'cpu_usage' })).toBe(true);
+    // An explicit mode still decides: a builder query with a left-over expr needs its metric.
+    expect(ds.filterQuery({ refId: 'A', editorMode: 'builder', expr: 'cpu_usage', metric: '' })).toBe(false);
+    expect(ds.filterQuery({ refId: 'A', queryType: 'downtimes', format: 'table', kind: '', expr: '' })).toBe(true);
+    expect(ds.lookupSelector({ refId: 'A', expr: '{host="$host"}' })).toBe('{host="fnpc3001"}');
+    // The editors look up labels of the selector inside rate(…).
+    expect(ds.lookupSelector({ refId: 'A', expr: 'rate(jobs{host="$host"})' })).toBe('jobs{host="fnpc3001"}');
+  });
+
   it('sends the interpolated query to the backend through /api/ds/query', async () => {
     const query: RexmonQuery = {
       refId: 'A',
@@ -64,6 +77,7 @@ describe('DataSource', () => {
       cf: 'MAX',
       agg: 'sum',
       by: ['schedd'],
+      fn: 'rate',
       legendFormat: '{{schedd}}',
     };
     const range = { from: dateTime(1795300000000), to: dateTime(1795303600000), raw: { from: 'now-1h', to: 'now' } };
@@ -80,10 +94,23 @@ describe('DataSource', () => {
       cf: 'MAX',
       agg: 'sum',
       by: ['schedd'],
+      fn: 'rate',
       legendFormat: '{{schedd}}',
       maxDataPoints: 800,
       intervalMs: 15000,
     });
+  });
+
+  it('resolves $__interval, $__interval_ms, $__range, $__range_s, $__range_ms and $__rate_interval in the step', async () => {
+    const steps = ['$__interval', '${__interval_ms}ms', '$__range', '$__range_s', '${__range_ms}ms', '$__rate_interval', '5m'];
+    const targets: RexmonQuery[] = steps.map((step, i) => ({ refId: `Q${i}`, metric: 'cpu_usage', step, legendFormat: '{{host}} over $__range' }));
+    const range = { from: dateTime(1795300000000), to: dateTime(1795303600000), raw: { from: 'now-1h', to: 'now' } };
+    // What Grafana's query runner puts in every request.
+    const scopedVars = { __interval: { text: '15s', value: '15s' }, __interval_ms: { text: '15000', value: 15000 } };
+    await lastValueFrom(ds.query({ targets, range, interval: '15s', intervalMs: 15000, maxDataPoints: 240, scopedVars } as unknown as DataQueryRequest<RexmonQuery>));
+    const body = calls.find((c) => c.url.startsWith('/api/ds/query'))!.data as { queries: RexmonQuery[] };
+    expect(body.queries.map((q) => q.step)).toEqual(['15s', '15000ms', '3600s', '3600', '3600000ms', '15s', '5m']);
+    expect(body.queries[0].legendFormat).toBe('{{host}} over 3600s');
   });
 
   it('interpolates the annotation matcher', () => {
@@ -133,6 +160,26 @@ describe('DataSource', () => {
       { text: 'schedd', value: 'schedd' },
     ]);
     await expect(ds.metricFindQuery({ refId: 'v', type: 'labelValues' })).rejects.toThrow('Choose the label');
+  });
+
+  it("passes the dashboard's time range to variable queries, so only series with data in it are offered", async () => {
+    const vq: RexmonVariableQuery = { refId: 'v', type: 'labelValues', label: 'schedd', match: 'condor_jobs' };
+    const range = { from: dateTime(1795300000000), to: dateTime(1795303600000), raw: { from: 'now-1h', to: 'now' } };
+    await lastValueFrom(
+      (ds.variables as RexmonVariableSupport).query({ targets: [vq], scopedVars: {}, range } as unknown as DataQueryRequest<RexmonVariableQuery>)
+    );
+    expect(calls[0]).toMatchObject({
+      url: '/api/datasources/uid/rexmon-uid/resources/label/schedd/values',
+      method: 'POST',
+      data: { match: 'condor_jobs', from: 1795300000000, to: 1795303600000 },
+    });
+    await ds.metricFindQuery('label_names(condor_jobs)', { range });
+    expect(calls[1]).toMatchObject({ url: '/api/datasources/uid/rexmon-uid/resources/labels', data: { match: 'condor_jobs', from: 1795300000000, to: 1795303600000 } });
+    await ds.metricFindQuery('metrics()', { range });
+    expect(calls[2]).toMatchObject({ url: '/api/datasources/uid/rexmon-uid/resources/metrics', data: { from: 1795300000000, to: 1795303600000 } });
+    // Without a range (the editors' pickers): as before, no from/to.
+    await ds.getLabelValues('schedd', 'condor_jobs');
+    expect(calls[3].data).toEqual({ match: 'condor_jobs' });
   });
 
   it('reads Prometheus-style variable query strings', () => {

@@ -4,6 +4,8 @@ import { DataQuery } from '@grafana/schema';
 export type QueryType = 'timeseries' | 'downtimes' | 'events';
 export type MatchOp = '=' | '!=' | '=~' | '!~';
 export type ConsolidationFunction = 'AVERAGE' | 'MIN' | 'MAX' | 'LAST';
+export type SeriesFunction = '' | 'rate' | 'delta';
+export type DowntimeFormat = '' | 'annotations' | 'table';
 export type Aggregation = '' | 'sum' | 'avg' | 'min' | 'max' | 'count';
 
 export interface LabelFilter {
@@ -24,16 +26,34 @@ export interface RexmonQuery extends DataQuery {
   cf?: ConsolidationFunction;
   agg?: Aggregation;
   by?: string[];
+  /**
+   * Per series, before agg: '' (none), rate (per second; a counter reset gives null), delta (change
+   * between rows). In code mode `rate(<selector>)` means fn = rate.
+   */
+  fn?: SeriesFunction;
   /** e.g. "{{host}} {{state}}" */
   legendFormat?: string;
   /** Minimum step: seconds or a duration (60, 5m, 1h); empty = automatic. */
   step?: string;
   /** downtimes: '' (both), planned, unplanned */
   kind?: '' | 'planned' | 'unplanned';
+  /** downtimes: regions on graphs (default) or one table of active and coming downtimes. */
+  format?: DowntimeFormat;
   /** events: event type filter */
   eventType?: string;
   /** events: at most this many (1 to MAX_EVENTS; empty = MAX_EVENTS) */
   limit?: number | string;
+}
+
+/**
+ * The editor mode a query is in. Hand-written targets (provisioned dashboards) often have none: one
+ * with an `expr` is code mode, else builder — as the backend reads it (pkg/plugin/query.go selectorOf).
+ */
+export function editorModeOf(q: Pick<RexmonQuery, 'editorMode' | 'expr'>): 'builder' | 'code' {
+  if (q.editorMode === 'builder' || q.editorMode === 'code') {
+    return q.editorMode;
+  }
+  return q.expr?.trim() ? 'code' : 'builder';
 }
 
 /** The collector's most events per answer; annotation queries ask for it unless told less. */

@@ -16,7 +16,7 @@ export class RexmonVariableSupport extends CustomVariableSupport<DataSource, Rex
 
   query(request: DataQueryRequest<RexmonVariableQuery>): Observable<DataQueryResponse> {
     const q = request.targets[0];
-    return from(this.datasource.metricFindQuery(q, { scopedVars: request.scopedVars })).pipe(map((data) => ({ data })));
+    return from(this.datasource.metricFindQuery(q, { scopedVars: request.scopedVars, range: request.range })).pipe(map((data) => ({ data })));
   }
 }
 

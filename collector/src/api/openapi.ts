@@ -14,6 +14,11 @@ const timeParam = (name: string, d: string) => ({
   description: `${d}: ISO 8601, Unix seconds, or Unix milliseconds (> 1e11).`,
   schema: { type: 'string' },
 });
+/** Optional on the look-ups: only series with data in the range (last update ≥ from, created ≤ to). */
+const rangeParams = [
+  timeParam('from', 'Only series last updated at or after this time'),
+  timeParam('to', 'Only series created at or before this time (imported series: creation unknown, not filtered)'),
+];
 const ok = (schema: object, description = 'OK') => ({
   description,
   content: { 'application/json': { schema: { type: 'object', properties: { data: schema } } } },
@@ -95,17 +100,17 @@ export function openapi(version: string) {
       },
       '/series': getAndPost({
         summary: 'Series matching selectors',
-        parameters: [matchParam, { name: 'limit', in: 'query', schema: { type: 'integer' } }],
+        parameters: [matchParam, ...rangeParams, { name: 'limit', in: 'query', schema: { type: 'integer' } }],
         responses: { 200: ok({ type: 'array', items: { $ref: '#/components/schemas/Series' } }), 400: err, 401: err },
       }),
       '/labels': getAndPost({
         summary: 'Label names of matching series',
-        parameters: [matchParam],
+        parameters: [matchParam, ...rangeParams],
         responses: { 200: ok({ type: 'array', items: { type: 'string' } }), 400: err },
       }),
       '/label/{name}/values': getAndPost({
         summary: 'Values of one label (`__name__`: metric names)',
-        parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }, matchParam],
+        parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }, matchParam, ...rangeParams],
         responses: { 200: ok({ type: 'array', items: { type: 'string' } }), 400: err },
       }),
       '/query': getAndPost({
@@ -130,6 +135,13 @@ export function openapi(version: string) {
           { name: 'cf', in: 'query', schema: { type: 'string', enum: ['AVERAGE', 'MIN', 'MAX', 'LAST'], default: 'AVERAGE' } },
           { name: 'agg', in: 'query', schema: { type: 'string', enum: ['sum', 'avg', 'min', 'max', 'count'] } },
           { name: 'by', in: 'query', description: 'Comma-separated label names to group by (with agg)', schema: { type: 'string' } },
+          {
+            name: 'fn',
+            in: 'query',
+            description:
+              'Per series, before agg: rate = per-second change between consecutive rows (a negative change, a counter reset, gives null; the first row is null); delta = the change between consecutive rows, sign kept',
+            schema: { type: 'string', enum: ['rate', 'delta'] },
+          },
         ],
         responses: {
           200: ok({

@@ -63,6 +63,12 @@ export function time(req: Request, name: string, fallback: number): number {
   return v === undefined ? fallback : parseTime(v, Date.now() / 1000, name);
 }
 
+/** A time parameter that may be absent (an empty value counts as absent). */
+export function optionalTime(req: Request, name: string): number | undefined {
+  const v = one(req, name);
+  return v === undefined || v.trim() === '' ? undefined : parseTime(v, Date.now() / 1000, name);
+}
+
 export function int(req: Request, name: string, min: number, max: number): number | undefined {
   const v = one(req, name);
   if (v === undefined || v === '') return undefined;

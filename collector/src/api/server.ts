@@ -2,11 +2,11 @@
 import express, { NextFunction, Request, RequestHandler, Response, Router } from 'express';
 import { Logger } from 'pino';
 import { Principal, Role, ROLE_RANK, TokenStore } from '../auth/tokens.js';
-import { Catalog } from '../catalog/catalog.js';
+import { Catalog, labelNamesOf, labelValuesOf, SeriesEntry } from '../catalog/catalog.js';
 import { Metrics } from '../metrics/metrics.js';
 import { checkLabelName, checkSample, Sample, ValidationError } from '../model/series.js';
 import { Pipeline } from '../pipeline/pipeline.js';
-import { MAX_ROWS, QueryEngine } from '../query/engine.js';
+import { MAX_ROWS, QueryEngine, SERIES_FUNCTIONS } from '../query/engine.js';
 import { parseDuration } from '../util/time.js';
 import { statusPage } from '../web/status-page.js';
 import { errorHandler, HttpError, sendError } from './http-error.js';
@@ -131,18 +131,33 @@ export function createApp(deps: ApiDeps): express.Express {
 
   api.get('/auth/whoami', read, (req, res) => void res.json({ data: { name: req.principal!.name, role: req.principal!.role } }));
 
-  readRoute('/series', (req, res) => {
+  /** The series a look-up is about: the selectors' matches, with data in the optional from/to range. */
+  const lookup = async (req: Request): Promise<{ entries: SeriesEntry[]; ranged: boolean }> => {
+    const sel = p.selectors(req, false);
+    const from = p.optionalTime(req, 'from');
+    const to = p.optionalTime(req, 'to');
+    if (from === undefined && to === undefined) return { entries: [], ranged: false };
+    if (from !== undefined && to !== undefined && to < from) throw new ValidationError('to must not be before from', 'to');
+    return { entries: await deps.query.activeIn(deps.catalog.find(sel), from, to), ranged: true };
+  };
+
+  readRoute('/series', async (req, res) => {
     const limit = p.int(req, 'limit', 1, 100000) ?? 10000;
-    const found = deps.catalog.find(p.selectors(req, false), limit);
+    const { entries, ranged } = await lookup(req);
+    const found = ranged ? entries.slice(0, limit) : deps.catalog.find(p.selectors(req, false), limit);
     res.json({ data: found.map((e) => ({ name: e.name, labels: e.labels })) });
   });
 
-  readRoute('/labels', (req, res) => void res.json({ data: deps.catalog.labelNames(p.selectors(req, false)) }));
+  readRoute('/labels', async (req, res) => {
+    const { entries, ranged } = await lookup(req);
+    res.json({ data: ranged ? labelNamesOf(entries) : deps.catalog.labelNames(p.selectors(req, false)) });
+  });
 
-  readRoute('/label/:name/values', (req, res) => {
+  readRoute('/label/:name/values', async (req, res) => {
     const name = String(req.params.name);
     if (name !== '__name__') checkLabelName(name, 'name');
-    res.json({ data: deps.catalog.labelValues(name, p.selectors(req, false)) });
+    const { entries, ranged } = await lookup(req);
+    res.json({ data: ranged ? labelValuesOf(name, entries) : deps.catalog.labelValues(name, p.selectors(req, false)) });
   });
 
   readRoute('/query', async (req, res) => {
@@ -175,6 +190,7 @@ export function createApp(deps: ApiDeps): express.Express {
       cf: p.oneOf(req, 'cf', ['AVERAGE', 'MIN', 'MAX', 'LAST'] as const, 'AVERAGE')!,
       agg,
       by,
+      fn: p.oneOf(req, 'fn', SERIES_FUNCTIONS),
     });
     deps.metrics.queryMs.observe((performance.now() - t0) / 1000);
     res.json({ data: result });

@@ -23,6 +23,11 @@ export interface SeriesEntry {
   lastUpdate: number;
   /** The last value written (with lastUpdate), for the live point of an interval rrdtool has not closed yet. */
   lastValue?: number;
+  /**
+   * When its data begins (seconds): the earlier of its registration and its first value; 0 when unknown
+   * (imported series: their files were written before rexmon saw them).
+   */
+  createdAt: number;
   /** False while its file is being created: searches and queries do not see it yet. */
   ready: boolean;
 }
@@ -36,6 +41,8 @@ export interface NewSeries {
   /** For imported series: the absolute file. Native files are derived from the series. */
   file?: string;
   origin?: 'native' | 'imported';
+  /** The time of its first value, when known: recorded as its creation if earlier than now. */
+  firstTime?: number;
 }
 
 /** The time one search may spend matching series before it is refused (keeps the event loop free). */
@@ -56,6 +63,7 @@ interface Row {
   template: string;
   step: number;
   origin: string;
+  created_at: number | string;
 }
 
 export class Catalog {
@@ -101,6 +109,7 @@ export class Catalog {
       step: Number(r.step),
       origin: r.origin === 'imported' ? 'imported' : 'native',
       lastUpdate: 0,
+      createdAt: r.origin === 'imported' ? 0 : Number(r.created_at),
       ready: true,
     };
   }
@@ -165,7 +174,7 @@ export class Catalog {
         template: f.item.template,
         step: f.item.step,
         origin: f.item.origin ?? 'native',
-        created_at: now,
+        created_at: f.item.firstTime !== undefined && f.item.firstTime < now ? Math.floor(f.item.firstTime) : now,
       }));
       await this.db.transaction(async (trx) => {
         // Chunks keep SQLite under its bound-variable limit.
@@ -212,17 +221,27 @@ export class Catalog {
   }
 
   labelNames(selectors: Selector[]): string[] {
-    const names = new Set<string>(['__name__']);
-    for (const e of this.find(selectors)) for (const k of Object.keys(e.labels)) names.add(k);
-    return [...names].sort();
+    return labelNamesOf(this.find(selectors));
   }
 
   labelValues(label: string, selectors: Selector[]): string[] {
-    const values = new Set<string>();
-    for (const e of this.find(selectors)) {
-      const v = label === '__name__' ? e.name : e.labels[label];
-      if (v !== undefined) values.add(v);
-    }
-    return [...values].sort();
+    return labelValuesOf(label, this.find(selectors));
   }
+}
+
+/** The label names of some series (`__name__` always among them), sorted. */
+export function labelNamesOf(entries: Iterable<SeriesEntry>): string[] {
+  const names = new Set<string>(['__name__']);
+  for (const e of entries) for (const k of Object.keys(e.labels)) names.add(k);
+  return [...names].sort();
+}
+
+/** The values one label takes among some series (`__name__`: their metric names), sorted. */
+export function labelValuesOf(label: string, entries: Iterable<SeriesEntry>): string[] {
+  const values = new Set<string>();
+  for (const e of entries) {
+    const v = label === '__name__' ? e.name : e.labels[label];
+    if (v !== undefined) values.add(v);
+  }
+  return [...values].sort();
 }

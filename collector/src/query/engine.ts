@@ -8,6 +8,9 @@ import { RrdError } from '../rrd/errors.js';
 import { RrdWriter } from '../rrd/writer.js';
 
 export type Aggregation = 'sum' | 'avg' | 'min' | 'max' | 'count';
+/** A function applied to each series before aggregation: rate (per second) or delta between consecutive rows. */
+export type SeriesFunction = 'rate' | 'delta';
+export const SERIES_FUNCTIONS = ['rate', 'delta'] as const;
 
 export interface QuerySpec {
   selectors: Selector[];
@@ -19,6 +22,7 @@ export interface QuerySpec {
   cf: CF;
   agg?: Aggregation;
   by?: string[];
+  fn?: SeriesFunction;
 }
 
 export interface SeriesData {
@@ -50,6 +54,11 @@ export class QueryEngine {
     /** Which series store gauges: only for those is the last raw value a meaningful live point. */
     private readonly isGauge: (e: SeriesEntry) => boolean = () => true,
   ) {}
+
+  /** See activeIn. */
+  activeIn(entries: SeriesEntry[], from?: number, to?: number): Promise<SeriesEntry[]> {
+    return activeIn(this.archive, entries, from, to);
+  }
 
   async run(q: QuerySpec): Promise<QueryResult> {
     if (!(q.to > q.from)) throw new ValidationError('`to` must be after `from`', 'to');
@@ -99,9 +108,47 @@ export class QueryEngine {
       }),
     );
     let series = parts.flat();
+    if (q.fn) series = series.map((s) => ({ ...s, values: applyFunction(q.fn!, s.timestamps, s.values) }));
     if (q.agg) series = aggregate(series, q.agg, q.by ?? []);
     const realStep = series.length && series[0].timestamps.length > 1 ? series[0].timestamps[1] - series[0].timestamps[0] : step;
     return { from: q.from, to: q.to, step: realStep, cf: q.cf, series };
+  }
+}
+
+/** How many `last` look-ups one series search has in flight: the reader pipes take them in turn. */
+const LAST_CONCURRENCY = 32;
+
+/**
+ * The series of `entries` with data in [from, to]: last update ≥ from, and (when known) created ≤ to; either bound
+ * may be absent. The last update is the catalog's (native series written since start) or the file's (rrdtool
+ * `last`: imported trees, which other programs keep writing, are asked each time). A file that cannot be read has
+ * no data in any range.
+ */
+export async function activeIn(archive: RrdArchive, entries: SeriesEntry[], from?: number, to?: number): Promise<SeriesEntry[]> {
+  const created = to === undefined ? entries : entries.filter((e) => e.createdAt <= to);
+  if (from === undefined) return created;
+  const last = new Array<number>(created.length);
+  let next = 0;
+  const work = async () => {
+    while (next < created.length) {
+      const i = next++;
+      last[i] = await lastUpdateOf(archive, created[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(LAST_CONCURRENCY, created.length) }, work));
+  return created.filter((_, i) => last[i] >= from);
+}
+
+async function lastUpdateOf(archive: RrdArchive, e: SeriesEntry): Promise<number> {
+  if (e.origin === 'native' && e.lastUpdate > 0) return e.lastUpdate;
+  try {
+    const t = await archive.lastUpdate(e.file, { direct: e.origin === 'imported' });
+    // What the writer would learn itself before its next write (see RrdWriter.learnLastUpdates).
+    if (e.origin === 'native') e.lastUpdate = Math.max(e.lastUpdate, t);
+    return t;
+  } catch (err) {
+    if (err instanceof RrdError) return 0;
+    throw err;
   }
 }
 
@@ -115,6 +162,22 @@ export function withLivePoint(e: SeriesEntry, timestamps: number[], values: (num
   const row = timestamps.findIndex((t) => e.lastUpdate > t - step && e.lastUpdate <= t);
   if (row >= 0 && values[row] === null) values[row] = e.lastValue;
   return values;
+}
+
+/**
+ * rate: per-second change between consecutive rows, for counters stored raw (imported trees, gauge templates);
+ * a negative difference is a counter reset and gives null, as does the first row or a row next to an unknown one.
+ * delta: the difference between consecutive rows, sign kept (a gauge's change per step).
+ */
+export function applyFunction(fn: SeriesFunction, timestamps: number[], values: (number | null)[]): (number | null)[] {
+  return values.map((v, i) => {
+    const prev = i > 0 ? values[i - 1] : null;
+    if (v === null || prev === null) return null;
+    const d = v - prev;
+    if (fn === 'delta') return d;
+    const dt = timestamps[i] - timestamps[i - 1];
+    return d < 0 || !(dt > 0) ? null : d / dt;
+  });
 }
 
 /** Combines series point by point within groups of equal `by` labels; nulls are skipped (count counts non-null). */

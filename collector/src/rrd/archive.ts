@@ -231,9 +231,12 @@ export class RrdArchive {
     return { start, step: realStep, columns, timestamps };
   }
 
-  /** The time of a file's last update, values still in rrdcached included. */
-  async lastUpdate(file: string): Promise<number> {
-    const c = this.opts.cached;
+  /**
+   * The time of a file's last update, values still in rrdcached included. `direct` asks rrdtool itself: for files
+   * rrdcached does not write (imported trees, which may lie outside the archive root).
+   */
+  async lastUpdate(file: string, opts: { direct?: boolean } = {}): Promise<number> {
+    const c = opts.direct ? undefined : this.opts.cached;
     const out = c ? (await c.commandWithRetry(`LAST ${path.relative(this.opts.root, file)}`)).message : await this.reader().run(`last ${arg(file)}`);
     const t = Number(out.trim());
     if (!Number.isFinite(t)) throw new RrdError(`unexpected answer to LAST for ${file}: ${JSON.stringify(out.slice(0, 80))}`);

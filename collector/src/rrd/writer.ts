@@ -249,8 +249,9 @@ export class RrdWriter implements Processor {
       const known = this.catalog.get(key);
       if (known && (known.ready || known.origin !== 'native')) continue;
       const { name, template } = this.templates.choose(g.sample.name, g.sample.counter);
-      if (!known) unknown.push({ name: g.sample.name, labels: g.sample.labels, template: name, step: template.step, ds: DS_NAME });
-      creating.set(key, { first: Math.min(...g.times), template });
+      const first = Math.min(...g.times);
+      if (!known) unknown.push({ name: g.sample.name, labels: g.sample.labels, template: name, step: template.step, ds: DS_NAME, firstTime: first });
+      creating.set(key, { first, template });
     }
     if (creating.size === 0) return;
     // A full disk: keep everything of this batch for later rather than make some files and not others.

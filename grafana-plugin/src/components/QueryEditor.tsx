@@ -10,6 +10,8 @@ import {
   CONSOLIDATION_FUNCTIONS,
   ConsolidationFunction,
   DEFAULT_QUERY,
+  DowntimeFormat,
+  editorModeOf,
   LabelFilter,
   MATCH_OPS,
   MAX_EVENTS,
@@ -17,6 +19,7 @@ import {
   QueryType,
   RexmonOptions,
   RexmonQuery,
+  SeriesFunction,
 } from '../types';
 import { CommitInput } from './CommitInput';
 import { LazyMultiSelect, LazySelect } from './LazySelect';
@@ -37,6 +40,15 @@ const KINDS: Array<SelectableValue<'' | 'planned' | 'unplanned'>> = [
   { label: 'Planned', value: 'planned' },
   { label: 'Unplanned', value: 'unplanned' },
 ];
+const FUNCTIONS: Array<SelectableValue<SeriesFunction>> = [
+  { label: 'none', value: '' },
+  { label: 'rate', value: 'rate', description: 'Per second change between rows; a counter reset gives no value' },
+  { label: 'delta', value: 'delta', description: 'Change between rows (sign kept)' },
+];
+const FORMATS: Array<SelectableValue<DowntimeFormat>> = [
+  { label: 'Annotations', value: 'annotations', description: 'Regions on graphs (annotation queries)' },
+  { label: 'Table', value: 'table', description: 'One table of the downtimes active now or starting soon' },
+];
 const CF_OPTIONS = CONSOLIDATION_FUNCTIONS.map((cf) => ({ label: cf, value: cf }));
 const AGG_OPTIONS: Array<SelectableValue<Aggregation>> = [
   { label: 'none', value: '' },
@@ -47,7 +59,8 @@ const OP_OPTIONS = MATCH_OPS.map((op) => ({ label: op, value: op }));
 const LABEL_WIDTH = 16;
 
 export function QueryEditor({ datasource, query, onChange, onRunQuery }: Props) {
-  const q: RexmonQuery = { ...DEFAULT_QUERY, ...query };
+  // A hand-written target without editorMode opens in the mode it runs in.
+  const q: RexmonQuery = { ...DEFAULT_QUERY, ...query, editorMode: editorModeOf(query) };
   const queryType = q.queryType ?? 'timeseries';
   const variables = datasource.variableNames();
 
@@ -106,6 +119,15 @@ export function QueryEditor({ datasource, query, onChange, onRunQuery }: Props) 
         <InlineFieldRow>
           <InlineField label="Kind" labelWidth={LABEL_WIDTH}>
             <RadioButtonGroup options={KINDS} value={q.kind ?? ''} onChange={(v) => change({ kind: v })} />
+          </InlineField>
+          <InlineField label="Format" tooltip="Annotations: regions on graphs. Table: downtimes active now or starting before the range's end or within 7 days">
+            <Select<DowntimeFormat>
+              aria-label="Format"
+              width={16}
+              options={FORMATS}
+              value={q.format === 'table' ? 'table' : 'annotations'}
+              onChange={(v) => change({ format: v.value === 'table' ? 'table' : undefined })}
+            />
           </InlineField>
           <MatcherField q={q} change={change} placeholder='host=~"$host"' />
         </InlineFieldRow>
@@ -247,6 +269,18 @@ function TimeSeriesFields({ q, datasource, variables, change }: FieldsProps) {
             options={CF_OPTIONS}
             value={q.cf ?? 'AVERAGE'}
             onChange={(v) => change({ cf: v.value })}
+          />
+        </InlineField>
+        <InlineField
+          label="Function"
+          tooltip="Per series, before aggregating: rate for counters stored raw (per second; a counter reset gives no value), delta for the change between rows. In code mode rate(<selector>) does the same."
+        >
+          <Select<SeriesFunction>
+            aria-label="Function"
+            width={10}
+            options={FUNCTIONS}
+            value={q.fn ?? ''}
+            onChange={(v) => change({ fn: v.value || undefined })}
           />
         </InlineField>
         <InlineField label="Aggregate" tooltip="Combine the series into one per group">
