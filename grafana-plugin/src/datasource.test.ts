@@ -55,6 +55,17 @@ describe('DataSource', () => {
     expect(ds.filterQuery({ refId: 'Anno', queryType: 'downtimes' })).toBe(true);
   });
 
+  it('runs hand-written targets (provisioned JSON without editorMode): expr is code mode, metric builder', () => {
+    expect(ds.filterQuery({ refId: 'A', expr: 'cpu_usage{host="a"}' })).toBe(true);
+    expect(ds.filterQuery({ refId: 'A', queryType: 'timeseries', expr: '{host=~"$experiment"}' })).toBe(true);
+    expect(ds.filterQuery({ refId: 'A', expr: '  ' })).toBe(false);
+    expect(ds.filterQuery({ refId: 'A', queryType: 'timeseries', metric: 'cpu_usage' })).toBe(true);
+    // An explicit mode still decides: a builder query with a left-over expr needs its metric.
+    expect(ds.filterQuery({ refId: 'A', editorMode: 'builder', expr: 'cpu_usage', metric: '' })).toBe(false);
+    expect(ds.filterQuery({ refId: 'A', queryType: 'downtimes', format: 'table', kind: '', expr: '' })).toBe(true);
+    expect(ds.lookupSelector({ refId: 'A', expr: '{host="$host"}' })).toBe('{host="fnpc3001"}');
+  });
+
   it('sends the interpolated query to the backend through /api/ds/query', async () => {
     const query: RexmonQuery = {
       refId: 'A',

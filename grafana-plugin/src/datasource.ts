@@ -8,7 +8,7 @@ import {
 import { DataSourceWithBackend, getTemplateSrv, TemplateSrv } from '@grafana/runtime';
 
 import { buildSelector, interpolateQuery, interpolateSelector, interpolateVariableQuery } from './interpolate';
-import { DEFAULT_ANNOTATION_QUERY, DEFAULT_QUERY, RexmonOptions, RexmonQuery, RexmonVariableQuery } from './types';
+import { DEFAULT_ANNOTATION_QUERY, DEFAULT_QUERY, editorModeOf, RexmonOptions, RexmonQuery, RexmonVariableQuery } from './types';
 import { RexmonVariableSupport, parseVariableQueryString } from './variables';
 
 export class DataSource extends DataSourceWithBackend<RexmonQuery, RexmonOptions> {
@@ -40,7 +40,7 @@ export class DataSource extends DataSourceWithBackend<RexmonQuery, RexmonOptions
     if (query.queryType === 'downtimes' || query.queryType === 'events') {
       return true;
     }
-    if (query.editorMode === 'code') {
+    if (editorModeOf(query) === 'code') {
       return !!query.expr?.trim();
     }
     return !!query.metric?.trim() || !!query.labelFilters?.some((f) => f.label && f.value);
@@ -93,7 +93,7 @@ export class DataSource extends DataSourceWithBackend<RexmonQuery, RexmonOptions
    * what the editors ask the collector about (the values a filter may take given the others).
    */
   lookupSelector(q: RexmonQuery, skip = -1): string {
-    if (q.editorMode === 'code' || q.queryType === 'downtimes' || q.queryType === 'events') {
+    if (editorModeOf(q) === 'code' || q.queryType === 'downtimes' || q.queryType === 'events') {
       return this.interpolateMatch(q.expr);
     }
     const filters = (q.labelFilters ?? []).filter((f, i) => i !== skip && f.label && f.value !== '');

@@ -131,6 +131,54 @@ describe('hand-written selectors', () => {
   });
 });
 
+describe('code mode with multi-value and All variables', () => {
+  const code = (expr: string, scopedVars?: Parameters<typeof interpolateQuery>[2]) =>
+    interpolateQuery(q({ editorMode: 'code', expr }), srv, scopedVars).expr;
+
+  it('turns = into =~ and != into !~ for an alternation, as the builder does', () => {
+    expect(code('cpu_usage{host="$host"}')).toBe('cpu_usage{host=~"(fnpc3001|fnpc\\\\.3003)"}');
+    expect(code('cpu_usage{mode!="$all", host="$one"}')).toBe('cpu_usage{mode!~"(a|b\\\\+c)", host="fnpc3002"}');
+    expect(code("cpu_usage{host = '${host}'}")).toBe("cpu_usage{host =~ '(fnpc3001|fnpc\\\\.3003)'}");
+    expect(code('{x="$customall"}')).toBe('{x=~".*"}');
+    // A bare matcher list (no braces), as dashboards write them.
+    expect(code('host="$host"')).toBe('host=~"(fnpc3001|fnpc\\\\.3003)"');
+  });
+
+  it('regex-escapes the literal text around the variable, and it still matches what = meant', () => {
+    const out = code('{host="fnpc.$host"}')!;
+    expect(out).toBe('{host=~"fnpc\\\\.(fnpc3001|fnpc\\\\.3003)"}');
+    // The regex as the collector reads it (the quoted string decoded): the dot is literal.
+    const re = new RegExp(`^(?:${out.match(/"(.*)"/)![1].replace(/\\(.)/g, '$1')})$`, 'u');
+    expect(re.test('fnpc.fnpc3001')).toBe(true);
+    expect(re.test('fnpc.fnpc.3003')).toBe(true);
+    expect(re.test('fnpcXfnpc3001')).toBe(false);
+    // Quotes in the literal text survive the round trip.
+    expect(code('{msg="say \\"$host\\""}')).toBe('{msg=~"say \\"(fnpc3001|fnpc\\\\.3003)\\""}');
+  });
+
+  it('keeps = for a repeated panel (one value in scopedVars), with the value escaped', () => {
+    expect(code('cpu_usage{host="$host"}', { host: { text: 'fnpc.3003', value: 'fnpc.3003' } })).toBe('cpu_usage{host="fnpc.3003"}');
+    expect(code('{msg="$host"}', { host: { text: 'x', value: 'a"b' } })).toBe('{msg="a\\"b"}');
+    // In a regex its value is a value: regex-escaped.
+    expect(code('{host=~"$host"}', { host: { text: 'x', value: 'fnpc.3003' } })).toBe('{host=~"fnpc\\\\.3003"}');
+  });
+
+  it('selects several metrics by __name__, also inside rate()', () => {
+    expect(code('$metrics{host="$one"}')).toBe('{__name__=~"(cpu_usage|disk_free)", host="fnpc3002"}');
+    expect(code('$metrics')).toBe('{__name__=~"(cpu_usage|disk_free)"}');
+    expect(code('rate($metrics{host="$host"})')).toBe('rate({__name__=~"(cpu_usage|disk_free)", host=~"(fnpc3001|fnpc\\\\.3003)"})');
+    expect(code('$one{mode="x"}')).toBe('fnpc3002{mode="x"}');
+  });
+
+  it('refuses a multi-value variable where one value only fits, naming it', () => {
+    expect(() => code('cpu_usage{$groups="x"}')).toThrow(/\$groups stands outside a quoted label value/);
+  });
+
+  it('does the same for annotation matchers', () => {
+    expect(interpolateSelector('host="$host"', srv)).toBe('host=~"(fnpc3001|fnpc\\\\.3003)"');
+  });
+});
+
 describe('buildSelector', () => {
   it('matches the backend', () => {
     expect(buildSelector('cpu_usage', [{ label: 'host', op: '=~', value: 'a.*' }, { label: '', op: '=', value: 'x' }])).toBe(

@@ -4,6 +4,7 @@ import { DataQuery } from '@grafana/schema';
 export type QueryType = 'timeseries' | 'downtimes' | 'events';
 export type MatchOp = '=' | '!=' | '=~' | '!~';
 export type ConsolidationFunction = 'AVERAGE' | 'MIN' | 'MAX' | 'LAST';
+export type DowntimeFormat = '' | 'annotations' | 'table';
 export type Aggregation = '' | 'sum' | 'avg' | 'min' | 'max' | 'count';
 
 export interface LabelFilter {
@@ -30,10 +31,23 @@ export interface RexmonQuery extends DataQuery {
   step?: string;
   /** downtimes: '' (both), planned, unplanned */
   kind?: '' | 'planned' | 'unplanned';
+  /** downtimes: regions on graphs (default) or one table of active and coming downtimes. */
+  format?: DowntimeFormat;
   /** events: event type filter */
   eventType?: string;
   /** events: at most this many (1 to MAX_EVENTS; empty = MAX_EVENTS) */
   limit?: number | string;
+}
+
+/**
+ * The editor mode a query is in. Hand-written targets (provisioned dashboards) often have none: one
+ * with an `expr` is code mode, else builder — as the backend reads it (pkg/plugin/query.go selectorOf).
+ */
+export function editorModeOf(q: Pick<RexmonQuery, 'editorMode' | 'expr'>): 'builder' | 'code' {
+  if (q.editorMode === 'builder' || q.editorMode === 'code') {
+    return q.editorMode;
+  }
+  return q.expr?.trim() ? 'code' : 'builder';
 }
 
 /** The collector's most events per answer; annotation queries ask for it unless told less. */

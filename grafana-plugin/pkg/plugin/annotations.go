@@ -67,6 +67,13 @@ func (d *Datasource) downtimes(ctx context.Context, q backend.DataQuery, qm Quer
 	default:
 		return badRequest(fmt.Sprintf("downtime kind %q is not one of planned, unplanned (or empty for both)", qm.Kind))
 	}
+	format, err := downtimeFormat(qm)
+	if err != nil {
+		return badRequest(err.Error())
+	}
+	if format == FormatTable {
+		return d.downtimeTable(ctx, q, qm, kind, extra)
+	}
 	var anns []collectorAnnotation
 	if r := d.fetchAnnotations(ctx, q, qm, extra, "/api/v1/annotations", "downtime annotations", "kind", kind, &anns); r != nil {
 		return *r

@@ -46,6 +46,8 @@ type QueryModel struct {
 	// Annotations: downtime kind ("", planned, unplanned) and event type filter.
 	Kind      string `json:"kind"`
 	EventType string `json:"eventType"`
+	// Format of a downtimes query: "" or "annotations" (regions), "table" (one table frame).
+	Format string `json:"format"`
 	// Limit is how many events an annotation query asks for (default and maximum: maxEvents).
 	Limit flexString `json:"limit"`
 }

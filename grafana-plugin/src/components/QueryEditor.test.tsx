@@ -32,7 +32,7 @@ function setup(query: Partial<RexmonQuery>) {
 }
 
 /** Opens a Select by its aria-label and clicks an option. */
-async function pick(selectLabel: string, option: string) {
+async function pick(selectLabel: string, option: string | RegExp) {
   const input = screen.getByLabelText(selectLabel);
   fireEvent.keyDown(input, { key: 'ArrowDown' });
   const opt = await screen.findByRole('option', { name: option });
@@ -156,6 +156,30 @@ describe('QueryEditor', () => {
     fireEvent.change(matcher, { target: { value: 'host=~"$host"' } });
     fireEvent.blur(matcher);
     expect(lastQuery(onChange).expr).toBe('host=~"$host"');
+  });
+
+  it('sets the downtimes format: table or annotation regions', async () => {
+    const { onChange, onRunQuery, rerender } = setup({ queryType: 'downtimes', kind: '' });
+    expect(screen.getByText('Annotations')).toBeInTheDocument();
+    await pick('Format', /^Table/);
+    expect(lastQuery(onChange)).toMatchObject({ queryType: 'downtimes', format: 'table' });
+    expect(onRunQuery).toHaveBeenCalled();
+    rerender(<QueryEditor datasource={ds} query={{ refId: 'A', queryType: 'downtimes', format: 'table' }} onChange={onChange} onRunQuery={onRunQuery} />);
+    expect(screen.getByText('Table')).toBeInTheDocument();
+    await pick('Format', /^Annotations/);
+    expect(lastQuery(onChange).format).toBeUndefined();
+  });
+
+  it('opens a hand-written target by what it has: expr is code mode, metric builder', () => {
+    setup({ expr: 'cpu_usage{host="a"}' });
+    expect(screen.getByLabelText('Selector')).toHaveValue('cpu_usage{host="a"}');
+    expect(screen.queryByLabelText('Metric')).not.toBeInTheDocument();
+  });
+
+  it('opens a hand-written builder target (metric, no editorMode) in the builder', () => {
+    setup({ metric: 'cpu_usage' });
+    expect(screen.getByLabelText('Metric')).toBeInTheDocument();
+    expect(screen.queryByLabelText('Selector')).not.toBeInTheDocument();
   });
 
   it('edits event annotation queries and switches query types', async () => {

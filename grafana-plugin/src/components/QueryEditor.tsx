@@ -10,6 +10,8 @@ import {
   CONSOLIDATION_FUNCTIONS,
   ConsolidationFunction,
   DEFAULT_QUERY,
+  DowntimeFormat,
+  editorModeOf,
   LabelFilter,
   MATCH_OPS,
   MAX_EVENTS,
@@ -37,6 +39,10 @@ const KINDS: Array<SelectableValue<'' | 'planned' | 'unplanned'>> = [
   { label: 'Planned', value: 'planned' },
   { label: 'Unplanned', value: 'unplanned' },
 ];
+const FORMATS: Array<SelectableValue<DowntimeFormat>> = [
+  { label: 'Annotations', value: 'annotations', description: 'Regions on graphs (annotation queries)' },
+  { label: 'Table', value: 'table', description: 'One table of the downtimes active now or starting soon' },
+];
 const CF_OPTIONS = CONSOLIDATION_FUNCTIONS.map((cf) => ({ label: cf, value: cf }));
 const AGG_OPTIONS: Array<SelectableValue<Aggregation>> = [
   { label: 'none', value: '' },
@@ -47,7 +53,8 @@ const OP_OPTIONS = MATCH_OPS.map((op) => ({ label: op, value: op }));
 const LABEL_WIDTH = 16;
 
 export function QueryEditor({ datasource, query, onChange, onRunQuery }: Props) {
-  const q: RexmonQuery = { ...DEFAULT_QUERY, ...query };
+  // A hand-written target without editorMode opens in the mode it runs in.
+  const q: RexmonQuery = { ...DEFAULT_QUERY, ...query, editorMode: editorModeOf(query) };
   const queryType = q.queryType ?? 'timeseries';
   const variables = datasource.variableNames();
 
@@ -106,6 +113,15 @@ export function QueryEditor({ datasource, query, onChange, onRunQuery }: Props) 
         <InlineFieldRow>
           <InlineField label="Kind" labelWidth={LABEL_WIDTH}>
             <RadioButtonGroup options={KINDS} value={q.kind ?? ''} onChange={(v) => change({ kind: v })} />
+          </InlineField>
+          <InlineField label="Format" tooltip="Annotations: regions on graphs. Table: downtimes active now or starting before the range's end or within 7 days">
+            <Select<DowntimeFormat>
+              aria-label="Format"
+              width={16}
+              options={FORMATS}
+              value={q.format === 'table' ? 'table' : 'annotations'}
+              onChange={(v) => change({ format: v.value === 'table' ? 'table' : undefined })}
+            />
           </InlineField>
           <MatcherField q={q} change={change} placeholder='host=~"$host"' />
         </InlineFieldRow>
