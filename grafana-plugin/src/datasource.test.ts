@@ -64,6 +64,8 @@ describe('DataSource', () => {
     expect(ds.filterQuery({ refId: 'A', editorMode: 'builder', expr: 'cpu_usage', metric: '' })).toBe(false);
     expect(ds.filterQuery({ refId: 'A', queryType: 'downtimes', format: 'table', kind: '', expr: '' })).toBe(true);
     expect(ds.lookupSelector({ refId: 'A', expr: '{host="$host"}' })).toBe('{host="fnpc3001"}');
+    // The editors look up labels of the selector inside rate(…).
+    expect(ds.lookupSelector({ refId: 'A', expr: 'rate(jobs{host="$host"})' })).toBe('jobs{host="fnpc3001"}');
   });
 
   it('sends the interpolated query to the backend through /api/ds/query', async () => {
@@ -75,6 +77,7 @@ describe('DataSource', () => {
       cf: 'MAX',
       agg: 'sum',
       by: ['schedd'],
+      fn: 'rate',
       legendFormat: '{{schedd}}',
     };
     const range = { from: dateTime(1795300000000), to: dateTime(1795303600000), raw: { from: 'now-1h', to: 'now' } };
@@ -91,6 +94,7 @@ describe('DataSource', () => {
       cf: 'MAX',
       agg: 'sum',
       by: ['schedd'],
+      fn: 'rate',
       legendFormat: '{{schedd}}',
       maxDataPoints: 800,
       intervalMs: 15000,

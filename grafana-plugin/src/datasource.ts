@@ -7,7 +7,7 @@ import {
 } from '@grafana/data';
 import { DataSourceWithBackend, getTemplateSrv, TemplateSrv } from '@grafana/runtime';
 
-import { buildSelector, interpolateQuery, interpolateSelector, interpolateVariableQuery } from './interpolate';
+import { buildSelector, interpolateQuery, interpolateSelector, interpolateVariableQuery, stripFunction } from './interpolate';
 import { DEFAULT_ANNOTATION_QUERY, DEFAULT_QUERY, editorModeOf, RexmonOptions, RexmonQuery, RexmonVariableQuery } from './types';
 import { RexmonVariableSupport, parseVariableQueryString } from './variables';
 
@@ -94,7 +94,7 @@ export class DataSource extends DataSourceWithBackend<RexmonQuery, RexmonOptions
    */
   lookupSelector(q: RexmonQuery, skip = -1): string {
     if (editorModeOf(q) === 'code' || q.queryType === 'downtimes' || q.queryType === 'events') {
-      return this.interpolateMatch(q.expr);
+      return stripFunction(this.interpolateMatch(q.expr));
     }
     const filters = (q.labelFilters ?? []).filter((f, i) => i !== skip && f.label && f.value !== '');
     const iq = interpolateQuery({ ...q, labelFilters: filters, expr: '' }, this.templateSrv);

@@ -149,6 +149,11 @@ export function interpolateSelector(expr: string | undefined, templateSrv: Templ
   return out + interpolateOutside(expr.slice(last), expr, templateSrv, scopedVars);
 }
 
+/** The selector inside rate(…)/delta(…), or the text itself: what the editors' look-ups take. */
+export function stripFunction(expr: string): string {
+  return expr.match(FUNCTION_RE)?.[4] ?? expr;
+}
+
 /** A regex matching the text literally, with multi-value variables as alternations of their values. */
 function regexOfLiteral(text: string, templateSrv: TemplateSrv, scopedVars?: ScopedVars): string {
   let re = '';

@@ -4,6 +4,7 @@ import { DataQuery } from '@grafana/schema';
 export type QueryType = 'timeseries' | 'downtimes' | 'events';
 export type MatchOp = '=' | '!=' | '=~' | '!~';
 export type ConsolidationFunction = 'AVERAGE' | 'MIN' | 'MAX' | 'LAST';
+export type SeriesFunction = '' | 'rate' | 'delta';
 export type DowntimeFormat = '' | 'annotations' | 'table';
 export type Aggregation = '' | 'sum' | 'avg' | 'min' | 'max' | 'count';
 
@@ -25,6 +26,11 @@ export interface RexmonQuery extends DataQuery {
   cf?: ConsolidationFunction;
   agg?: Aggregation;
   by?: string[];
+  /**
+   * Per series, before agg: '' (none), rate (per second; a counter reset gives null), delta (change
+   * between rows). In code mode `rate(<selector>)` means fn = rate.
+   */
+  fn?: SeriesFunction;
   /** e.g. "{{host}} {{state}}" */
   legendFormat?: string;
   /** Minimum step: seconds or a duration (60, 5m, 1h); empty = automatic. */

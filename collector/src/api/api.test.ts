@@ -130,6 +130,42 @@ test('query: consolidation, aggregation by labels, values equal what was sent', 
   assert.equal(ms.body.data.series.length, 6);
 });
 
+test('query: fn=rate gives the per-second rate between rows (a counter reset gives null), fn=delta the change', async () => {
+  const raw = [0, 60, 180, 30, 90];
+  const samples = raw.map((value, i) => ({ name: 'jobs_done_total', labels: { host: 'a' }, value, time: base + i * 60 }));
+  samples.push(...raw.map((value, i) => ({ name: 'jobs_done_total', labels: { host: 'b' }, value: value * 2, time: base + i * 60 })));
+  assert.equal((await api(c.url, '/api/v1/samples', { method: 'POST', token: tokens.editor, body: JSON.stringify(samples) })).status, 202);
+  await api(c.url, '/api/v1/admin/flush', { method: 'POST', token: tokens.editor });
+  const at = (s: Series) => [0, 1, 2, 3, 4].map((i) => s.values[s.timestamps.indexOf(base + i * 60)]);
+  const match = encodeURIComponent('jobs_done_total{host="a"}');
+  const plain = await q(`match=${match}`);
+  assert.deepEqual(at(plain.body.data.series[0]), raw, 'the raw counter, as stored');
+  const rate = await q(`match=${match}&fn=rate`);
+  assert.equal(rate.status, 200, JSON.stringify(rate.body));
+  // The row before base is unknown, so the first known row has no rate either.
+  assert.deepEqual(at(rate.body.data.series[0]), [null, 1, 2, null, 1]);
+  const delta = await q(`match=${match}&fn=DELTA`);
+  assert.deepEqual(at(delta.body.data.series[0]), [null, 60, 120, -150, 60]);
+  // Per series first, then across series: the sum of the two rates.
+  const sum = await q(`match=jobs_done_total&fn=rate&agg=sum`);
+  assert.deepEqual(at(sum.body.data.series[0]), [null, 3, 6, null, 3]);
+  // By POST, as a form and as JSON, like every other parameter.
+  const params = { match: 'jobs_done_total{host="b"}', from: String(base - 60), to: String(base + 300), step: '60', fn: 'rate' };
+  const form = await api<{ data: { series: Series[] } }>(c.url, '/api/v1/query', {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(params).toString(),
+  });
+  assert.equal(form.status, 200, JSON.stringify(form.body));
+  assert.deepEqual(at(form.body.data.series[0]), [null, 2, 4, null, 2]);
+  const json = await api<{ data: { series: Series[] } }>(c.url, '/api/v1/query', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ ...params, fn: 'delta' }),
+  });
+  assert.deepEqual(at(json.body.data.series[0]), [null, 120, 240, -300, 120]);
+});
+
 test('query: bad parameters are 400 naming the parameter', async () => {
   const cases: [string, string, RegExp][] = [
     ['match=cpu{host=', 'match', /expected a quoted label value/],
@@ -140,6 +176,8 @@ test('query: bad parameters are 400 naming the parameter', async () => {
     ['match=x&agg=median', 'agg', /one of sum/],
     ['match=x&by=host', 'by', /needs `agg`/],
     ['match=x&step=soon', 'step', /not a duration/],
+    ['match=x&fn=bogus', 'fn', /one of rate, delta, got "bogus"/],
+    ['match=x&fn=rate&fn=delta', 'fn', /given 2 times/],
     ['', 'match', /required/],
   ];
   for (const [params, path, re] of cases) {

@@ -130,6 +130,13 @@ export function openapi(version: string) {
           { name: 'cf', in: 'query', schema: { type: 'string', enum: ['AVERAGE', 'MIN', 'MAX', 'LAST'], default: 'AVERAGE' } },
           { name: 'agg', in: 'query', schema: { type: 'string', enum: ['sum', 'avg', 'min', 'max', 'count'] } },
           { name: 'by', in: 'query', description: 'Comma-separated label names to group by (with agg)', schema: { type: 'string' } },
+          {
+            name: 'fn',
+            in: 'query',
+            description:
+              'Per series, before agg: rate = per-second change between consecutive rows (a negative change, a counter reset, gives null; the first row is null); delta = the change between consecutive rows, sign kept',
+            schema: { type: 'string', enum: ['rate', 'delta'] },
+          },
         ],
         responses: {
           200: ok({

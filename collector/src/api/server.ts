@@ -6,7 +6,7 @@ import { Catalog } from '../catalog/catalog.js';
 import { Metrics } from '../metrics/metrics.js';
 import { checkLabelName, checkSample, Sample, ValidationError } from '../model/series.js';
 import { Pipeline } from '../pipeline/pipeline.js';
-import { MAX_ROWS, QueryEngine } from '../query/engine.js';
+import { MAX_ROWS, QueryEngine, SERIES_FUNCTIONS } from '../query/engine.js';
 import { parseDuration } from '../util/time.js';
 import { statusPage } from '../web/status-page.js';
 import { errorHandler, HttpError, sendError } from './http-error.js';
@@ -175,6 +175,7 @@ export function createApp(deps: ApiDeps): express.Express {
       cf: p.oneOf(req, 'cf', ['AVERAGE', 'MIN', 'MAX', 'LAST'] as const, 'AVERAGE')!,
       agg,
       by,
+      fn: p.oneOf(req, 'fn', SERIES_FUNCTIONS),
     });
     deps.metrics.queryMs.observe((performance.now() - t0) / 1000);
     res.json({ data: result });

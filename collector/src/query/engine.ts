@@ -8,6 +8,9 @@ import { RrdError } from '../rrd/errors.js';
 import { RrdWriter } from '../rrd/writer.js';
 
 export type Aggregation = 'sum' | 'avg' | 'min' | 'max' | 'count';
+/** A function applied to each series before aggregation: rate (per second) or delta between consecutive rows. */
+export type SeriesFunction = 'rate' | 'delta';
+export const SERIES_FUNCTIONS = ['rate', 'delta'] as const;
 
 export interface QuerySpec {
   selectors: Selector[];
@@ -19,6 +22,7 @@ export interface QuerySpec {
   cf: CF;
   agg?: Aggregation;
   by?: string[];
+  fn?: SeriesFunction;
 }
 
 export interface SeriesData {
@@ -99,6 +103,7 @@ export class QueryEngine {
       }),
     );
     let series = parts.flat();
+    if (q.fn) series = series.map((s) => ({ ...s, values: applyFunction(q.fn!, s.timestamps, s.values) }));
     if (q.agg) series = aggregate(series, q.agg, q.by ?? []);
     const realStep = series.length && series[0].timestamps.length > 1 ? series[0].timestamps[1] - series[0].timestamps[0] : step;
     return { from: q.from, to: q.to, step: realStep, cf: q.cf, series };
@@ -115,6 +120,22 @@ export function withLivePoint(e: SeriesEntry, timestamps: number[], values: (num
   const row = timestamps.findIndex((t) => e.lastUpdate > t - step && e.lastUpdate <= t);
   if (row >= 0 && values[row] === null) values[row] = e.lastValue;
   return values;
+}
+
+/**
+ * rate: per-second change between consecutive rows, for counters stored raw (imported trees, gauge templates);
+ * a negative difference is a counter reset and gives null, as does the first row or a row next to an unknown one.
+ * delta: the difference between consecutive rows, sign kept (a gauge's change per step).
+ */
+export function applyFunction(fn: SeriesFunction, timestamps: number[], values: (number | null)[]): (number | null)[] {
+  return values.map((v, i) => {
+    const prev = i > 0 ? values[i - 1] : null;
+    if (v === null || prev === null) return null;
+    const d = v - prev;
+    if (fn === 'delta') return d;
+    const dt = timestamps[i] - timestamps[i - 1];
+    return d < 0 || !(dt > 0) ? null : d / dt;
+  });
 }
 
 /** Combines series point by point within groups of equal `by` labels; nulls are skipped (count counts non-null). */

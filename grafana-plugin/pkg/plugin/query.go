@@ -39,6 +39,9 @@ type QueryModel struct {
 	// Aggregation across series: "", sum, avg, min, max, count; grouped by By.
 	Agg string   `json:"agg"`
 	By  []string `json:"by"`
+	// Fn is applied per series by the collector before Agg: "", rate (per second; a counter reset
+	// gives null) or delta (change between rows). In code mode rate(<selector>) means the same.
+	Fn string `json:"fn"`
 	// LegendFormat such as "{{host}} {{state}}".
 	LegendFormat string `json:"legendFormat"`
 	// Step is the minimum step: seconds ("60") or a duration ("5m", "1h", "1d").
@@ -194,6 +197,83 @@ func selectorOf(qm QueryModel) (string, error) {
 	return BuildSelector(qm.Metric, qm.LabelFilters)
 }
 
+var validFn = map[string]bool{"rate": true, "delta": true}
+
+// functionRe finds a function written around a code-mode selector: rate(…), delta(…).
+var functionRe = regexp.MustCompile(`^\s*([A-Za-z_]\w*)\s*\(`)
+
+// splitFunction reads `rate(<selector>)` / `delta(<selector>)`: the function and the selector
+// inside. Text without a function is the selector itself (fn "").
+func splitFunction(expr string) (fn, inner string, err error) {
+	m := functionRe.FindStringSubmatch(expr)
+	if m == nil {
+		return "", expr, nil
+	}
+	name := strings.ToLower(m[1])
+	if !validFn[name] {
+		return "", "", fmt.Errorf("fn: %s(…) is not a function rexmon knows: use rate(<selector>) or delta(<selector>)", m[1])
+	}
+	rest := strings.TrimSpace(expr[len(m[0]):])
+	if closing := closingParen(rest); closing < 0 || closing != len(rest)-1 {
+		return "", "", fmt.Errorf("fn: %s( is not closed (or has text after its ')'): write %s(<selector>), e.g. %s(jobs_done_total{host=\"a\"})", m[1], name, name)
+	}
+	inner = strings.TrimSpace(strings.TrimSuffix(rest, ")"))
+	if inner == "" {
+		return "", "", fmt.Errorf("fn: %s() needs a selector inside, e.g. %s(jobs_done_total{host=\"a\"})", name, name)
+	}
+	return name, inner, nil
+}
+
+// closingParen gives the index of the ')' closing an already open '(' in s, skipping quoted
+// label values ("…", '…' with backslash escapes, `…`); -1 if there is none.
+func closingParen(s string) int {
+	depth := 1
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '"', '\'', '`':
+			for i++; i < len(s) && s[i] != c; i++ {
+				if s[i] == '\\' && c != '`' {
+					i++
+				}
+			}
+		case '(':
+			depth++
+		case ')':
+			if depth--; depth == 0 {
+				return i
+			}
+		}
+	}
+	return -1
+}
+
+// timeSeriesSelector is selectorOf for a time series query, with its function: Fn, or the one
+// written around a code-mode selector (both given must agree).
+func timeSeriesSelector(qm QueryModel) (sel, fn string, err error) {
+	fn = strings.ToLower(strings.TrimSpace(qm.Fn))
+	if fn == "none" {
+		fn = ""
+	}
+	if fn != "" && !validFn[fn] {
+		return "", "", fmt.Errorf("fn %q is not one of rate, delta (or empty)", qm.Fn)
+	}
+	if qm.EditorMode != "builder" && strings.TrimSpace(qm.Expr) != "" {
+		wrapped, inner, err := splitFunction(qm.Expr)
+		if err != nil {
+			return "", "", err
+		}
+		if wrapped != "" && fn != "" && wrapped != fn {
+			return "", "", fmt.Errorf("fn: the selector says %s(…) but fn is %q: keep one", wrapped, qm.Fn)
+		}
+		if wrapped != "" {
+			fn = wrapped
+		}
+		return NormalizeSelector(inner), fn, nil
+	}
+	sel, err = BuildSelector(qm.Metric, qm.LabelFilters)
+	return sel, fn, err
+}
+
 // dashboardVariableRe finds what Grafana's template service replaces: $name, ${name[:format]},
 // [[name[:format]]]. A `$` after a backslash (an escaped dollar in a regex) does not count.
 var dashboardVariableRe = regexp.MustCompile(`(?:^|[^\\])(\$(?:[A-Za-z_]\w*|\{\w+(?::[^}]*)?\})|\[\[\w+(?::[^\]]*)?\]\])`)
@@ -228,7 +308,7 @@ func queryParams(q backend.DataQuery, qm QueryModel, fromAlert bool) (url.Values
 			return nil, err
 		}
 	}
-	sel, err := selectorOf(qm)
+	sel, fn, err := timeSeriesSelector(qm)
 	if err != nil {
 		return nil, err
 	}
@@ -247,6 +327,9 @@ func queryParams(q backend.DataQuery, qm QueryModel, fromAlert bool) (url.Values
 	p.Set("from", strconv.FormatInt(q.TimeRange.From.UnixMilli(), 10))
 	p.Set("to", strconv.FormatInt(q.TimeRange.To.UnixMilli(), 10))
 	p.Set("cf", cf)
+	if fn != "" {
+		p.Set("fn", fn)
+	}
 	userStep, err := ParseStep(string(qm.Step))
 	if err != nil {
 		return nil, err

@@ -158,6 +158,20 @@ describe('QueryEditor', () => {
     expect(lastQuery(onChange).expr).toBe('host=~"$host"');
   });
 
+  it('sets the function (rate, delta) in the builder and in code mode', async () => {
+    const { onChange, rerender, onRunQuery } = setup({ metric: 'jobs_done_total' });
+    await pick('Function', /^rate/);
+    expect(lastQuery(onChange)).toMatchObject({ metric: 'jobs_done_total', fn: 'rate' });
+    rerender(
+      <QueryEditor datasource={ds} query={{ refId: 'A', editorMode: 'code', expr: 'x', fn: 'rate' }} onChange={onChange} onRunQuery={onRunQuery} />
+    );
+    expect(screen.getByText('rate')).toBeInTheDocument();
+    await pick('Function', /^delta/);
+    expect(lastQuery(onChange)).toMatchObject({ editorMode: 'code', expr: 'x', fn: 'delta' });
+    await pick('Function', /^none/);
+    expect(lastQuery(onChange).fn).toBeUndefined();
+  });
+
   it('sets the downtimes format: table or annotation regions', async () => {
     const { onChange, onRunQuery, rerender } = setup({ queryType: 'downtimes', kind: '' });
     expect(screen.getByText('Annotations')).toBeInTheDocument();

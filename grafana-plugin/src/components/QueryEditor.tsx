@@ -19,6 +19,7 @@ import {
   QueryType,
   RexmonOptions,
   RexmonQuery,
+  SeriesFunction,
 } from '../types';
 import { CommitInput } from './CommitInput';
 import { LazyMultiSelect, LazySelect } from './LazySelect';
@@ -38,6 +39,11 @@ const KINDS: Array<SelectableValue<'' | 'planned' | 'unplanned'>> = [
   { label: 'All', value: '' },
   { label: 'Planned', value: 'planned' },
   { label: 'Unplanned', value: 'unplanned' },
+];
+const FUNCTIONS: Array<SelectableValue<SeriesFunction>> = [
+  { label: 'none', value: '' },
+  { label: 'rate', value: 'rate', description: 'Per second change between rows; a counter reset gives no value' },
+  { label: 'delta', value: 'delta', description: 'Change between rows (sign kept)' },
 ];
 const FORMATS: Array<SelectableValue<DowntimeFormat>> = [
   { label: 'Annotations', value: 'annotations', description: 'Regions on graphs (annotation queries)' },
@@ -263,6 +269,18 @@ function TimeSeriesFields({ q, datasource, variables, change }: FieldsProps) {
             options={CF_OPTIONS}
             value={q.cf ?? 'AVERAGE'}
             onChange={(v) => change({ cf: v.value })}
+          />
+        </InlineField>
+        <InlineField
+          label="Function"
+          tooltip="Per series, before aggregating: rate for counters stored raw (per second; a counter reset gives no value), delta for the change between rows. In code mode rate(<selector>) does the same."
+        >
+          <Select<SeriesFunction>
+            aria-label="Function"
+            width={10}
+            options={FUNCTIONS}
+            value={q.fn ?? ''}
+            onChange={(v) => change({ fn: v.value || undefined })}
           />
         </InlineField>
         <InlineField label="Aggregate" tooltip="Combine the series into one per group">
