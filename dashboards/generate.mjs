@@ -28,10 +28,29 @@ function annotations(match = '', events = null) {
       name: 'Annotations & Alerts',
       type: 'dashboard',
     },
-    { datasource: DS, enable: true, iconColor: 'blue', name: 'Planned downtimes', target: { refId: 'Anno', queryType: 'downtimes', kind: 'planned', expr: match } },
-    { datasource: DS, enable: true, iconColor: 'orange', name: 'Unplanned downtimes', target: { refId: 'Anno', queryType: 'downtimes', kind: 'unplanned', expr: match } },
+    {
+      datasource: DS,
+      enable: true,
+      iconColor: 'blue',
+      name: 'Planned downtimes',
+      target: { refId: 'Anno', queryType: 'downtimes', kind: 'planned', expr: match },
+    },
+    {
+      datasource: DS,
+      enable: true,
+      iconColor: 'orange',
+      name: 'Unplanned downtimes',
+      target: { refId: 'Anno', queryType: 'downtimes', kind: 'unplanned', expr: match },
+    },
   ];
-  if (events) list.push({ datasource: DS, enable: true, iconColor: 'red', name: events.name, target: { refId: 'Anno', queryType: 'events', eventType: events.type, expr: events.match } });
+  if (events)
+    list.push({
+      datasource: DS,
+      enable: true,
+      iconColor: 'red',
+      name: events.name,
+      target: { refId: 'Anno', queryType: 'events', eventType: events.type, expr: events.match },
+    });
   return { list };
 }
 
@@ -76,7 +95,14 @@ const stat = (title, gridPos, targets, unit, th, more = {}) =>
     gridPos,
     targets,
     { unit, thresholds: th, color: { mode: 'thresholds' }, ...more },
-    { reduceOptions: { calcs: ['lastNotNull'], fields: '', values: false }, colorMode: 'background', graphMode: 'area', textMode: 'value_and_name', orientation: 'auto', justifyMode: 'auto' },
+    {
+      reduceOptions: { calcs: ['lastNotNull'], fields: '', values: false },
+      colorMode: 'background',
+      graphMode: 'area',
+      textMode: 'value_and_name',
+      orientation: 'auto',
+      justifyMode: 'auto',
+    },
   );
 
 const row = (title, y) => ({ id: nextId++, type: 'row', title, collapsed: false, gridPos: { h: 1, w: 24, x: 0, y }, panels: [] });
@@ -127,8 +153,20 @@ function overview() {
     ['overview'],
     [
       row('Services', 0),
-      stat('Errors per second, by service', { h: 5, w: 12, x: 0, y: 1 }, [q('A', 'dh_errors_total{service=~".+"}', { agg: 'sum', by: ['service'], legendFormat: '{{service}}' })], 'reqps', thresholds(0.05, 0.5)),
-      stat('Longest queue, by service', { h: 5, w: 12, x: 12, y: 1 }, [q('A', 'dh_queue_length{service=~".+"}', { agg: 'max', by: ['service'], legendFormat: '{{service}}' })], 'short', thresholds(100, 1000)),
+      stat(
+        'Errors per second, by service',
+        { h: 5, w: 12, x: 0, y: 1 },
+        [q('A', 'dh_errors_total{service=~".+"}', { fn: 'rate', agg: 'sum', by: ['service'], legendFormat: '{{service}}' })],
+        'reqps',
+        thresholds(0.05, 0.5),
+      ),
+      stat(
+        'Longest queue, by service',
+        { h: 5, w: 12, x: 12, y: 1 },
+        [q('A', 'dh_queue_length{service=~".+"}', { agg: 'max', by: ['service'], legendFormat: '{{service}}' })],
+        'short',
+        thresholds(100, 1000),
+      ),
       row('Hosts', 6),
       stat('Load (5 min), by host', { h: 5, w: 12, x: 0, y: 7 }, [q('A', 'host_load5{host=~".+"}', { legendFormat: '{{host}}' })], 'short', thresholds(8, 16)),
       stat(
@@ -184,7 +222,13 @@ function hosts() {
     'CPU, memory, load, disk and network from the host slurper (series host_*), for the hosts chosen in $host.',
     ['hosts'],
     [
-      timeseries('CPU busy', { h: 8, w: 12, x: 0, y: 0 }, [q('A', `host_cpu_percent{${h}, mode!="idle"}`, { agg: 'sum', by: ['host'], legendFormat: '{{host}}' })], 'percent', { min: 0, max: 100 }),
+      timeseries(
+        'CPU busy',
+        { h: 8, w: 12, x: 0, y: 0 },
+        [q('A', `host_cpu_percent{${h}, mode!="idle"}`, { agg: 'sum', by: ['host'], legendFormat: '{{host}}' })],
+        'percent',
+        { min: 0, max: 100 },
+      ),
       timeseries('CPU by mode', { h: 8, w: 12, x: 12, y: 0 }, [q('A', `host_cpu_percent{${h}}`, { legendFormat: '{{host}} {{mode}}' })], 'percent', { min: 0 }),
       timeseries(
         'Memory used',
@@ -197,7 +241,9 @@ function hosts() {
         'percent',
         { min: 0, max: 100, displayName: '${__field.labels.host}' },
       ),
-      timeseries('Load', { h: 8, w: 12, x: 12, y: 8 }, [q('A', `{__name__=~"host_load(1|5|15)", ${h}}`, { legendFormat: '{{host}} {{__name__}}' })], 'short', { min: 0 }),
+      timeseries('Load', { h: 8, w: 12, x: 12, y: 8 }, [q('A', `{__name__=~"host_load(1|5|15)", ${h}}`, { legendFormat: '{{host}} {{__name__}}' })], 'short', {
+        min: 0,
+      }),
       timeseries(
         'Disk used',
         { h: 8, w: 12, x: 0, y: 16 },
@@ -209,8 +255,16 @@ function hosts() {
         'percent',
         { min: 0, max: 100, displayName: '${__field.labels.host} ${__field.labels.mount}' },
       ),
-      timeseries('Disk free', { h: 8, w: 12, x: 12, y: 16 }, [q('A', `host_disk_bytes{${h}, state="free"}`, { legendFormat: '{{host}} {{mount}}' })], 'bytes', { min: 0 }),
-      timeseries('Network', { h: 8, w: 24, x: 0, y: 24 }, [q('A', `host_network_bytes_per_second{${h}}`, { legendFormat: '{{host}} {{device}} {{direction}}' })], 'Bps', { min: 0 }),
+      timeseries('Disk free', { h: 8, w: 12, x: 12, y: 16 }, [q('A', `host_disk_bytes{${h}, state="free"}`, { legendFormat: '{{host}} {{mount}}' })], 'bytes', {
+        min: 0,
+      }),
+      timeseries(
+        'Network',
+        { h: 8, w: 24, x: 0, y: 24 },
+        [q('A', `host_network_bytes_per_second{${h}}`, { legendFormat: '{{host}} {{device}} {{direction}}' })],
+        'Bps',
+        { min: 0 },
+      ),
     ],
     [labelVariable('host', 'Host', 'host_load1')],
     annotations(`{${h}}`),
@@ -223,13 +277,33 @@ function dataHandling() {
   return dashboard(
     'rexmon-data-handling',
     'rexmon: Data handling',
-    'Transfers, queues and errors of the data-handling services (enstore, dCache, SAM stations) as their slurpers deliver them: dh_transfer_bytes_total, dh_queue_length, dh_errors_total (README "Run with Grafana").',
+    'Transfers, queues and errors of the data-handling services (enstore, dCache, SAM stations) as their slurpers deliver them: dh_transfer_bytes_total and dh_errors_total as raw totals (drawn as per-second rates), dh_queue_length (README "Run with Grafana").',
     ['data-handling'],
     [
-      timeseries('Transfer rate', { h: 8, w: 12, x: 0, y: 0 }, [q('A', `dh_transfer_bytes_total{${s}}`, { agg: 'sum', by: ['service', 'direction'], legendFormat: '{{service}} {{direction}}' })], 'Bps', { min: 0 }),
-      timeseries('Queue length', { h: 8, w: 12, x: 12, y: 0 }, [q('A', `dh_queue_length{${s}}`, { legendFormat: '{{service}} {{queue}}' })], 'short', { min: 0 }),
-      timeseries('Errors per second', { h: 8, w: 12, x: 0, y: 8 }, [q('A', `dh_errors_total{${s}}`, { legendFormat: '{{service}} {{kind}}' })], 'reqps', { min: 0 }),
-      timeseries('Transfer rate by experiment', { h: 8, w: 12, x: 12, y: 8 }, [q('A', `dh_transfer_bytes_total{${s}}`, { agg: 'sum', by: ['experiment'], legendFormat: '{{experiment}}' })], 'Bps', { min: 0 }),
+      timeseries(
+        'Transfer rate',
+        { h: 8, w: 12, x: 0, y: 0 },
+        [q('A', `dh_transfer_bytes_total{${s}}`, { fn: 'rate', agg: 'sum', by: ['service', 'direction'], legendFormat: '{{service}} {{direction}}' })],
+        'Bps',
+        { min: 0 },
+      ),
+      timeseries('Queue length', { h: 8, w: 12, x: 12, y: 0 }, [q('A', `dh_queue_length{${s}}`, { legendFormat: '{{service}} {{queue}}' })], 'short', {
+        min: 0,
+      }),
+      timeseries(
+        'Errors per second',
+        { h: 8, w: 12, x: 0, y: 8 },
+        [q('A', `dh_errors_total{${s}}`, { fn: 'rate', legendFormat: '{{service}} {{kind}}' })],
+        'reqps',
+        { min: 0 },
+      ),
+      timeseries(
+        'Transfer rate by experiment',
+        { h: 8, w: 12, x: 12, y: 8 },
+        [q('A', `dh_transfer_bytes_total{${s}}`, { fn: 'rate', agg: 'sum', by: ['experiment'], legendFormat: '{{experiment}}' })],
+        'Bps',
+        { min: 0 },
+      ),
     ],
     [labelVariable('service', 'Service', 'dh_queue_length')],
     annotations(`{${s}}`, { name: 'Data-handling errors', type: 'dh_error', match: `{${s}}` }),
@@ -242,7 +316,7 @@ function collectorHealth() {
   return dashboard(
     'rexmon-collector',
     'rexmon: Collector health',
-    "The collector's own /metrics, scraped into the archive by the http slurper \"self\" (deploy/rexmon.yaml): ingest, queues, drops, slurpers, queries, downtime sync.",
+    'The collector\'s own /metrics, scraped into the archive by the http slurper "self" (deploy/rexmon.yaml): ingest, queues, drops, slurpers, queries, downtime sync.',
     ['collector'],
     [
       timeseries(
@@ -279,7 +353,11 @@ function collectorHealth() {
       timeseries(
         'Query latency (mean)',
         { h: 8, w: 12, x: 0, y: 16 },
-        [q('A', `rexmon_query_seconds_sum{${j}}`, { hide: true }), q('B', `rexmon_query_seconds_count{${j}}`, { hide: true }), math('C', '$A / $B')],
+        [
+          q('A', `rexmon_query_seconds_sum{${j}}`, { fn: 'rate', hide: true }),
+          q('B', `rexmon_query_seconds_count{${j}}`, { fn: 'rate', hide: true }),
+          math('C', '$A / $B'),
+        ],
         's',
         { min: 0, displayName: 'mean /api/v1/query time' },
       ),

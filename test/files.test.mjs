@@ -23,12 +23,51 @@ const grafanaEnv = compose.services.grafana.environment;
 
 // Panel types Grafana 12 ships (public/app/plugins/panel) — no external panel plugin is installed.
 const GRAFANA_PANELS = new Set([
-  'alertlist', 'annolist', 'barchart', 'bargauge', 'candlestick', 'canvas', 'dashlist', 'datagrid', 'flamegraph', 'gauge',
-  'geomap', 'gettingstarted', 'heatmap', 'histogram', 'logs', 'news', 'nodeGraph', 'piechart', 'stat', 'state-timeline',
-  'status-history', 'table', 'text', 'timeseries', 'traces', 'trend', 'welcome', 'xychart', 'row',
+  'alertlist',
+  'annolist',
+  'barchart',
+  'bargauge',
+  'candlestick',
+  'canvas',
+  'dashlist',
+  'datagrid',
+  'flamegraph',
+  'gauge',
+  'geomap',
+  'gettingstarted',
+  'heatmap',
+  'histogram',
+  'logs',
+  'news',
+  'nodeGraph',
+  'piechart',
+  'stat',
+  'state-timeline',
+  'status-history',
+  'table',
+  'text',
+  'timeseries',
+  'traces',
+  'trend',
+  'welcome',
+  'xychart',
+  'row',
 ]);
 // Grafana's own variables, usable in any query (README "Run with Grafana" says which rexmon reads).
-const GRAFANA_VARS = new Set(['__interval', '__interval_ms', '__range', '__range_s', '__range_ms', '__rate_interval', '__from', '__to', '__dashboard', '__org', '__user', '__timeFilter']);
+const GRAFANA_VARS = new Set([
+  '__interval',
+  '__interval_ms',
+  '__range',
+  '__range_s',
+  '__range_ms',
+  '__rate_interval',
+  '__from',
+  '__to',
+  '__dashboard',
+  '__org',
+  '__user',
+  '__timeFilter',
+]);
 
 const DS_REF = { type: plugin.id, uid: 'rexmon' };
 
@@ -93,7 +132,19 @@ describe('alerting files', () => {
   const all = (key) => files.flatMap(([f, d]) => (d[key] ?? []).map((x) => [f, x]));
 
   test('apiVersion 1 and only the keys Grafana reads', () => {
-    const keys = new Set(['apiVersion', 'groups', 'contactPoints', 'policies', 'templates', 'muteTimes', 'deleteRules', 'deleteContactPoints', 'resetPolicies', 'deleteTemplates', 'deleteMuteTimes']);
+    const keys = new Set([
+      'apiVersion',
+      'groups',
+      'contactPoints',
+      'policies',
+      'templates',
+      'muteTimes',
+      'deleteRules',
+      'deleteContactPoints',
+      'resetPolicies',
+      'deleteTemplates',
+      'deleteMuteTimes',
+    ]);
     for (const [f, d] of files) {
       assert.equal(d.apiVersion, 1, f);
       for (const k of Object.keys(d)) assert.ok(keys.has(k), `${f}: unknown key ${k}`);
@@ -103,7 +154,8 @@ describe('alerting files', () => {
   test('every $ is an environment variable the grafana service sets, or a literal $$', () => {
     for (const [f] of files) {
       const text = read(`alerts/${f}`).replace(/^\s*#.*$/gm, '');
-      for (const m of text.replace(/\$\$/g, '').matchAll(/\$\{?(\w*)/g)) assert.ok(m[1] in grafanaEnv, `${f}: $${m[1]} is no variable of the grafana service (write $$ for a literal $)`);
+      for (const m of text.replace(/\$\$/g, '').matchAll(/\$\{?(\w*)/g))
+        assert.ok(m[1] in grafanaEnv, `${f}: $${m[1]} is no variable of the grafana service (write $$ for a literal $)`);
     }
   });
 
@@ -116,7 +168,8 @@ describe('alerting files', () => {
       assert.match(g.interval, /^\d+[smh]$/);
       for (const r of g.rules) {
         const at = `${f} ${r.uid}`;
-        for (const k of ['uid', 'title', 'condition', 'data', 'for', 'noDataState', 'execErrState', 'labels', 'annotations']) assert.ok(r[k] !== undefined, `${at}: needs ${k}`);
+        for (const k of ['uid', 'title', 'condition', 'data', 'for', 'noDataState', 'execErrState', 'labels', 'annotations'])
+          assert.ok(r[k] !== undefined, `${at}: needs ${k}`);
         assert.ok(r.uid.length <= 40 && /^[a-zA-Z0-9_-]+$/.test(r.uid), `${at}: uid`);
         assert.ok(!uids.has(r.uid), `${at}: duplicate uid`);
         uids.add(r.uid);
@@ -160,7 +213,8 @@ describe('dashboards', () => {
   test('the four dashboards, equal to what dashboards/generate.mjs makes', async () => {
     assert.deepEqual(files.sort(), ['collector-health.json', 'data-handling.json', 'hosts.json', 'overview.json']);
     const { render } = await import(path.join(root, 'dashboards/generate.mjs'));
-    for (const [f, text] of Object.entries(render())) assert.equal(read(`dashboards/${f}`), text, `${f} differs from the generator: run node dashboards/generate.mjs`);
+    for (const [f, text] of Object.entries(render()))
+      assert.equal(read(`dashboards/${f}`), text, `${f} differs from the generator: run node dashboards/generate.mjs`);
   });
 
   for (const f of files) {
@@ -252,7 +306,13 @@ describe('docker-compose.yml and the Dockerfile', () => {
     const df = read('Dockerfile');
     const stages = df.split(/^FROM /m).slice(1);
     const final = stages[stages.length - 1];
-    const aptOf = (text) => [...text.matchAll(/apt-get install[^\n]*?((?:\s+(?:-\S+|[a-z0-9.+-]+))+)/g)].flatMap((m) => m[1].trim().split(/\s+/).filter((w) => !w.startsWith('-')));
+    const aptOf = (text) =>
+      [...text.matchAll(/apt-get install[^\n]*?((?:\s+(?:-\S+|[a-z0-9.+-]+))+)/g)].flatMap((m) =>
+        m[1]
+          .trim()
+          .split(/\s+/)
+          .filter((w) => !w.startsWith('-')),
+      );
     const ensured = (f) => [...read(f).matchAll(/^ensure_apt (.+)$/gm)].flatMap((m) => m[1].trim().split(/\s+/));
     const runtime = ensured('scripts/start.sh');
     assert.ok(runtime.length > 0);
@@ -260,11 +320,15 @@ describe('docker-compose.yml and the Dockerfile', () => {
     // .ci/run → npm test → scripts/test-all.sh: its packages are in the image or test-only, said here.
     const testOnly = new Set(['postgresql', 'prometheus-alertmanager', 'prometheus', 'prometheus-node-exporter', 'collectd-core']);
     assert.match(read('.ci/run'), /npm test/);
-    for (const p of ensured('scripts/test-all.sh')) assert.ok(aptOf(final).includes(p) || testOnly.has(p), `${p} (scripts/test-all.sh) is neither in the image nor listed as test-only`);
+    for (const p of ensured('scripts/test-all.sh'))
+      assert.ok(aptOf(final).includes(p) || testOnly.has(p), `${p} (scripts/test-all.sh) is neither in the image nor listed as test-only`);
     // ensure_npm: Node ≥ the engines field, npm ci; start.sh: the collector's build.
     const node = /^node:(\d+)-bookworm/.exec(stages[0]);
     assert.ok(node && Number(node[1]) >= Number(/\d+/.exec(JSON.parse(read('package.json')).engines.node)[0]), 'Debian 12 with Node ≥ engines');
-    assert.ok(stages.every((s) => s.startsWith(`node:${node[1]}-bookworm`)), 'one base in every stage');
+    assert.ok(
+      stages.every((s) => s.startsWith(`node:${node[1]}-bookworm`)),
+      'one base in every stage',
+    );
     assert.match(read('scripts/ensure-deps.sh'), /npm ci/);
     assert.match(df, /RUN npm ci/);
     assert.match(read('scripts/start.sh'), /npm run --silent build -w collector/);
@@ -279,7 +343,9 @@ describe('docker-compose.yml and the Dockerfile', () => {
     try {
       const out = path.join(dir, 'rexmon.yaml');
       const token = 'a-test-viewer-token-0123456789';
-      execFileSync('node', [path.join(root, 'deploy/render-config.mjs'), path.join(root, 'deploy/rexmon.yaml'), out], { env: { ...process.env, REXMON_VIEWER_TOKEN: token } });
+      execFileSync('node', [path.join(root, 'deploy/render-config.mjs'), path.join(root, 'deploy/rexmon.yaml'), out], {
+        env: { ...process.env, REXMON_VIEWER_TOKEN: token },
+      });
       const cfg = YAML.parse(readFileSync(out, 'utf8'));
       const sha = execFileSync('sha256sum', { input: token }).toString().split(' ')[0];
       assert.deepEqual(cfg.auth.tokens, [{ name: 'grafana', role: 'viewer', sha256: sha }]);
@@ -289,7 +355,10 @@ describe('docker-compose.yml and the Dockerfile', () => {
       const check = spawnSync('node', [path.join(root, 'collector/bin/rexmon.js'), 'check-config', out], { encoding: 'utf8' });
       assert.equal(check.status, 0, check.stderr);
       for (const bad of ['', 'short', 'has space in it 0123456789']) {
-        const r = spawnSync('node', [path.join(root, 'deploy/render-config.mjs'), path.join(root, 'deploy/rexmon.yaml'), out], { env: { ...process.env, REXMON_VIEWER_TOKEN: bad }, encoding: 'utf8' });
+        const r = spawnSync('node', [path.join(root, 'deploy/render-config.mjs'), path.join(root, 'deploy/rexmon.yaml'), out], {
+          env: { ...process.env, REXMON_VIEWER_TOKEN: bad },
+          encoding: 'utf8',
+        });
         assert.equal(r.status, 2, `token ${JSON.stringify(bad)}`);
         assert.match(r.stderr, /REXMON_VIEWER_TOKEN/);
       }

@@ -33,11 +33,11 @@ var ruleExpect = map[string]struct {
 	labels []string
 	fires  []string // label-set strings of the firing instances
 }{
-	"rexmon-host-no-data":       {[]string{"host"}, []string{`{host="fnpc3099"}`}},
-	"rexmon-host-disk-full":     {[]string{"host", "mount"}, []string{`{host="stor01", mount="/data"}`}},
+	"rexmon-host-no-data":       {[]string{"host"}, []string{"host=fnpc3099"}},
+	"rexmon-host-disk-full":     {[]string{"host", "mount"}, []string{"host=stor01, mount=/data"}},
 	"rexmon-host-load-high":     {[]string{"host"}, nil},
-	"rexmon-dh-error-rate":      {[]string{"service"}, []string{`{service="dcache"}`}},
-	"rexmon-collector-dropping": {[]string{"job", "source", "reason"}, []string{`{job="rexmon", reason="queue_full", source="graphite-udp"}`}},
+	"rexmon-dh-error-rate":      {[]string{"service"}, []string{"service=dcache"}},
+	"rexmon-collector-dropping": {[]string{"job", "source", "reason"}, []string{"job=rexmon, reason=queue_full, source=graphite-udp"}},
 }
 
 type ruleQuery struct {
@@ -306,8 +306,9 @@ func TestAlertRulesThroughThePlugin(t *testing.T) {
 					t.Fatalf("%s: relativeTimeRange %+v", q.RefID, q.RelativeTimeRange)
 				}
 				now := time.Now()
+				qt, _ := q.Model["queryType"].(string)
 				dq := backend.DataQuery{
-					RefID: q.RefID, JSON: mustJSON(q.Model), Interval: time.Second, MaxDataPoints: 43200,
+					RefID: q.RefID, QueryType: qt, JSON: mustJSON(q.Model), Interval: time.Second, MaxDataPoints: 43200,
 					TimeRange: backend.TimeRange{From: now.Add(-time.Duration(q.RelativeTimeRange.From) * time.Second), To: now.Add(-time.Duration(q.RelativeTimeRange.To) * time.Second)},
 				}
 				resp, err := e.queryData(ctx, map[string]string{"FromAlert": "true"}, dq)

@@ -149,7 +149,7 @@ func TestDashboardQueriesThroughThePlugin(t *testing.T) {
 					if len(unknown) > 0 {
 						t.Fatalf("uses undefined variables %v", unknown)
 					}
-					resp, err := e.queryData(ctx, nil, backend.DataQuery{RefID: "Anno", JSON: mustJSON(q), TimeRange: tr, Interval: 30 * time.Second, MaxDataPoints: 1000})
+					resp, err := e.queryData(ctx, nil, backend.DataQuery{RefID: "Anno", QueryType: queryType(q), JSON: mustJSON(q), TimeRange: tr, Interval: 30 * time.Second, MaxDataPoints: 1000})
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -193,7 +193,7 @@ func checkPanel(ctx context.Context, t *testing.T, e *env, p dashPanel, vars map
 		if h, _ := tg["hide"].(bool); h {
 			hidden[ref] = true
 		}
-		queries = append(queries, backend.DataQuery{RefID: ref, JSON: mustJSON(q), TimeRange: tr, Interval: 30 * time.Second, MaxDataPoints: 1000})
+		queries = append(queries, backend.DataQuery{RefID: ref, QueryType: queryType(q), JSON: mustJSON(q), TimeRange: tr, Interval: 30 * time.Second, MaxDataPoints: 1000})
 	}
 	if len(queries) == 0 {
 		t.Fatal("no rexmon query")
@@ -245,6 +245,13 @@ func checkPanel(ctx context.Context, t *testing.T, e *env, p dashPanel, vars map
 	}
 }
 
+// queryType is what Grafana copies from the query's JSON into DataQuery.QueryType.
+func queryType(q any) string {
+	m, _ := q.(map[string]any)
+	s, _ := m["queryType"].(string)
+	return s
+}
+
 func labelSetStrings(frames data.Frames) []string {
 	var out []string
 	for _, l := range seriesLabels(frames) {
@@ -288,10 +295,11 @@ func TestSelfScrapeFillsTheArchive(t *testing.T) {
 	for {
 		var names []string
 		err := e.col.api("GET", "/api/v1/label/__name__/values?match=%7Bjob%3D%22rexmon%22%7D", viewerToken, nil, &names)
-		if err == nil && containsStr(names, "rexmon_series") && containsStr(names, "nodejs_heap_size_used_bytes") {
-			var res seriesAnswer
-			q := "/api/v1/series?match=" + "rexmon_slurper_runs_total%7Bslurper%3D%22self%22%2Cresult%3D%22ok%22%7D"
-			if err := e.col.api("GET", q, viewerToken, nil, &res.Series); err == nil && len(res.Series) == 1 {
+		// Never seeded: only the scrape can have stored them.
+		if err == nil && containsStr(names, "rexmon_series") && containsStr(names, "rexmon_nodejs_heap_size_used_bytes") {
+			var slurpers []string
+			q := "/api/v1/label/slurper/values?match=" + "rexmon_slurper_runs_total%7Bjob%3D%22rexmon%22%2Cresult%3D%22ok%22%7D"
+			if err := e.col.api("GET", q, viewerToken, nil, &slurpers); err == nil && containsStr(slurpers, "self") {
 				return
 			}
 		}

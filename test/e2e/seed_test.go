@@ -4,7 +4,7 @@ package e2e
 //   hosts (the host slurper's series): fnpc3001, fnpc3002, stor01 reporting; fnpc3099 silent for the last hour
 //     host_cpu_percent{mode} host_memory_bytes{state} host_load1|5|15 host_disk_bytes{mount,state}
 //     host_network_bytes_per_second{device,direction}
-//   data handling (the names README "Run with Grafana" documents), raw totals stored as rates:
+//   data handling (the names README "Run with Grafana" documents), totals stored raw:
 //     dh_transfer_bytes_total{service,experiment,direction} dh_queue_length{service,queue} dh_errors_total{service,kind}
 //   the collector's own figures as its self-scrape stores them (job="rexmon"), for the hours before this run
 // plus downtimes (planned and unplanned, on hosts and services, one upcoming) and data-handling events.
@@ -80,8 +80,9 @@ func seedSamples(i int, ts int64, lastHour bool) []sample {
 		add("host_network_bytes_per_second", 2e6+1e6*wave, l("host", h, "device", "eth0", "direction", "rx"))
 		add("host_network_bytes_per_second", 1e6+5e5*wave, l("host", h, "device", "eth0", "direction", "tx"))
 	}
-	// Raw totals growing at a steady rate per second: stored as that rate (rrd.rules *_total → counter).
-	total := func(ratePerSecond float64) float64 { return 1e6 + ratePerSecond*60*float64(i) }
+	// Totals growing at a steady rate per second, whole numbers (rexmon_*_total are stored as DERIVE,
+	// which takes integers only; dh_*_total are stored raw and read with fn=rate).
+	total := func(ratePerSecond float64) float64 { return math.Round(1e6 + ratePerSecond*60*float64(i)) }
 	for si, s := range dhServices {
 		exps := []string{"nova", "minerva"}
 		if s == "sam" {
@@ -108,7 +109,7 @@ func seedSamples(i int, ts int64, lastHour bool) []sample {
 	add("rexmon_samples_dropped_total", total(0.2), job("source", "graphite-udp", "reason", "queue_full"))
 	add("rexmon_samples_rejected_total", total(0.05), job("reason", "out_of_order"))
 	add("rexmon_slurper_runs_total", total(1.0/60), job("slurper", "host", "result", "ok"))
-	add("rexmon_slurper_errors_total", total(0.001), job("slurper", "enstore", "kind", "exit_code"))
+	add("rexmon_slurper_errors_total", total(1.0/60), job("slurper", "enstore", "kind", "exit_code"))
 	add("rexmon_query_seconds_sum", total(0.02), job())
 	add("rexmon_query_seconds_count", total(2), job())
 	add("rexmon_downtime_target_up", 1, job("target", "grafana"))
