@@ -149,29 +149,53 @@ function overview() {
   return dashboard(
     'rexmon-overview',
     'rexmon: Overview',
-    'At a glance: a tile per data-handling service and per host against its thresholds (green, amber, red), and the downtimes running or coming.',
+    'At a glance: a tile per data-handling service and per host against its thresholds (green, amber, red), beside a blue tile per scope in downtime now, and the downtimes running or coming.',
     ['overview'],
     [
-      row('Services', 0),
+      row('At a glance', 0),
       stat(
         'Errors per second, by service',
-        { h: 5, w: 12, x: 0, y: 1 },
+        { h: 5, w: 8, x: 0, y: 1 },
         [q('A', 'dh_errors_total{service=~".+"}', { fn: 'rate', agg: 'sum', by: ['service'], legendFormat: '{{service}}' })],
         'reqps',
         thresholds(0.05, 0.5),
       ),
       stat(
         'Longest queue, by service',
-        { h: 5, w: 12, x: 12, y: 1 },
+        { h: 5, w: 8, x: 8, y: 1 },
         [q('A', 'dh_queue_length{service=~".+"}', { agg: 'max', by: ['service'], legendFormat: '{{service}}' })],
         'short',
         thresholds(100, 1000),
       ),
-      row('Hosts', 6),
-      stat('Load (5 min), by host', { h: 5, w: 12, x: 0, y: 7 }, [q('A', 'host_load5{host=~".+"}', { legendFormat: '{{host}}' })], 'short', thresholds(8, 16)),
+      // Beside the tiles: one blue tile per scope in downtime now, so a red tile there reads as "expected".
+      panel(
+        'stat',
+        'In downtime now',
+        { h: 10, w: 8, x: 16, y: 1 },
+        [{ refId: 'A', datasource: DS, queryType: 'downtimes', format: 'table', kind: '', expr: '' }],
+        { color: { mode: 'fixed', fixedColor: 'blue' }, noValue: 'nothing in downtime' },
+        {
+          reduceOptions: { values: true, calcs: [], fields: '/^match$/' },
+          colorMode: 'background',
+          graphMode: 'none',
+          textMode: 'value',
+          orientation: 'auto',
+          justifyMode: 'auto',
+        },
+        {
+          description: 'Scopes of the downtimes running now (planned and unplanned); the table below has who, why and until when.',
+          transformations: [
+            {
+              id: 'filterByValue',
+              options: { type: 'include', match: 'all', filters: [{ fieldName: 'state', config: { id: 'equal', options: { value: 'active' } } }] },
+            },
+          ],
+        },
+      ),
+      stat('Load (5 min), by host', { h: 5, w: 8, x: 0, y: 6 }, [q('A', 'host_load5{host=~".+"}', { legendFormat: '{{host}}' })], 'short', thresholds(8, 16)),
       stat(
-        'Disk used, worst mount by host',
-        { h: 5, w: 12, x: 12, y: 7 },
+        'Disk used, by host and mount',
+        { h: 5, w: 8, x: 8, y: 6 },
         [
           q('A', 'host_disk_bytes{state="used"}', { agg: 'sum', by: ['host', 'mount'], hide: true }),
           q('B', 'host_disk_bytes{state="total"}', { agg: 'sum', by: ['host', 'mount'], hide: true }),
@@ -181,11 +205,11 @@ function overview() {
         thresholds(80, 90),
         { max: 100, min: 0, displayName: '${__field.labels.host} ${__field.labels.mount}' },
       ),
-      row('Downtimes', 12),
+      row('Downtimes', 11),
       panel(
         'table',
         'Active and upcoming downtimes',
-        { h: 8, w: 24, x: 0, y: 13 },
+        { h: 8, w: 24, x: 0, y: 12 },
         [{ refId: 'A', datasource: DS, queryType: 'downtimes', format: 'table', kind: '', expr: '' }],
         {},
         { showHeader: true, cellHeight: 'sm', sortBy: [{ displayName: 'start', desc: false }] },

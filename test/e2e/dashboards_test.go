@@ -19,7 +19,22 @@ import (
 )
 
 type dashPanel struct {
-	ID         int              `json:"id"`
+	ID              int              `json:"id"`
+	Transformations []struct {
+		ID      string `json:"id"`
+		Options struct {
+			Type    string `json:"type"`
+			Filters []struct {
+				FieldName string `json:"fieldName"`
+				Config    struct {
+					ID      string `json:"id"`
+					Options struct {
+						Value string `json:"value"`
+					} `json:"options"`
+				} `json:"config"`
+			} `json:"filters"`
+		} `json:"options"`
+	} `json:"transformations"`
 	Type       string           `json:"type"`
 	Title      string           `json:"title"`
 	Datasource map[string]any   `json:"datasource"`
@@ -212,9 +227,9 @@ func checkPanel(ctx context.Context, t *testing.T, e *env, p dashPanel, vars map
 			t.Fatalf("%s: %v (%s)", q.RefID, err, q.JSON)
 		}
 		got[q.RefID] = r.Frames
-		if p.Type == "table" {
-			if rowCount(r.Frames) == 0 {
-				t.Fatalf("%s: empty table (%s)", q.RefID, q.JSON)
+		if queryFormat(q.JSON) == "table" {
+			if n := filteredRows(t, p, r.Frames); n == 0 {
+				t.Fatalf("%s: no rows left for the panel (%s)", q.RefID, q.JSON)
 			}
 			continue
 		}
@@ -243,6 +258,46 @@ func checkPanel(ctx context.Context, t *testing.T, e *env, p dashPanel, vars map
 			t.Errorf("%s is hidden and no expression reads it: the panel would not show it", ref)
 		}
 	}
+}
+
+func queryFormat(b json.RawMessage) string {
+	var m struct {
+		Format string `json:"format"`
+	}
+	_ = json.Unmarshal(b, &m)
+	return m.Format
+}
+
+// filteredRows counts the table rows the panel keeps after its filterByValue transformations
+// (include, all filters, "equal" on a string field: what the dashboards use).
+func filteredRows(t *testing.T, p dashPanel, frames data.Frames) int {
+	n := 0
+	for _, f := range frames {
+		rows, _ := f.RowLen()
+	row:
+		for i := 0; i < rows; i++ {
+			for _, tr := range p.Transformations {
+				if tr.ID != "filterByValue" {
+					continue
+				}
+				if tr.Options.Type != "include" {
+					t.Fatalf("filterByValue %q not evaluated by this test", tr.Options.Type)
+				}
+				for _, flt := range tr.Options.Filters {
+					k := fieldIndex(f, flt.FieldName)
+					if k < 0 || flt.Config.ID != "equal" {
+						t.Fatalf("filter on %q (%s): no such field or not an equal filter; fields %v", flt.FieldName, flt.Config.ID, fieldNames(f))
+					}
+					v, _ := f.Fields[k].ConcreteAt(i)
+					if s, _ := v.(string); s != flt.Config.Options.Value {
+						continue row
+					}
+				}
+			}
+			n++
+		}
+	}
+	return n
 }
 
 // queryType is what Grafana copies from the query's JSON into DataQuery.QueryType.
