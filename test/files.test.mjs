@@ -5,7 +5,7 @@
 // Run: node --test test/  (npm test runs it)
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readFileSync, readdirSync, mkdtempSync, rmSync, realpathSync } from 'node:fs';
+import { readFileSync, readdirSync, mkdtempSync, rmSync, realpathSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -336,6 +336,16 @@ describe('docker-compose.yml and the Dockerfile', () => {
     const user = [...final.matchAll(/^USER (\S+)/gm)].pop();
     assert.ok(user && user[1] !== 'root' && user[1] !== '0', 'runs as a non-root user');
     assert.match(final, /HEALTHCHECK[\s\S]*\/readyz/);
+  });
+
+  test('the container scripts parse as POSIX sh (the image runs them with /bin/sh, dash on Debian) and are executable', () => {
+    for (const f of ['deploy/collector-entrypoint.sh', 'deploy/grafana-init.sh']) {
+      const r = spawnSync('sh', ['-n', path.join(root, f)], { encoding: 'utf8' });
+      assert.equal(r.status, 0, `${f}: ${r.stderr}`);
+      assert.match(read(f), /^#!\/bin\/sh\n/, `${f}: #!/bin/sh`);
+      assert.ok(statSync(path.join(root, f)).mode & 0o100, `${f} is executable`);
+    }
+    assert.ok(compose.services['grafana-init'].entrypoint[0] === '/opt/rexmon/deploy/grafana-init.sh');
   });
 
   test('deploy/render-config.mjs completes deploy/rexmon.yaml into a config the collector accepts; a bad token is refused by name', () => {
