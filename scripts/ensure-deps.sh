@@ -22,6 +22,12 @@ ensure_npm() {
   local stamp=node_modules/.rexmon-lock.sha256 want
   want=$(sha256sum package-lock.json | cut -d' ' -f1)
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    # A linked node_modules (a git worktree sharing another checkout's install): npm ci would empty the
+    # link's target, which others use, before replacing the link. Never reinstall through a link.
+    if [ -L node_modules ]; then
+      echo "node_modules is a link to $(readlink node_modules), installed from another package-lock.json: not reinstalling through it (npm ci would empty it); run npm ci where it points" >&2
+      return 0
+    fi
     npm ci --no-audit --no-fund
     echo "$want" > "$stamp"
   fi

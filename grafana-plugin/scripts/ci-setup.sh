@@ -16,6 +16,9 @@ stamp=node_modules/.rexmon-lock.sha256
 want=$(sha256sum package-lock.json | cut -d' ' -f1)
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   echo "ci-setup: node_modules matches package-lock.json"
+elif [ -L node_modules ]; then
+  # A linked node_modules (a git worktree sharing an install): npm ci would empty the link's target.
+  echo "ci-setup: node_modules is a link to $(readlink node_modules) installed from another lock: not reinstalling through it" >&2
 else
   npm ci --no-audit --no-fund
   echo "$want" > "$stamp"
