@@ -179,7 +179,7 @@ const slurper = z.discriminatedUnion('type', [
       ...schedule,
       /** Each is asked with `-name` (and `-pool` when given); `timeout` is per call. */
       schedds: z
-        .array(z.union([condorName.transform((name) => ({ name, pool: undefined })), z.object({ name: condorName, pool: condorName.optional() }).strict()]))
+        .array(z.preprocess((v) => (typeof v === 'string' ? { name: v } : v), z.object({ name: condorName, pool: condorName.optional() }).strict()))
         .min(1),
       /** Central managers whose slots condor_status lists (`-pool`). */
       pools: z.array(condorName).default([]),

@@ -3,7 +3,7 @@
 // ClassAds are counted as they stream in; only the counts are kept. A call that fails writes nothing of
 // its partial output: its series get a gap, `condor_up`/`condor_pool_up` 0 and `condor_poll_errors` 1.
 import { SlurperConfig } from '../../config/schema.js';
-import { checkLabelValue, Labels, Sample, seriesKey } from '../../model/series.js';
+import { checkLabelValue, Labels, Sample } from '../../model/series.js';
 import { CallFailure, runJson } from './run.js';
 
 export type CondorConfig = Extract<SlurperConfig, { type: 'condor' }>;
@@ -30,17 +30,30 @@ export interface CondorProblem {
   failed: boolean;
 }
 
+export interface CallStats {
+  command: CondorProblem['command'];
+  schedd?: string;
+  pool?: string;
+  ads: number;
+  maxHeld: number;
+  failure?: CallFailure;
+}
+
 type Counts = Map<string, { labels: Labels; value: number }>;
 
+// A cheap key (seriesKey sorts and quotes, per ClassAd that is most of the time): each series name is
+// made in one place, so its labels always come in the same order; values with control characters never get here.
+const keyOf = (name: string, labels: Labels) => `${name}\u0000${Object.values(labels).join('\u0000')}`;
+
 function add(m: Counts, name: string, labels: Labels, v: number) {
-  const k = seriesKey(name, labels);
+  const k = keyOf(name, labels);
   const e = m.get(k);
   if (e) e.value += v;
   else m.set(k, { labels: { ...labels, __name__: name }, value: v });
 }
 
 function min(m: Counts, name: string, labels: Labels, v: number) {
-  const k = seriesKey(name, labels);
+  const k = keyOf(name, labels);
   const e = m.get(k);
   if (!e) m.set(k, { labels: { ...labels, __name__: name }, value: v });
   else if (v < e.value) e.value = v;
@@ -100,7 +113,11 @@ export class CondorSlurper {
     return ok;
   }
 
+  /** The calls of the last collect(): ClassAds read and the most characters held for one (for tests and bench/). */
+  calls: CallStats[] = [];
+
   async collect(now = Math.floor(Date.now() / 1000)): Promise<{ samples: Sample[]; problems: CondorProblem[] }> {
+    this.calls = [];
     const samples: Sample[] = [];
     const problems: CondorProblem[] = [];
     const out = (name: string, labels: Labels, value: number) => samples.push({ name, labels, value, time: now });
@@ -152,6 +169,7 @@ export class CondorSlurper {
     onAd: (ad: Record<string, unknown>) => void,
   ) {
     return runJson(argv, { timeoutSeconds: this.c.timeout, env: this.c.env }, onAd).then((r) => {
+      this.calls.push({ command, ...target, ads: r.ads, maxHeld: r.maxHeld, failure: r.failure });
       if (r.failure) problems.push({ kind: r.failure, count: 1, target, command, message: r.message!, failed: true });
       return r;
     });

@@ -8,7 +8,8 @@ export class JsonStreamError extends Error {
 }
 
 const WS = new Set([0x20, 0x09, 0x0a, 0x0d]);
-const STRING_STOP = /["\\]/g;
+const CHARS = ['"', '\\', '{', '}', '[', ']'];
+const [QUOTE, BACKSLASH, OPEN, CLOSE, OPEN_ARRAY, CLOSE_ARRAY] = [0, 1, 2, 3, 4, 5];
 
 export class ObjectArraySplitter {
   /** Where we are at nesting depth 0: before `[`, after `[`, after `,`, after an object, after `]`. */
@@ -38,6 +39,16 @@ export class ObjectArraySplitter {
       this.escaped = false;
       i = 1;
     }
+    // Where each character we look for occurs next (indexOf is far faster than a loop or a regex here);
+    // a position is searched again only once the scan has passed it.
+    const at = [-1, -1, -1, -1, -1, -1];
+    const next = (k: number, from: number) => {
+      if (at[k] < from) {
+        const p = chunk.indexOf(CHARS[k], from);
+        at[k] = p < 0 ? n : p;
+      }
+      return at[k];
+    };
     while (i < n) {
       if (this.depth === 0) {
         const c = chunk.charCodeAt(i);
@@ -57,25 +68,24 @@ export class ObjectArraySplitter {
         continue;
       }
       if (this.inString) {
-        STRING_STOP.lastIndex = i;
-        const m = STRING_STOP.exec(chunk);
-        if (!m) {
-          i = n;
-          break;
-        }
-        i = m.index;
-        if (chunk[i] === '\\') {
-          if (i + 1 < n) i += 2;
+        const q = next(QUOTE, i);
+        const b = next(BACKSLASH, i);
+        if (b < q) {
+          // An escape: skip the escaped character (maybe the first of the next chunk).
+          if (b + 1 < n) i = b + 2;
           else {
             this.escaped = true;
             i = n;
           }
-        } else {
+        } else if (q < n) {
           this.inString = false;
-          i++;
-        }
+          i = q + 1;
+        } else i = n;
         continue;
       }
+      // Jump to the next character that matters (most of a ClassAd is names, numbers and indentation).
+      i = Math.min(next(QUOTE, i), next(OPEN, i), next(CLOSE, i), next(OPEN_ARRAY, i), next(CLOSE_ARRAY, i));
+      if (i >= n) break;
       const ch = chunk[i];
       if (ch === '"') this.inString = true;
       else if (ch === '{' || ch === '[') this.depth++;
