@@ -41,19 +41,15 @@ export interface CallStats {
 
 type Counts = Map<string, { labels: Labels; value: number }>;
 
-// A cheap key (seriesKey sorts and quotes, per ClassAd that is most of the time): each series name is
-// made in one place, so its labels always come in the same order; values with control characters never get here.
-const keyOf = (name: string, labels: Labels) => `${name}\u0000${Object.values(labels).join('\u0000')}`;
-
-function add(m: Counts, name: string, labels: Labels, v: number) {
-  const k = keyOf(name, labels);
+// `k` is the series' key within one answer, made by the caller from the label values (seriesKey sorts and
+// quotes: per ClassAd that was most of the time); values with control characters never get this far.
+function add(m: Counts, k: string, name: string, labels: Labels, v: number) {
   const e = m.get(k);
   if (e) e.value += v;
   else m.set(k, { labels: { ...labels, __name__: name }, value: v });
 }
 
-function min(m: Counts, name: string, labels: Labels, v: number) {
-  const k = keyOf(name, labels);
+function min(m: Counts, k: string, name: string, labels: Labels, v: number) {
   const e = m.get(k);
   if (!e) m.set(k, { labels: { ...labels, __name__: name }, value: v });
   else if (v < e.value) e.value = v;
@@ -85,13 +81,26 @@ export class CondorSlurper {
   private readonly historyUntil = new Map<string, number>();
   private readonly labelOk = new Map<string, boolean>();
 
-  constructor(private readonly c: CondorConfig) {}
+  /** Per rule: attribute value → experiment ('' when the regex does not match). */
+  private readonly experiments: Map<string, string>[];
+
+  constructor(private readonly c: CondorConfig) {
+    this.experiments = c.experiment.rules.map(() => new Map());
+  }
 
   experimentOf(ad: Record<string, unknown>): string {
-    for (const r of this.c.experiment.rules) {
+    for (let i = 0; i < this.c.experiment.rules.length; i++) {
+      const r = this.c.experiment.rules[i];
       const v = ad[r.attribute];
       if (typeof v !== 'string') continue;
-      const e = r.regex.exec(v)?.groups?.experiment;
+      // A queue has few distinct groups: remember each answer rather than run the regex per ClassAd.
+      const memo = this.experiments[i];
+      let e = memo.get(v);
+      if (e === undefined) {
+        e = r.regex.exec(v)?.groups?.experiment ?? '';
+        if (memo.size > 100000) memo.clear();
+        memo.set(v, e);
+      }
       if (e) return e;
     }
     return this.c.experiment.fallback;
@@ -224,22 +233,22 @@ export class CondorSlurper {
         }
       }
       const e = { schedd, experiment };
-      add(counts, 'condor_jobs', { ...e, user, state }, 1);
+      add(counts, `j\0${experiment}\0${user}\0${state}`, 'condor_jobs', { ...e, user, state }, 1);
       if (state === 'held') {
         const code = num(ad.HoldReasonCode);
         if (code === undefined) lack.push('HoldReasonCode');
-        add(counts, 'condor_jobs_held', { ...e, reason_code: code === undefined ? 'unknown' : String(code) }, 1);
+        add(counts, `h\0${experiment}\0${code}`, 'condor_jobs_held', { ...e, reason_code: code === undefined ? 'unknown' : String(code) }, 1);
       } else if (state === 'running') {
         const cpus = num(ad.RequestCpus);
         const mem = num(ad.RequestMemory);
         if (cpus === undefined) lack.push('RequestCpus');
-        else add(counts, 'condor_running_cores', e, cpus);
+        else add(counts, `c\0${experiment}`, 'condor_running_cores', e, cpus);
         if (mem === undefined) lack.push('RequestMemory');
-        else add(counts, 'condor_requested_memory_bytes', e, mem * 1024 * 1024);
+        else add(counts, `m\0${experiment}`, 'condor_requested_memory_bytes', e, mem * 1024 * 1024);
       } else if (state === 'idle') {
         const qdate = num(ad.QDate);
         if (qdate === undefined) lack.push('QDate');
-        else min(counts, 'condor_oldest_idle_seconds', e, qdate);
+        else min(counts, `i\0${experiment}`, 'condor_oldest_idle_seconds', e, qdate);
       }
       missing.note(lack);
     });
@@ -269,12 +278,12 @@ export class CondorSlurper {
         return;
       }
       const e = { schedd, experiment };
-      add(counts, 'condor_jobs_completed', e, 1);
+      add(counts, `c\0${experiment}`, 'condor_jobs_completed', e, 1);
       const code = num(ad.ExitCode);
-      if (ad.ExitBySignal === true || (code !== undefined && code !== 0)) add(counts, 'condor_jobs_failed', e, 1);
+      if (ad.ExitBySignal === true || (code !== undefined && code !== 0)) add(counts, `f\0${experiment}`, 'condor_jobs_failed', e, 1);
       else if (code === undefined && ad.ExitBySignal === undefined) missing.note(['ExitCode']);
       // A failure series exists wherever completions do, so "no failures" reads 0, not a gap.
-      add(counts, 'condor_jobs_failed', e, 0);
+      add(counts, `f\0${experiment}`, 'condor_jobs_failed', e, 0);
     });
     if (r.failure) return undefined;
     this.report(problems, { schedd }, 'condor_history', missing, bad);
@@ -311,10 +320,10 @@ export class CondorSlurper {
           return;
         }
       }
-      add(counts, 'condor_slots', l, 1);
+      add(counts, `s\0${l.state}\0${l.activity}\0${l.slot_type}`, 'condor_slots', l, 1);
       const cpus = num(ad.Cpus);
       if (cpus === undefined) lack.push('Cpus');
-      else add(counts, 'condor_slot_cores', l, cpus);
+      else add(counts, `c\0${l.state}\0${l.activity}\0${l.slot_type}`, 'condor_slot_cores', l, cpus);
       missing.note(lack);
     });
     if (r.failure) return undefined;
