@@ -10,7 +10,7 @@ import { parse as parseYaml } from 'yaml';
 import { configSchema } from '../../config/schema.js';
 import { GraphiteMapper } from '../../ingest/graphite.js';
 import { seriesKey } from '../../model/series.js';
-import { alive, api, startCollector, tempDir, TestCollector } from '../../testing/harness.js';
+import { alive, api, startCollector, tempDir, TestCollector, waitFor } from '../../testing/harness.js';
 import { SlurperScheduler } from '../scheduler.js';
 import { CondorConfig, CondorSlurper } from './condor.js';
 
@@ -477,6 +477,39 @@ test('condor: 200,000 jobs in one poll are read as a stream (one ClassAd held at
   );
   const users = await at('condor_jobs{schedd="big",state="running"}', base, '&agg=count');
   assert.deepEqual(Object.values(users), [30], 'one series per experiment and user');
+});
+
+test('condor: configured in a collector, it runs on its interval and its series arrive', async () => {
+  await fixture('q-auto.json', [{ JobStatus: 2, Owner: 'alice', AcctGroup: 'group_nova', RequestCpus: 2, RequestMemory: 100 }]);
+  const cfg = {
+    type: 'condor',
+    name: 'c-auto',
+    interval: '1s',
+    schedds: ['auto'],
+    condorQ: [tool, 'q'],
+    condorHistory: false,
+    env: { CONDOR_FIXTURES: fx.dir },
+  };
+  const d = await startCollector({ slurpers: [cfg] });
+  try {
+    const found = await waitFor('the slurper to run twice and its series', async () => {
+      const text = await (await fetch(`${d.url}/metrics`)).text();
+      const runs = Number(/rexmon_slurper_runs_total\{slurper="c-auto",result="ok"\} (\d+)/.exec(text)?.[1] ?? 0);
+      const s = (
+        await api<{ data: { name: string; labels: Record<string, string> }[] }>(d.url, `/api/v1/series?match=${encodeURIComponent('{schedd="auto"}')}`)
+      ).body.data;
+      return runs >= 2 && s.length >= 5 ? s : undefined;
+    });
+    assert.deepEqual(found.map((x) => seriesKey(x.name, x.labels)).sort(), [
+      'condor_jobs{experiment="nova",schedd="auto",state="running",user="alice"}',
+      'condor_poll_errors{command="condor_q",schedd="auto"}',
+      'condor_requested_memory_bytes{experiment="nova",schedd="auto"}',
+      'condor_running_cores{experiment="nova",schedd="auto"}',
+      'condor_up{schedd="auto"}',
+    ]);
+  } finally {
+    await d.stop();
+  }
 });
 
 test('condor config: bad names, rules and keys are refused naming the key', () => {
