@@ -113,6 +113,39 @@ const schedule = {
   timeout: duration.default(30),
 };
 
+// HTCondor names reach argv after -name/-pool: a host, host:port or name@host, never something that reads as an option.
+const condorName = z
+  .string()
+  .max(255)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._:@-]*$/, 'expected a host name, host:port or name@host (letters, digits, . _ : @ -; not starting with -)');
+const argv = z.array(z.string().min(1)).min(1);
+const condorRule = z
+  .object({
+    /** ClassAd attribute read, e.g. AcctGroup. */
+    attribute: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'a ClassAd attribute name'),
+    /** JavaScript regex with a named group `experiment`. */
+    regex: z.string().transform((s, ctx) => {
+      try {
+        const re = new RegExp(s);
+        if (!s.includes('(?<experiment>')) ctx.addIssue({ code: 'custom', message: 'needs a named group (?<experiment>…)' });
+        return re;
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', message: `not a regex: ${(e as Error).message}` });
+        return z.NEVER;
+      }
+    }),
+  })
+  .strict();
+export const CONDOR_DEFAULTS = {
+  condorQ: ['condor_q', '-allusers', '-json', '-attributes', 'JobStatus,Owner,AcctGroup,AccountingGroup,HoldReasonCode,RequestCpus,RequestMemory,QDate'],
+  condorHistory: ['condor_history', '-json', '-attributes', 'JobStatus,Owner,AcctGroup,AccountingGroup,CompletionDate,ExitCode,ExitBySignal'],
+  condorStatus: ['condor_status', '-json', '-attributes', 'State,Activity,SlotType,Cpus'],
+  experimentRules: [
+    { attribute: 'AcctGroup', regex: '^group_(?<experiment>[^.]+)' },
+    { attribute: 'AccountingGroup', regex: '^group_(?<experiment>[^.]+)' },
+  ],
+};
+
 const slurper = z.discriminatedUnion('type', [
   z
     .object({ type: z.literal('host'), name: z.string().default('host'), ...schedule, interval: duration.default(60), prefix: z.string().default('host') })
@@ -137,6 +170,39 @@ const slurper = z.discriminatedUnion('type', [
       url: z.url(),
       format: z.enum(['prometheus', 'json', 'auto']).default('auto'),
       headers: z.record(z.string(), z.string()).default({}),
+      labels: labelMap.default({}),
+    })
+    .strict(),
+  z
+    .object({
+      type: z.literal('condor'),
+      name: z.string().min(1),
+      ...schedule,
+      /** Each is asked with `-name` (and `-pool` when given); `timeout` is per call. */
+      schedds: z
+        .array(z.preprocess((v) => (typeof v === 'string' ? { name: v } : v), z.object({ name: condorName, pool: condorName.optional() }).strict()))
+        .min(1),
+      /** Central managers whose slots condor_status lists (`-pool`). */
+      pools: z.array(condorName).default([]),
+      condorQ: argv.default(CONDOR_DEFAULTS.condorQ),
+      /** false: no completions from history. */
+      condorHistory: z.union([z.literal(false), argv]).default(CONDOR_DEFAULTS.condorHistory),
+      condorStatus: argv.default(CONDOR_DEFAULTS.condorStatus),
+      /** At most this many history ClassAds per schedd and poll (`-limit`). */
+      historyLimit: z.number().int().positive().default(100000),
+      experiment: z
+        .object({
+          rules: z.array(condorRule).prefault(CONDOR_DEFAULTS.experimentRules),
+          fallback: z
+            .string()
+            .min(1)
+            .max(200)
+            .regex(/^[^\u0000-\u001f\u007f]*$/, 'no control characters')
+            .default('unknown'),
+        })
+        .strict()
+        .prefault({}),
+      env: z.record(z.string(), z.string()).default({}),
       labels: labelMap.default({}),
     })
     .strict(),

@@ -8,6 +8,7 @@ import { Metrics } from '../metrics/metrics.js';
 import { Sample } from '../model/series.js';
 import { Pipeline } from '../pipeline/pipeline.js';
 import { runCommand } from './command.js';
+import { CondorSlurper } from './condor/condor.js';
 import { HostSlurper } from './host.js';
 import { scrapeHttp } from './http.js';
 
@@ -22,6 +23,7 @@ export class SlurperScheduler {
   private readonly timers: (NodeJS.Timeout | Cron)[] = [];
   private readonly running = new Set<string>();
   private readonly hosts = new Map<string, HostSlurper>();
+  private readonly condors = new Map<string, CondorSlurper>();
   private stopped = false;
 
   constructor(
@@ -82,6 +84,19 @@ export class SlurperScheduler {
           m.slurperErrors.inc({ slurper: c.name, kind: 'exit' });
           log.error(`exited with ${r.signal ?? r.exitCode}${r.stderr ? `: ${r.stderr.slice(-500)}` : ''}; kept ${samples.length} good line(s)`);
         }
+      } else if (c.type === 'condor') {
+        let s = this.condors.get(c.name);
+        if (!s) this.condors.set(c.name, (s = new CondorSlurper(c)));
+        const r = await s.collect();
+        samples = r.samples;
+        for (const p of r.problems) {
+          m.slurperErrors.inc({ slurper: c.name, kind: p.kind }, p.count);
+          errors += p.count;
+          log[p.failed ? 'error' : 'warn']({ ...p.target, command: p.command }, p.message);
+        }
+        // One schedd or pool failing makes the run an error; the others' series are still written.
+        if (r.problems.some((p) => p.kind === 'timeout')) result = 'timeout';
+        else if (r.problems.some((p) => p.failed)) result = 'error';
       } else {
         const r = await scrapeHttp(c.url, { timeoutSeconds: c.timeout, headers: c.headers, format: c.format });
         samples = r.samples;
