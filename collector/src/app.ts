@@ -135,6 +135,7 @@ export class Collector {
       stopping: () => this.stopping,
       startedAt: Math.floor(Date.now() / 1000),
       flush: () => this.pipeline.flush(),
+      downtimeCover: () => this.downtimes.coverAt(),
       routers: [
         this.downtimes.router({ auth: { anonymousRead, anonymousWrite: c.auth.anonymousWrite } }),
         this.events.router({ auth: { anonymousRead, anonymousWrite: c.auth.anonymousWrite } }),

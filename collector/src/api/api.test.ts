@@ -364,3 +364,35 @@ test('an explicit step is honoured up to 100,000 rows, refused with 400 beyond; 
   assert.equal(tooFine.body.error!.path, 'step');
   assert.match(tooFine.body.error!.message, /makes 172801 rows, more than the limit of 100000: use a step of at least 2 s/);
 });
+
+test('query: downtimes=true marks the series a downtime runs over now (planned before unplanned); without it, no mark; bad value is a 400', async () => {
+  const post = (body: Record<string, unknown>) =>
+    api<{ data: { id: number } }>(c.url, '/api/v1/downtimes', {
+      method: 'POST',
+      token: tokens.editor,
+      body: JSON.stringify({ author: 'alice', reason: 'disk swap', start: 'now-1m', end: '+1h', ...body }),
+    });
+  const unplanned = await post({ kind: 'unplanned', match: '{host="a"}', reason: 'power cut', end: null });
+  assert.equal(unplanned.status, 201, JSON.stringify(unplanned.body));
+  const planned = await post({ kind: 'planned', match: '{host="a",state="idle"}' });
+  assert.equal(planned.status, 201, JSON.stringify(planned.body));
+  const later = await post({ kind: 'planned', match: '{host="b"}', start: '+2h', end: '+3h' });
+  assert.equal(later.status, 201, JSON.stringify(later.body));
+  type Marked = Series & { downtime?: { id: number; kind: string; author: string; reason: string; end: number | null } };
+  const r = await api<{ data: { series: Marked[] } }>(c.url, `/api/v1/query?match=condor_jobs&from=${base}&to=${base + 300}&downtimes=true`);
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  const mark = (host: string, state: string) => r.body.data.series.find((s) => s.labels.host === host && s.labels.state === state)!.downtime;
+  assert.equal(mark('a', 'idle')?.id, planned.body.data.id, 'planned wins over unplanned');
+  assert.equal(mark('a', 'idle')?.kind, 'planned');
+  assert.ok(mark('a', 'idle')!.end! > Date.now() / 1000);
+  assert.deepEqual(mark('a', 'running'), { id: unplanned.body.data.id, kind: 'unplanned', author: 'alice', reason: 'power cut', end: null });
+  assert.equal(mark('b', 'idle'), undefined, 'a downtime that has not begun marks nothing');
+  assert.equal(mark('c', 'idle'), undefined);
+  const plain = await api<{ data: { series: Marked[] } }>(c.url, `/api/v1/query?match=condor_jobs&from=${base}&to=${base + 300}`);
+  assert.ok(plain.body.data.series.every((s) => !('downtime' in s)));
+  const bad = await api<{ error: { path: string } }>(c.url, `/api/v1/query?match=condor_jobs&downtimes=yes`);
+  assert.equal(bad.status, 400);
+  assert.equal(bad.body.error.path, 'downtimes');
+  for (const id of [unplanned.body.data.id, planned.body.data.id, later.body.data.id])
+    await api(c.url, `/api/v1/downtimes/${id}/cancel`, { method: 'POST', token: tokens.editor });
+});

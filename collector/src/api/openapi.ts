@@ -142,6 +142,13 @@ export function openapi(version: string) {
               'Per series, before agg: rate = per-second change between consecutive rows (a negative change, a counter reset, gives null; the first row is null); delta = the change between consecutive rows, sign kept',
             schema: { type: 'string', enum: ['rate', 'delta'] },
           },
+          {
+            name: 'downtimes',
+            in: 'query',
+            description:
+              'true: each series covered by a downtime running now carries `downtime` {id, kind, author, reason, end} (planned before unplanned), so a tile can show "in downtime" instead of red',
+            schema: { type: 'string', enum: ['true', 'false'], default: 'false' },
+          },
         ],
         responses: {
           200: ok({

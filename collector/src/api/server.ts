@@ -4,9 +4,9 @@ import { Logger } from 'pino';
 import { Principal, Role, ROLE_RANK, TokenStore } from '../auth/tokens.js';
 import { Catalog, labelNamesOf, labelValuesOf, SeriesEntry } from '../catalog/catalog.js';
 import { Metrics } from '../metrics/metrics.js';
-import { checkLabelName, checkSample, Sample, ValidationError } from '../model/series.js';
+import { checkLabelName, checkSample, Labels, Sample, ValidationError } from '../model/series.js';
 import { Pipeline } from '../pipeline/pipeline.js';
-import { MAX_ROWS, QueryEngine, SERIES_FUNCTIONS } from '../query/engine.js';
+import { MAX_ROWS, QueryEngine, SERIES_FUNCTIONS, SeriesData } from '../query/engine.js';
 import { parseDuration } from '../util/time.js';
 import { statusPage } from '../web/status-page.js';
 import { errorHandler, HttpError, sendError } from './http-error.js';
@@ -28,6 +28,8 @@ export interface ApiDeps {
   startedAt: number;
   /** Drains the pipeline and makes everything durable. */
   flush: () => Promise<void>;
+  /** The downtime running now over a series, for `/query?downtimes=true` (one read of the downtime table per query). */
+  downtimeCover?: () => Promise<(name: string, labels: Labels) => { id: number; kind: string; author: string; reason: string; end: number | null } | undefined>;
   /** Extra routers mounted under /api/v1 by other stages (downtimes, ...). */
   routers?: Router[];
 }
@@ -192,6 +194,14 @@ export function createApp(deps: ApiDeps): express.Express {
       by,
       fn: p.oneOf(req, 'fn', SERIES_FUNCTIONS),
     });
+    if (p.oneOf(req, 'downtimes', ['true', 'false'] as const) === 'true' && deps.downtimeCover) {
+      // Each series says which downtime runs over it now, so a panel can show "in downtime" instead of red.
+      const cover = await deps.downtimeCover();
+      for (const s of result.series as (SeriesData & { downtime?: unknown })[]) {
+        const d = cover(s.name, s.labels);
+        if (d) s.downtime = { id: d.id, kind: d.kind, author: d.author, reason: d.reason, end: d.end };
+      }
+    }
     deps.metrics.queryMs.observe((performance.now() - t0) / 1000);
     res.json({ data: result });
   });
