@@ -88,12 +88,14 @@ const timeseries = (title, gridPos, targets, unit, more = {}) =>
     { legend: { displayMode: 'table', placement: 'bottom', calcs: ['lastNotNull', 'max'] }, tooltip: { mode: 'multi', sort: 'desc' } },
   );
 
+// A tile: red/amber/green by thresholds, except a series a downtime runs over now, which the plugin draws in the
+// downtime's colour (planned blue, unplanned orange) with "(in downtime)" in its name (markDowntime).
 const stat = (title, gridPos, targets, unit, th, more = {}) =>
   panel(
     'stat',
     title,
     gridPos,
-    targets,
+    targets.map((t) => ({ ...t, markDowntime: true })),
     { unit, thresholds: th, color: { mode: 'thresholds' }, ...more },
     {
       reduceOptions: { calcs: ['lastNotNull'], fields: '', values: false },
@@ -149,7 +151,7 @@ function overview() {
   return dashboard(
     'rexmon-overview',
     'rexmon: Overview',
-    'At a glance: a tile per data-handling service and per host against its thresholds (green, amber, red), beside a blue tile per scope in downtime now, and the downtimes running or coming.',
+    'At a glance: a tile per data-handling service and per host against its thresholds (green, amber, red; blue or orange with "(in downtime)" while a planned or unplanned downtime runs over it), a tile per scope in downtime now, and the downtimes running or coming.',
     ['overview'],
     [
       row('At a glance', 0),
@@ -167,7 +169,7 @@ function overview() {
         'short',
         thresholds(100, 1000),
       ),
-      // Beside the tiles: one blue tile per scope in downtime now, so a red tile there reads as "expected".
+      // Beside the tiles: one blue tile per scope in downtime now (with who and why in the table below).
       panel(
         'stat',
         'In downtime now',

@@ -31,6 +31,8 @@ export interface RexmonQuery extends DataQuery {
    * between rows). In code mode `rate(<selector>)` means fn = rate.
    */
   fn?: SeriesFunction;
+  /** Series in a downtime running now get the downtime's colour and "(in downtime)" in their name (backend: query.go MarkDowntime). */
+  markDowntime?: boolean;
   /** e.g. "{{host}} {{state}}" */
   legendFormat?: string;
   /** Minimum step: seconds or a duration (60, 5m, 1h); empty = automatic. */

@@ -44,6 +44,9 @@ type QueryModel struct {
 	Fn string `json:"fn"`
 	// LegendFormat such as "{{host}} {{state}}".
 	LegendFormat string `json:"legendFormat"`
+	// MarkDowntime: a series a downtime runs over now is drawn in the downtime's colour (planned
+	// blue, unplanned orange) with "in downtime" in its name, whatever the panel's thresholds say.
+	MarkDowntime bool `json:"markDowntime"`
 	// Step is the minimum step: seconds ("60") or a duration ("5m", "1h", "1d").
 	Step flexString `json:"step"`
 	// Annotations: downtime kind ("", planned, unplanned) and event type filter.
@@ -128,7 +131,23 @@ type collectorSeries struct {
 	Labels     map[string]string `json:"labels"`
 	Timestamps []float64         `json:"timestamps"`
 	Values     []*float64        `json:"values"`
+	Downtime   *seriesDowntime   `json:"downtime,omitempty"`
 }
+
+// seriesDowntime is the downtime running over a series now (/query?downtimes=true).
+type seriesDowntime struct {
+	ID     int64    `json:"id"`
+	Kind   string   `json:"kind"`
+	Author string   `json:"author"`
+	Reason string   `json:"reason"`
+	End    *float64 `json:"end"`
+}
+
+// Downtime colours: the ones the dashboards shade planned and unplanned regions with.
+const (
+	plannedColor   = "blue"
+	unplannedColor = "orange"
+)
 
 // QueryData runs each query against the collector.
 func (d *Datasource) QueryData(ctx context.Context, req *backend.QueryDataRequest) (*backend.QueryDataResponse, error) {
@@ -330,6 +349,9 @@ func queryParams(q backend.DataQuery, qm QueryModel, fromAlert bool) (url.Values
 	p.Set("from", strconv.FormatInt(q.TimeRange.From.UnixMilli(), 10))
 	p.Set("to", strconv.FormatInt(q.TimeRange.To.UnixMilli(), 10))
 	p.Set("cf", cf)
+	if qm.MarkDowntime && !fromAlert {
+		p.Set("downtimes", "true")
+	}
 	if fn != "" {
 		p.Set("fn", fn)
 	}
@@ -415,6 +437,9 @@ func SeriesFrames(refID string, series []collectorSeries, legend string, dropNul
 		valueField := data.NewField(fieldName, labels, values)
 		if legend != "" {
 			valueField.SetConfig(&data.FieldConfig{DisplayNameFromDS: FormatLegend(legend, s.Name, s.Labels)})
+		}
+		if s.Downtime != nil {
+			markDowntime(valueField, s)
 		}
 		frame := data.NewFrame("", data.NewField(data.TimeSeriesTimeFieldName, nil, times), valueField)
 		frame.RefID = refID
@@ -577,4 +602,41 @@ func errorResponse(err error) backend.DataResponse {
 	default:
 		return backend.ErrDataResponseWithSource(backend.StatusBadGateway, backend.ErrorSourceDownstream, err.Error())
 	}
+}
+
+// markDowntime gives a series in downtime a fixed colour and says so in its name. Grafana applies a
+// panel's defaults (thresholds colouring) only where the field's own config is empty, so this wins
+// over red; a panel override could still change it on purpose.
+func markDowntime(f *data.Field, s collectorSeries) {
+	if f.Config == nil {
+		f.Config = &data.FieldConfig{}
+	}
+	name := f.Config.DisplayNameFromDS
+	if name == "" {
+		name = defaultDisplayName(s.Name, s.Labels)
+	}
+	color := plannedColor
+	if s.Downtime.Kind == "unplanned" {
+		color = unplannedColor
+	}
+	f.Config.DisplayNameFromDS = name + " (in downtime)"
+	f.Config.Color = map[string]interface{}{"mode": "fixed", "fixedColor": color}
+	f.Config.Description = fmt.Sprintf("%s downtime #%d by %s: %s", s.Downtime.Kind, s.Downtime.ID, s.Downtime.Author, s.Downtime.Reason)
+}
+
+// defaultDisplayName is what Grafana shows for a field without a legend: name{k="v", ...}.
+func defaultDisplayName(name string, labels map[string]string) string {
+	if len(labels) == 0 {
+		return name
+	}
+	keys := make([]string, 0, len(labels))
+	for k := range labels {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s=%q", k, labels[k])
+	}
+	return name + "{" + strings.Join(parts, ", ") + "}"
 }

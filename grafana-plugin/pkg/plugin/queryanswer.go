@@ -125,6 +125,13 @@ func (d *answerDecoder) series(s *collectorSeries) {
 				return it.Error == nil
 			})
 			s.Values = vs
+		case "downtime":
+			if it.WhatIsNext() == jsoniter.NilValue {
+				it.Skip()
+				break
+			}
+			s.Downtime = &seriesDowntime{}
+			it.ReadVal(s.Downtime)
 		default:
 			it.Skip()
 		}

@@ -34,7 +34,8 @@ func TestParseQueryAnswerEqualsEncodingJSON(t *testing.T) {
 	}
 	doc := `{"data": {"from": 1, "to": 2.5, "step": 60, "cf": "AVERAGE", "extra": [{"a": [true, false, null]}],
 	  "series": [{"name": "x\"y", "labels": {"h\u00e9": "a\\b", "": "empty key", "k": null}, "timestamps": [` + string(ts) + `], "values": [` + string(vs) + `]},
-	  {"name": "e", "labels": {}, "timestamps": [], "values": []}]}, "other": "z"}`
+	  {"name": "e", "labels": {}, "timestamps": [], "values": [], "downtime": {"id": 3, "kind": "planned", "author": "a\u00e9", "reason": "r", "end": 1764547200}},
+	  {"name": "f", "labels": {}, "timestamps": [], "values": [], "downtime": null}]}, "other": "z"}`
 	var fast collectorQueryResult
 	seen, err := parseQueryAnswer([]byte(doc), &fast)
 	if err != nil || !seen {

@@ -1,6 +1,6 @@
 import React, { useEffect } from 'react';
 import { QueryEditorProps, SelectableValue } from '@grafana/data';
-import { Button, IconButton, InlineField, InlineFieldRow, RadioButtonGroup, Select, Stack } from '@grafana/ui';
+import { Button, IconButton, InlineField, InlineFieldRow, InlineSwitch, RadioButtonGroup, Select, Stack } from '@grafana/ui';
 
 import { DataSource } from '../datasource';
 import { buildSelector } from '../interpolate';
@@ -319,6 +319,16 @@ function TimeSeriesFields({ q, datasource, variables, change }: FieldsProps) {
         </InlineField>
         <InlineField label="Min step" tooltip="Seconds or a duration (60, 5m, 1h); empty: automatic from the panel width">
           <CommitInput aria-label="Min step" width={10} value={q.step} placeholder="auto" onCommit={(step) => change({ step })} />
+        </InlineField>
+        <InlineField
+          label="Mark downtimes"
+          tooltip="A series a downtime runs over now is drawn blue (planned) or orange (unplanned) with (in downtime) in its name, whatever the thresholds say: for at-a-glance tiles"
+        >
+          <InlineSwitch
+            aria-label="Mark downtimes"
+            value={!!q.markDowntime}
+            onChange={(e) => change({ markDowntime: e.currentTarget.checked || undefined })}
+          />
         </InlineField>
       </InlineFieldRow>
     </>
