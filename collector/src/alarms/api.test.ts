@@ -94,8 +94,10 @@ test('GET /alarms: every instance, and filters by state, rule, match (rule label
   assert.deepEqual(await hosts(`?match=${encodeURIComponent('{team="ops",host=~"a|b"}')}`), ['disk:a:CRITICAL', 'disk:b:WARNING']);
   assert.deepEqual(await hosts('?inDowntime=true'), []);
   assert.equal((await hosts('?inDowntime=false')).length, 4);
-  const r = await get<{ data: AlarmInstance[]; total: number }>('?rule=disk&state=CRITICAL');
-  assert.equal(r.body.total, 1);
+  const lim = await get<{ data: AlarmInstance[]; total: number; truncated: boolean }>('?limit=2');
+  assert.deepEqual([lim.body.data.length, lim.body.total, lim.body.truncated], [2, 4, true]);
+  const r = await get<{ data: AlarmInstance[]; total: number; truncated: boolean }>('?rule=disk&state=CRITICAL');
+  assert.deepEqual([r.body.total, r.body.truncated], [1, false]);
   const a = r.body.data[0];
   assert.deepEqual(
     { ...a, summary: undefined },
@@ -123,6 +125,7 @@ test('GET /alarms: a bad filter is a 400 naming it', async () => {
     [`?match=${encodeURIComponent('{host=')}`, 'match', /./],
     ['?inDowntime=maybe', 'inDowntime', /true or false/],
     ['?rule=disk&rule=cold', 'rule', /given 2 times/],
+    ['?limit=0', 'limit', /integer from 1 to 100000/],
   ];
   for (const [q, path, msg] of cases) {
     const r = await get(q);

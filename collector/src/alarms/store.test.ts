@@ -11,9 +11,9 @@ const T = 1795300000;
 
 const inst = (i: number, extra: Partial<StoredInstance> = {}): StoredInstance => ({
   rule: 'disk',
-  series: `disk_pct{host="h${String(i).padStart(4, '0')}"}`,
+  series: `disk_pct{host="h${String(i).padStart(5, '0')}"}`,
   name: 'disk_pct',
-  labels: { host: `h${String(i).padStart(4, '0')}` },
+  labels: { host: `h${String(i).padStart(5, '0')}` },
   state: 'OK',
   value: 42.5,
   bound: 80,
@@ -35,8 +35,8 @@ for (const backend of backends) {
     const db = await backend.open();
     const store = new AlarmStore(db);
     try {
-      await t.test('1,000 states in one write, read back with every field intact; an upsert changes one', async () => {
-        const all = Array.from({ length: 1000 }, (_, i) => inst(i));
+      await t.test('12,000 states in one write (several transactions), read back (paged) with every field intact; an upsert changes one', async () => {
+        const all = Array.from({ length: 12000 }, (_, i) => inst(i));
         all[7] = inst(7, {
           state: 'CRITICAL',
           value: null,
@@ -52,21 +52,22 @@ for (const backend of backends) {
         });
         await store.write(all, [], []);
         const back = await store.load();
-        assert.equal(back.length, 1000);
+        assert.equal(back.length, 12000);
+        assert.deepEqual(back[11999], all[11999]);
         assert.deepEqual(back[7], all[7]);
         assert.deepEqual(back[0], all[0]);
         await store.write([{ ...all[0], state: 'WARNING', since: T + 120 }], [], []);
         const again = await store.load();
-        assert.equal(again.length, 1000);
+        assert.equal(again.length, 12000);
         assert.deepEqual([again[0].state, again[0].since], ['WARNING', T + 120]);
       });
 
       await t.test('removals and dropping the states of rules no longer configured', async () => {
         await store.write([inst(1, { rule: 'old' }), inst(2, { rule: 'old' })], [{ rule: 'disk', series: inst(5).series }], []);
-        assert.equal((await store.load()).length, 1001);
+        assert.equal((await store.load()).length, 12001);
         assert.equal(await store.dropRulesExcept(['disk']), 2);
         const left = await store.load();
-        assert.equal(left.length, 999);
+        assert.equal(left.length, 11999);
         assert.ok(!left.some((x) => x.series === inst(5).series));
       });
 
