@@ -6,6 +6,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
+import { Alarms, AlarmSink, LogSink } from './alarms/index.js';
 import { TokenStore } from './auth/tokens.js';
 import { clientErrorResponse, MAX_HEADER_SIZE } from './api/http-error.js';
 import { createApp } from './api/server.js';
@@ -44,6 +45,9 @@ export class Collector {
   slurpers!: SlurperScheduler;
   downtimes!: Downtimes;
   events!: Events;
+  alarms!: Alarms;
+  /** Where alarm notices go: the one given to the constructor, else a log line per notice. */
+  alarmSink: AlarmSink;
   /** Our own rrdcached, when the config says spawn. */
   cachedProc?: RrdcachedProcess;
   private cachedClient?: RrdcachedClient;
@@ -65,8 +69,10 @@ export class Collector {
   constructor(
     readonly config: Config,
     log?: Logger,
+    opts: { alarmSink?: AlarmSink } = {},
   ) {
     this.log = log ?? createLogger(config.log);
+    this.alarmSink = opts.alarmSink ?? new LogSink(this.log.child({ stage: 'alarms' }));
   }
 
   async start(): Promise<void> {
@@ -122,6 +128,16 @@ export class Collector {
     const anonymousRead = c.auth.anonymousRead ?? isLoopback(c.http.listen);
     this.downtimes = new Downtimes(this.db, c.downtimes, this.log.child({ stage: 'downtimes' }), this.metrics.registry);
     this.events = new Events(this.db, c.events, this.log.child({ stage: 'events' }), this.metrics.registry);
+    this.alarms = new Alarms({
+      config: c.alarms,
+      db: this.db,
+      catalog: this.catalog,
+      query,
+      downtimes: this.downtimes,
+      sink: this.alarmSink,
+      log: this.log.child({ stage: 'alarms' }),
+      registry: this.metrics.registry,
+    });
     const app = (this.app = createApp({
       version: VERSION,
       catalog: this.catalog,
@@ -139,6 +155,7 @@ export class Collector {
       routers: [
         this.downtimes.router({ auth: { anonymousRead, anonymousWrite: c.auth.anonymousWrite } }),
         this.events.router({ auth: { anonymousRead, anonymousWrite: c.auth.anonymousWrite } }),
+        this.alarms.router({ auth: { anonymousRead, anonymousWrite: c.auth.anonymousWrite } }),
       ],
     }));
     const { host, port } = splitHostPort(c.http.listen);
@@ -172,6 +189,7 @@ export class Collector {
     this.slurpers.start();
     this.downtimes.start();
     this.events.start();
+    await this.alarms.start();
     // Series added by other processes (rexmon import, other collectors on the same PostgreSQL).
     this.refreshTimer = setInterval(() => {
       this.catalog.refresh().catch((e) => this.log.error({ err: e }, 'catalog refresh failed'));
@@ -238,6 +256,7 @@ export class Collector {
     clearInterval(this.refreshTimer);
     clearInterval(this.checkpointTimer);
     this.slurpers?.stop();
+    await this.alarms?.stop();
     await this.downtimes?.stop();
     await this.events?.stop();
     // TCP: idle connections are closed, busy ones drain for graphite.drainTimeout; their lines go in before the pipeline drains.
