@@ -8,12 +8,14 @@ import { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { TokenStore } from './auth/tokens.js';
 import { clientErrorResponse, MAX_HEADER_SIZE } from './api/http-error.js';
-import { createApp } from './api/server.js';
+import { createApp, requireRole } from './api/server.js';
 import { Catalog } from './catalog/catalog.js';
 import { Config } from './config/schema.js';
 import { Db, openDb } from './db/index.js';
 import { Downtimes } from './downtimes/index.js';
 import { Events } from './events/index.js';
+import { graphRouter } from './graph/api.js';
+import { GraphRenderer } from './graph/graph.js';
 import { GraphiteMapper } from './ingest/graphite.js';
 import { GraphiteTcp, startGraphiteTcp, startGraphiteUdp } from './ingest/graphite-listeners.js';
 import { Metrics } from './metrics/metrics.js';
@@ -122,6 +124,16 @@ export class Collector {
     const anonymousRead = c.auth.anonymousRead ?? isLoopback(c.http.listen);
     this.downtimes = new Downtimes(this.db, c.downtimes, this.log.child({ stage: 'downtimes' }), this.metrics.registry);
     this.events = new Events(this.db, c.events, this.log.child({ stage: 'events' }), this.metrics.registry);
+    this.slurpers = new SlurperScheduler(c.slurpers, { pipeline: this.pipeline, metrics: this.metrics, mapper, log: this.log });
+    const graphs = new GraphRenderer(
+      {
+        find: (sel, limit) => this.catalog.find(sel, limit),
+        flush: (series) => this.writer.flush(series.filter((e) => e.origin === 'native').map((e) => e.file)),
+        downtimes: (series, from, to) => this.downtimes.windows(series, from, to),
+        graph: (file, args) => this.archive.graph(file, args),
+      },
+      path.join(dataDir, 'tmp'),
+    );
     const app = (this.app = createApp({
       version: VERSION,
       catalog: this.catalog,
@@ -138,7 +150,12 @@ export class Collector {
       routers: [
         this.downtimes.router({ auth: { anonymousRead, anonymousWrite: c.auth.anonymousWrite } }),
         this.events.router({ auth: { anonymousRead, anonymousWrite: c.auth.anonymousWrite } }),
+        graphRouter(graphs, requireRole('viewer', { auth: { anonymousRead, anonymousWrite: c.auth.anonymousWrite } })),
       ],
+      status: {
+        downtimes: (now) => this.downtimes.glance(now, 7 * 86400),
+        slurpers: () => this.slurpers.status(),
+      },
     }));
     const { host, port } = splitHostPort(c.http.listen);
     this.http = await new Promise<Server>((resolve, reject) => {
@@ -167,7 +184,6 @@ export class Collector {
       });
       this.addresses.graphiteUdp = fmtAddr(this.udp.address());
     }
-    this.slurpers = new SlurperScheduler(c.slurpers, { pipeline: this.pipeline, metrics: this.metrics, mapper, log: this.log });
     this.slurpers.start();
     this.downtimes.start();
     this.events.start();
