@@ -6,6 +6,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
+import type { AlarmView } from './alarms/types.js';
 import { TokenStore } from './auth/tokens.js';
 import { clientErrorResponse, MAX_HEADER_SIZE } from './api/http-error.js';
 import { createApp, requireRole } from './api/server.js';
@@ -46,6 +47,8 @@ export class Collector {
   slurpers!: SlurperScheduler;
   downtimes!: Downtimes;
   events!: Events;
+  /** What the status page shows of the alarms; set by the alarm stage. */
+  alarmView?: AlarmView;
   /** Our own rrdcached, when the config says spawn. */
   cachedProc?: RrdcachedProcess;
   private cachedClient?: RrdcachedClient;
@@ -153,6 +156,8 @@ export class Collector {
         graphRouter(graphs, requireRole('viewer', { auth: { anonymousRead, anonymousWrite: c.auth.anonymousWrite } })),
       ],
       status: {
+        alarms: () => this.alarmView?.current(),
+        page: c.web,
         downtimes: (now) => this.downtimes.glance(now, 7 * 86400),
         slurpers: () => this.slurpers.status(),
       },

@@ -9,7 +9,7 @@ import { Pipeline } from '../pipeline/pipeline.js';
 import { MAX_ROWS, QueryEngine } from '../query/engine.js';
 import { parseDuration } from '../util/time.js';
 import type { AlarmInstance } from '../alarms/types.js';
-import { PageDowntime, PageSlurper, statusPage } from '../web/status-page.js';
+import { PageDowntime, PageOptions, PageSlurper, statusPage } from '../web/status-page.js';
 import { errorHandler, HttpError, sendError } from './http-error.js';
 import { openapi } from './openapi.js';
 import * as p from './params.js';
@@ -33,9 +33,11 @@ export interface ApiDeps {
   routers?: Router[];
   /** What the status page shows from other stages; each is optional (the page says when one is absent). */
   status?: {
-    alarms?: () => AlarmInstance[];
+    /** Undefined (or answering undefined) while no alarm evaluator runs. */
+    alarms?: () => AlarmInstance[] | undefined;
     downtimes?: (now: number) => Promise<PageDowntime[]>;
     slurpers?: () => PageSlurper[];
+    page?: Partial<PageOptions>;
   };
 }
 
@@ -142,7 +144,7 @@ export function createApp(deps: ApiDeps): express.Express {
         problems: deps.pipeline.problems(),
       },
     };
-    res.type('html').set('Cache-Control', 'no-store').send(statusPage(facts));
+    res.type('html').set('Cache-Control', 'no-store').send(statusPage(facts, st.page));
   });
 
   const api = express.Router();

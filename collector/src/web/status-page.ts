@@ -136,7 +136,7 @@ function alarmsSection(f: StatusFacts, o: PageOptions): string {
       (
         a,
       ) => `<tr class="alarm ${a.downtime && a.state !== 'OK' ? 'in-downtime' : ICON_CLASS[a.state]}" data-series="${esc(a.series)}" data-rule="${esc(a.rule)}">
-<td>${icon(a)} <span class="state">${a.state}</span></td><td class="series">${esc(a.series)}${a.summary ? `<div class="summary">${esc(a.summary)}</div>` : ''}</td>
+<td class="st">${icon(a)} <span class="state">${a.state}</span></td><td class="series">${esc(a.series)}${a.summary ? `<div class="summary">${esc(a.summary)}</div>` : ''}</td>
 <td>${esc(a.rule)}</td><td class="value">${value(a.value)}</td><td>${a.bound === null ? '' : value(a.bound)}</td><td>${ago(f.now, a.since)}</td><td>${downtimeCell(a, f.now)}</td></tr>`,
     )
     .join('');
@@ -225,7 +225,7 @@ function namesSection(f: StatusFacts, o: PageOptions): string {
 
 const STYLE = `body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}h1{font-size:1.4em;margin:0}h2{margin-top:1.4em;border-bottom:1px solid #ddd}
 table{border-collapse:collapse;margin:.3em 0}td,th{border:1px solid #ddd;padding:2px 8px;text-align:left;vertical-align:top}th{background:#f4f4f4}
-.icon{display:inline-block;width:.9em;height:.9em;border-radius:50%;vertical-align:middle;border:1px solid #0003}
+td.st{white-space:nowrap}.icon{display:inline-block;width:.9em;height:.9em;border-radius:50%;vertical-align:middle;border:1px solid #0003}
 .icon.crit{background:#d62728}.icon.warn{background:#ff9f1c}.icon.unknown{background:#9e9e9e}.icon.ok{background:#2ca02c}
 .icon.dt{background:#5b8fd9;border-radius:2px}tr.crit td.value{color:#b00;font-weight:bold}tr.in-downtime{color:#555;background:#f1f5fc}
 .summary-bar{list-style:none;padding:0;display:flex;gap:1.2em;font-size:1.1em}.summary{color:#666;font-size:.9em}
