@@ -6,7 +6,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import type { AlarmView } from './alarms/types.js';
+import { Alarms, AlarmSink, LogSink } from './alarms/index.js';
 import { TokenStore } from './auth/tokens.js';
 import { clientErrorResponse, MAX_HEADER_SIZE } from './api/http-error.js';
 import { createApp, requireRole } from './api/server.js';
@@ -47,8 +47,9 @@ export class Collector {
   slurpers!: SlurperScheduler;
   downtimes!: Downtimes;
   events!: Events;
-  /** What the status page shows of the alarms; set by the alarm stage. */
-  alarmView?: AlarmView;
+  alarms!: Alarms;
+  /** Where alarm notices go: the one given to the constructor, else a log line per notice. */
+  alarmSink: AlarmSink;
   /** Our own rrdcached, when the config says spawn. */
   cachedProc?: RrdcachedProcess;
   private cachedClient?: RrdcachedClient;
@@ -70,8 +71,10 @@ export class Collector {
   constructor(
     readonly config: Config,
     log?: Logger,
+    opts: { alarmSink?: AlarmSink } = {},
   ) {
     this.log = log ?? createLogger(config.log);
+    this.alarmSink = opts.alarmSink ?? new LogSink(this.log.child({ stage: 'alarms' }));
   }
 
   async start(): Promise<void> {
@@ -137,6 +140,16 @@ export class Collector {
       },
       path.join(dataDir, 'tmp'),
     );
+    this.alarms = new Alarms({
+      config: c.alarms,
+      db: this.db,
+      catalog: this.catalog,
+      query,
+      downtimes: this.downtimes,
+      sink: this.alarmSink,
+      log: this.log.child({ stage: 'alarms' }),
+      registry: this.metrics.registry,
+    });
     const app = (this.app = createApp({
       version: VERSION,
       catalog: this.catalog,
@@ -154,9 +167,10 @@ export class Collector {
         this.downtimes.router({ auth: { anonymousRead, anonymousWrite: c.auth.anonymousWrite } }),
         this.events.router({ auth: { anonymousRead, anonymousWrite: c.auth.anonymousWrite } }),
         graphRouter(graphs, requireRole('viewer', { auth: { anonymousRead, anonymousWrite: c.auth.anonymousWrite } })),
+        this.alarms.router({ auth: { anonymousRead, anonymousWrite: c.auth.anonymousWrite } }),
       ],
       status: {
-        alarms: () => this.alarmView?.current(),
+        alarms: () => (c.alarms.rules.length ? this.alarms.view.current() : undefined),
         page: c.web,
         downtimes: (now) => this.downtimes.glance(now, 7 * 86400),
         slurpers: () => this.slurpers.status(),
@@ -192,6 +206,7 @@ export class Collector {
     this.slurpers.start();
     this.downtimes.start();
     this.events.start();
+    await this.alarms.start();
     // Series added by other processes (rexmon import, other collectors on the same PostgreSQL).
     this.refreshTimer = setInterval(() => {
       this.catalog.refresh().catch((e) => this.log.error({ err: e }, 'catalog refresh failed'));
@@ -258,6 +273,7 @@ export class Collector {
     clearInterval(this.refreshTimer);
     clearInterval(this.checkpointTimer);
     this.slurpers?.stop();
+    await this.alarms?.stop();
     await this.downtimes?.stop();
     await this.events?.stop();
     // TCP: idle connections are closed, busy ones drain for graphite.drainTimeout; their lines go in before the pipeline drains.

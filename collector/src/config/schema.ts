@@ -1,5 +1,6 @@
 // The collector's configuration: one YAML file, every key with a default that works on one machine.
 import { z } from 'zod';
+import { alarmsSchema } from '../alarms/config.js';
 import { parseDuration } from '../util/time.js';
 
 const duration = z.union([z.number().nonnegative(), z.string()]).transform((v, ctx) => {
@@ -347,6 +348,7 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    alarms: alarmsSchema.prefault({}),
   })
   .strict()
   .superRefine((c, ctx) => {

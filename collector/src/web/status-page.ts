@@ -89,14 +89,20 @@ function value(v: number | null): string {
   return Number.isInteger(v) ? String(v) : String(Number(v.toPrecision(6)));
 }
 
-/** Bad ones first (muted ones after those that are not), then by how long they have been so. */
+/**
+ * Held: bad but inside a downtime that mutes it (every planned one; unplanned ones only when so configured). Shown
+ * blue, not red; a bad series in an unplanned downtime that does not mute keeps its colour, the downtime noted.
+ */
+const held = (a: AlarmInstance) => a.state !== 'OK' && !!a.downtime && a.muted;
+
+/** Bad ones first (held ones after those that are not), then by how long they have been so. */
 function order(a: AlarmInstance, b: AlarmInstance): number {
-  const bad = (x: AlarmInstance) => (x.state === 'OK' ? 2 : x.downtime ? 1 : 0);
+  const bad = (x: AlarmInstance) => (x.state === 'OK' ? 2 : held(x) ? 1 : 0);
   return bad(a) - bad(b) || SEVERITY[a.state] - SEVERITY[b.state] || a.since - b.since || a.series.localeCompare(b.series);
 }
 
 function icon(a: AlarmInstance): string {
-  const dt = a.downtime && a.state !== 'OK';
+  const dt = held(a);
   const cls = dt ? 'dt' : ICON_CLASS[a.state];
   const label = dt ? `${a.state} (in ${a.downtime!.kind} downtime)` : a.state;
   return `<span class="icon ${cls}" role="img" aria-label="${esc(label)}" title="${esc(label)}"></span>`;
@@ -120,22 +126,17 @@ function alarmsSection(f: StatusFacts, o: PageOptions): string {
   if (f.alarms === undefined)
     return '<section id="alarms"><h2>Alarms</h2><p class="none">No alarm rules are configured (see <code>alarms.rules</code> in the config).</p></section>';
   const all = [...f.alarms].sort(order);
-  const count = (s: AlarmState, dt: boolean) => all.filter((a) => a.state === s && !!a.downtime === dt).length;
-  const inDt = all.filter((a) => a.downtime && a.state !== 'OK').length;
+  const count = (s: AlarmState) => all.filter((a) => a.state === s && !held(a)).length;
+  const inDt = all.filter(held).length;
   const summary = (['CRITICAL', 'WARNING', 'UNKNOWN', 'OK'] as const)
-    .map(
-      (s) =>
-        `<li class="sum"><span class="icon ${ICON_CLASS[s]}" role="img" aria-label="${s}"></span> ${count(s, false) + (s === 'OK' ? count('OK', true) : 0)} ${s}</li>`,
-    )
-    .concat(`<li class="sum"><span class="icon dt" role="img" aria-label="in downtime"></span> ${inDt} bad but in downtime</li>`)
+    .map((s) => `<li class="sum"><span class="icon ${ICON_CLASS[s]}" role="img" aria-label="${s}"></span> ${count(s)} ${s}</li>`)
+    .concat(`<li class="sum"><span class="icon dt" role="img" aria-label="held by a downtime"></span> ${inDt} bad, held by a downtime</li>`)
     .join('');
   const shown = all.slice(0, o.maxAlarms);
   const hidden = all.length - shown.length;
   const rows = shown
     .map(
-      (
-        a,
-      ) => `<tr class="alarm ${a.downtime && a.state !== 'OK' ? 'in-downtime' : ICON_CLASS[a.state]}" data-series="${esc(a.series)}" data-rule="${esc(a.rule)}">
+      (a) => `<tr class="alarm ${held(a) ? 'in-downtime' : ICON_CLASS[a.state]}" data-series="${esc(a.series)}" data-rule="${esc(a.rule)}">
 <td class="st">${icon(a)} <span class="state">${a.state}</span></td><td class="series">${esc(a.series)}${a.summary ? `<div class="summary">${esc(a.summary)}</div>` : ''}</td>
 <td>${esc(a.rule)}</td><td class="value">${value(a.value)}</td><td>${a.bound === null ? '' : value(a.bound)}</td><td>${ago(f.now, a.since)}</td><td>${downtimeCell(a, f.now)}</td></tr>`,
     )
@@ -235,7 +236,7 @@ td.st{white-space:nowrap}.icon{display:inline-block;width:.9em;height:.9em;borde
 
 export function statusPage(f: StatusFacts, opts: Partial<PageOptions> = {}): string {
   const o = { ...PAGE_DEFAULTS, ...opts };
-  const worst = (f.alarms ?? []).filter((a) => a.state !== 'OK' && !a.downtime).sort(order)[0];
+  const worst = (f.alarms ?? []).filter((a) => a.state !== 'OK' && !held(a)).sort(order)[0];
   const title = worst ? `${worst.state} · rexmon` : 'rexmon status';
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="${o.refresh}"><meta name="viewport" content="width=device-width">
 <title>${esc(title)}</title><style>${STYLE}</style></head>
