@@ -136,6 +136,7 @@ export class Collector {
         find: (sel, limit) => this.catalog.find(sel, limit),
         flush: (series) => this.writer.flush(series.filter((e) => e.origin === 'native').map((e) => e.file)),
         downtimes: (series, from, to) => this.downtimes.windows(series, from, to),
+        rule: (name) => c.alarms.rules.find((r) => r.name === name),
         graph: (file, args) => this.archive.graph(file, args),
       },
       path.join(dataDir, 'tmp'),

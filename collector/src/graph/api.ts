@@ -32,6 +32,7 @@ export function graphRequest(req: Parameters<typeof p.one>[0], now = Math.floor(
     title: title || undefined,
     warn: num(req, 'warn'),
     crit: num(req, 'crit'),
+    rule: p.one(req, 'rule') || undefined,
   };
 }
 
@@ -73,6 +74,7 @@ Object.assign(extraPaths, {
         q('title', `Title; default the selector. At most ${GRAPH_LIMITS.maxTitle} characters.`),
         q('warn', 'Draw a warning threshold line at this value.', { type: 'number' }),
         q('crit', 'Draw a critical threshold line at this value.', { type: 'number' }),
+        q('rule', "Draw this alarm rule's warning and critical bounds (both ends of a range)."),
       ],
       responses: {
         200: {

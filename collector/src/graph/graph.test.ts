@@ -15,7 +15,10 @@ const planned = { start: base + 1800, end: base + 3600 };
 const unplanned = { start: base + 4800, end: base + 6000 };
 
 before(async () => {
-  c = await startCollector({ auth: { anonymousWrite: true } });
+  c = await startCollector({
+    auth: { anonymousWrite: true },
+    alarms: { interval: 3600, rules: [{ name: 'hot', match: 'room_temp', warning: 30, critical: 45 }] },
+  });
   const samples = [];
   for (const host of ['a', 'b', 'c:d'])
     for (let i = 0; i <= 120; i++) samples.push({ name: 'room_temp', labels: { host }, value: 20 + (i % 30), time: base + i * 60 });
@@ -97,7 +100,14 @@ test('graph.png: planned downtime shaded in its colour, unplanned in another, no
 });
 
 test('graph.png: a series outside the downtime scope is not shaded; threshold lines are drawn at their values', async () => {
-  const g = await graph(`match=${encodeURIComponent('room_temp{host="b"}')}&from=${base}&to=${end}&crit=45&warn=30`);
+  for (const q of ['crit=45&warn=30', 'rule=hot']) await thresholds(q);
+  // A bound above every value still shows: the value axis reaches it.
+  const high = await graph(`match=${encodeURIComponent('room_temp{host="b"}')}&from=${base}&to=${end}&crit=500`);
+  assert.ok(high.area.max >= 500, `value axis reaches the bound (max ${high.area.max})`);
+});
+
+async function thresholds(lines: string) {
+  const g = await graph(`match=${encodeURIComponent('room_temp{host="b"}')}&from=${base}&to=${end}&${lines}`);
   assert.match(g.drawn, /planned=0; unplanned=0/);
   for (let x = g.area.left; x < g.area.left + g.area.width; x += 7) {
     assert.equal(columnCount(g.img, g.area, x, COLOURS.planned), 0);
@@ -111,12 +121,9 @@ test('graph.png: a series outside the downtime scope is not shaded; threshold li
     const y = yAt(g.area, v);
     let n = 0;
     for (const dy of [-1, 0, 1]) for (let x = g.area.left; x < g.area.left + g.area.width; x++) if (same(g.img.pixel(x, y + dy), rgb(colour))) n++;
-    assert.ok(n > g.area.width * 0.6, `threshold ${v} drawn in ${colour} near y=${y} (${n} px)`);
+    assert.ok(n > g.area.width * 0.6, `${lines}: threshold ${v} drawn in ${colour} near y=${y} (${n} px)`);
   }
-  // A bound above every value still shows: the value axis reaches it.
-  const high = await graph(`match=${encodeURIComponent('room_temp{host="b"}')}&from=${base}&to=${end}&crit=500`);
-  assert.ok(high.area.max >= 500, `value axis reaches the bound (max ${high.area.max})`);
-});
+}
 
 test('graph.png: a label with a colon and a series key in the legend render; legend text is escaped for rrdtool', async () => {
   const g = await graph(`match=${encodeURIComponent('room_temp{host="c:d"}')}&from=${base}&to=${end}&title=${encodeURIComponent('a "quoted": title')}`);
@@ -141,6 +148,7 @@ test('graph.png: bad parameters are 400 naming the parameter; no match is 404; r
     [`match=${m}&crit=high`, 'crit', /crit must be a number/],
     [`match=${m}&warn=1&warn=2`, 'warn', /given 2 times/],
     [`match=${m}&title=${'x'.repeat(201)}`, 'title', /longer than 200/],
+    [`match=${m}&rule=nope`, 'rule', /no alarm rule named "nope"/],
     [`match=${encodeURIComponent('room_temp')}&width=400&to=${end}&from=0`, 'from', /longer than/],
   ];
   for (const [q, param, msg] of cases) {

@@ -35,6 +35,8 @@ export interface GraphSources {
   flush(series: GraphSeries[]): Promise<void>;
   /** Downtime occurrences covering any of these series within [from, to). */
   downtimes(series: { name: string; labels: Labels }[], from: number, to: number): Promise<DowntimeWindow[]>;
+  /** An alarm rule's bounds (a number, or a [low, high] range), or undefined when no rule has that name. */
+  rule?(name: string): { warning?: number | [number, number]; critical?: number | [number, number] } | undefined;
   /** Runs `rrdtool graphv outFile args...` on a reader pipe; the graph's geometry. */
   graph(outFile: string, args: string[]): Promise<Map<string, string>>;
 }
@@ -51,6 +53,8 @@ export interface GraphRequest {
   title?: string;
   warn?: number;
   crit?: number;
+  /** Draw this alarm rule's warning and critical bounds. */
+  rule?: string;
 }
 
 export const GRAPH_LIMITS = {
@@ -139,6 +143,15 @@ export class GraphRenderer {
     const L = this.limits;
     if (!(q.to > q.from)) throw new ValidationError('`to` must be after `from`', 'to');
     if (q.to - q.from > L.maxRange) throw new ValidationError(`the range is longer than ${L.maxRange} s`, 'from');
+    const lines = { warn: [] as number[], crit: [] as number[] };
+    if (q.warn !== undefined) lines.warn.push(q.warn);
+    if (q.crit !== undefined) lines.crit.push(q.crit);
+    if (q.rule !== undefined) {
+      const r = this.sources.rule?.(q.rule);
+      if (!r) throw new ValidationError(`no alarm rule named ${JSON.stringify(q.rule)}`, 'rule');
+      lines.warn.push(...[r.warning ?? []].flat());
+      lines.crit.push(...[r.critical ?? []].flat());
+    }
     const found = this.sources.find(q.selectors, L.maxSeries + 1);
     if (found.length === 0) throw new HttpError(404, `no series matches ${q.matchText}`, 'match');
     if (found.length > L.maxSeries)
@@ -179,19 +192,17 @@ export class GraphRenderer {
       args.push(windowCdef(`dt_${kind}`, 'v0', take), `AREA:dt_${kind}${COLOURS[kind]}:${kind} downtime`);
     }
     found.forEach((s, i) => args.push(`LINE1:v${i}${COLOURS.lines[i % COLOURS.lines.length]}:${legend(seriesKey(s.name, s.labels))}`));
-    // Thresholds: an invisible line at the bound makes autoscale include it, the HRULE draws it.
-    for (const [what, v] of [
-      ['warn', q.warn],
-      ['crit', q.crit],
-    ] as const) {
-      if (v === undefined) continue;
-      // (rrdtool's RPN refuses an expression that ends in a number after POP, so the constant comes from IF.)
-      args.push(
-        `CDEF:th_${what}=v0,UN,${v},${v},IF`,
-        `LINE:th_${what}`,
-        `HRULE:${v}${COLOURS[what]}:${what === 'warn' ? 'warning' : 'critical'} ${legend(String(v))}`,
-      );
-    }
+    // Thresholds: an invisible line at each bound makes autoscale include it, the HRULE draws it.
+    // (rrdtool's RPN refuses an expression that ends in a number after POP, so the constant comes from IF.)
+    let n = 0;
+    for (const what of ['warn', 'crit'] as const)
+      for (const v of lines[what]) {
+        args.push(
+          `CDEF:th${n}=v0,UN,${v},${v},IF`,
+          `LINE:th${n++}`,
+          `HRULE:${v}${COLOURS[what]}:${what === 'warn' ? 'warning' : 'critical'} ${legend(String(v))}`,
+        );
+      }
     if (hidden) args.push(`COMMENT:${hidden} more downtime windows not drawn`);
     const file = path.join(this.tmpDir, `graph-${process.pid}-${++this.seq}-${randomBytes(4).toString('hex')}.png`);
     this.made ??= mkdir(this.tmpDir, { recursive: true }).catch((e) => {

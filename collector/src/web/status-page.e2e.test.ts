@@ -115,7 +115,7 @@ test('status page in Chromium without JavaScript: icons, values, downtimes, slur
   const src = new URL((await imgs.first().getAttribute('src'))!, c.url);
   assert.equal(src.pathname, '/api/v1/graph.png');
   assert.equal(src.searchParams.get('match'), 'disk_used_pct{host="fnpc1"}');
-  assert.equal(src.searchParams.get('crit'), '95');
+  assert.equal(src.searchParams.get('rule'), 'disk_full');
 
   // Downtimes: active ones with until when, the upcoming one with when it starts.
   const active = await page.locator('#downtimes table').first().innerText();

@@ -117,8 +117,7 @@ function downtimeCell(a: AlarmInstance, now: number): string {
 
 export function graphUrl(a: AlarmInstance, now: number, range: number, width = 300, height = 80): string {
   const q = new URLSearchParams({ match: a.series, from: String(now - range), to: String(now), width: String(width), height: String(height), title: a.series });
-  if (a.bound !== null && a.state === 'CRITICAL') q.set('crit', String(a.bound));
-  if (a.bound !== null && a.state === 'WARNING') q.set('warn', String(a.bound));
+  q.set('rule', a.rule); // the rule's bounds drawn as threshold lines
   return `/api/v1/graph.png?${q}`;
 }
 
