@@ -52,7 +52,7 @@ before(async () => {
   const dt = downtimeApi(() => c.url);
   downtimeId = (await dt.post({ match: '{host="fnpc2"}', start: now - 3600, end: now + 7200, reason: 'disk swap' })).id;
   await dt.post({ match: '{host="fnpc1"}', start: now - 1800, end: now + 3600, kind: 'unplanned', author: 'bob', reason: 'power cut in rack 4' });
-  await dt.post({ match: '{service="dcache"}', start: now + 2 * 86400, end: now + 2 * 86400 + 3600, author: 'carol', reason: 'dCache upgrade' });
+  await dt.post({ match: '{service="dcache"}', start: now + 2 * 86400, end: now + 2 * 86400 + 3600, author: 'carol <b>', reason: 'dCache upgrade <i>now</i>' });
   // Two evaluations, 25 minutes ago and now: the states hold since the first.
   await c.collector.alarms.evaluate(now - 1500);
   await c.collector.alarms.evaluate(now);
@@ -121,7 +121,8 @@ test('status page in Chromium without JavaScript: icons, values, downtimes, slur
   const active = await page.locator('#downtimes table').first().innerText();
   assert.match(active, /planned\s+\{host="fnpc2"\}.*alice\s+disk swap/s);
   assert.match(active, /unplanned\s+\{host="fnpc1"\}.*\((59 min|1 h) left\)\s+bob\s+power cut in rack 4/s);
-  assert.match(await page.locator('#downtimes').innerText(), /Upcoming \(1\)[\s\S]*\(in (2 d|1 d 23 h)\)[\s\S]*carol\s+dCache upgrade/);
+  assert.match(await page.locator('#downtimes').innerText(), /Upcoming \(1\)[\s\S]*\(in (2 d|1 d 23 h)\)[\s\S]*carol <b>\s+dCache upgrade <i>now<\/i>/);
+  assert.equal(await page.locator('#downtimes b, #downtimes i').count(), 0);
 
   // Slurpers: the good one ok with its samples, the broken one red with its error.
   const ok = page.locator('tr.slurper[data-name="echo-ok"]');
