@@ -117,7 +117,14 @@ export class AlarmStore {
           .insert(save.slice(i, i + CHUNK).map(toRow))
           .onConflict(['rule', 'series'])
           .merge();
-      for (const r of remove) await trx('alarm_states').where(r).delete();
+      const byRule = new Map<string, string[]>();
+      for (const r of remove) byRule.set(r.rule, [...(byRule.get(r.rule) ?? []), r.series]);
+      for (const [rule, series] of byRule)
+        for (let i = 0; i < series.length; i += CHUNK)
+          await trx('alarm_states')
+            .where('rule', rule)
+            .whereIn('series', series.slice(i, i + CHUNK))
+            .delete();
       const rows = changes.map((c) => ({
         at: Math.floor(c.at),
         rule: c.rule,
