@@ -103,6 +103,7 @@ test('status page in Chromium without JavaScript: icons, values, downtimes, slur
   // The hostile label is text, not markup.
   assert.equal(await page.locator('td.series img').count(), 0);
   assert.ok((await page.locator('#alarms').innerText()).includes(hostile));
+  assert.match(await page.locator('#alarms').innerText(), /Last evaluated \d+ s ago\./);
   assert.match(await page.locator('.summary-bar').innerText(), /1 CRITICAL\s+2 WARNING\s+1 UNKNOWN\s+1 OK\s+1 bad, held by a downtime/);
 
   // Graphs for the five in trouble, each a real PNG from rrdtool (loaded with JavaScript off).

@@ -146,7 +146,9 @@ function alarmsSection(f: StatusFacts, o: PageOptions): string {
   const table = all.length
     ? `<table><thead><tr><th>state</th><th>series</th><th>rule</th><th>value</th><th>bound</th><th>since</th><th>downtime</th></tr></thead><tbody>${rows}</tbody></table>`
     : '<p class="none">No series matches any alarm rule yet.</p>';
-  return `<section id="alarms"><h2>Alarms</h2><ul class="summary-bar">${summary}</ul>${table}${more}</section>`;
+  const last = all.reduce((m, a) => Math.max(m, a.evaluatedAt), 0);
+  const evaluated = last ? `<p class="meta">Last evaluated ${ago(f.now, last)}.</p>` : '';
+  return `<section id="alarms"><h2>Alarms</h2><ul class="summary-bar">${summary}</ul>${evaluated}${table}${more}</section>`;
 }
 
 function graphsSection(f: StatusFacts, o: PageOptions): string {
