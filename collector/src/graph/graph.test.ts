@@ -1,12 +1,16 @@
 // GET /api/v1/graph.png against a real collector, real rrdtool and a real SQLite downtime store: the PNG is
 // decoded and its pixels checked where the planned and unplanned downtimes are, and where none is.
 import assert from 'node:assert/strict';
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
 import { after, before, test } from 'node:test';
+import { HttpError } from '../api/http-error.js';
 import { createToken } from '../auth/tokens.js';
+import { parseSelector } from '../matchers/selector.js';
 import { downtimeApi } from '../testing/downtimes.js';
 import { api, startCollector, TestCollector } from '../testing/harness.js';
 import { decodePng, Image, rgb } from '../testing/png.js';
-import { COLOURS, legend } from './graph.js';
+import { COLOURS, GRAPH_LIMITS, GraphRenderer, legend } from './graph.js';
 
 let c: TestCollector;
 const base = Math.floor(Date.now() / 1000 / 60) * 60 - 3 * 3600;
@@ -186,4 +190,37 @@ test('graph.png and the page need read access when anonymous read is off; a brow
   } finally {
     await locked.stop();
   }
+});
+
+test('the renderer bounds its work: windows beyond the limit are counted, a render past its time budget is 503', async () => {
+  const col = c.collector;
+  const sources = {
+    find: (sel: Parameters<typeof col.catalog.find>[0], limit: number) => col.catalog.find(sel, limit),
+    flush: async () => {},
+    downtimes: (series: { name: string; labels: Record<string, string> }[], from: number, to: number) => col.downtimes.windows(series, from, to),
+    graph: (file: string, args: string[]) => col.archive.graph(file, args),
+  };
+  const req = {
+    selectors: [parseSelector('room_temp{host="a"}')],
+    matchText: 'room_temp{host="a"}',
+    from: base,
+    to: end,
+    width: 400,
+    height: 100,
+    cf: 'AVERAGE' as const,
+  };
+  const tmpDir = path.join(c.dataDir, 'tmp');
+  const one = await new GraphRenderer(sources, tmpDir, { ...GRAPH_LIMITS, maxWindows: 1 }).render(req);
+  assert.deepEqual(one.windows, { unplanned: 1, planned: 0, hidden: 1 });
+  assert.equal(decodePng(one.png).width, Number(one.info.get('image_width')));
+  await assert.rejects(
+    new GraphRenderer(sources, tmpDir, { ...GRAPH_LIMITS, budgetMs: 0 }).render(req),
+    (e: HttpError) => e.status === 503 && /longer than 0 s/.test(e.message),
+  );
+  // Every temporary image is removed, also the one whose answer came too late.
+  await new Promise((r) => setTimeout(r, 500));
+  assert.deepEqual(
+    (await readdir(tmpDir)).filter((f) => f.endsWith('.png')),
+    [],
+  );
 });
