@@ -136,7 +136,8 @@ export function createApp(deps: ApiDeps): express.Express {
       series: deps.catalog.size,
       countsByName: deps.catalog.countsByName(),
       alarms: st.alarms?.(),
-      downtimes: (await st.downtimes?.(now)) ?? [],
+      downtimes: [] as PageDowntime[],
+      downtimesError: undefined as string | undefined,
       slurpers: st.slurpers?.() ?? [],
       health: {
         queues: Object.entries(deps.pipeline.depth()).map(([name, depth]) => ({ name, depth, capacity: capacity.get(name) })),
@@ -144,6 +145,13 @@ export function createApp(deps: ApiDeps): express.Express {
         problems: deps.pipeline.problems(),
       },
     };
+    // The page still shows everything else when the downtime database cannot be read; it says so.
+    try {
+      facts.downtimes = (await st.downtimes?.(now)) ?? [];
+    } catch (e) {
+      deps.log.error({ err: e }, 'status page: cannot read downtimes');
+      facts.downtimesError = (e as Error).message;
+    }
     res.type('html').set('Cache-Control', 'no-store').send(statusPage(facts, st.page));
   });
 

@@ -197,3 +197,19 @@ test('status page with anonymous read off: Chromium with the token as Basic cred
     await locked.stop();
   }
 });
+
+test('status page: when the downtimes cannot be read it says so and still shows the rest', async () => {
+  const broken = await startCollector();
+  try {
+    // A real SQLite failure: the table is gone.
+    await broken.collector.db.schema.dropTable('downtime_history');
+    await broken.collector.db.schema.dropTable('downtimes');
+    const res = await fetch(broken.url + '/');
+    assert.equal(res.status, 200);
+    const html = await res.text();
+    assert.match(html, /Cannot read the downtimes: [^<]*no such table: downtimes/);
+    assert.match(html, /<h2>Collector<\/h2>/);
+  } finally {
+    await broken.stop();
+  }
+});

@@ -44,6 +44,8 @@ export interface StatusFacts {
   /** Undefined when no alarm evaluator runs (no rules configured). */
   alarms?: AlarmInstance[];
   downtimes: PageDowntime[];
+  /** Set when the downtimes could not be read. */
+  downtimesError?: string;
   slurpers: PageSlurper[];
   health: CollectorHealth;
 }
@@ -174,6 +176,8 @@ function downtimesSection(f: StatusFacts): string {
     list.length
       ? `<table><thead><tr><th>id</th><th>kind</th><th>scope</th><th>${startHead}</th><th>until</th><th>author</th><th>reason</th></tr></thead><tbody>${list.map(row).join('')}</tbody></table>`
       : `<p class="none">${empty}</p>`;
+  if (f.downtimesError)
+    return `<section id="downtimes"><h2>Downtimes</h2><p class="problems"><span class="icon crit" role="img" aria-label="problem"></span> Cannot read the downtimes: ${esc(f.downtimesError)}</p></section>`;
   const active = f.downtimes.filter((d) => d.active);
   const upcoming = f.downtimes.filter((d) => !d.active);
   return `<section id="downtimes"><h2>Downtimes</h2><h3>Active (${active.length})</h3>${table(active, 'No downtime is running.', 'start')}
