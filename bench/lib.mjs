@@ -41,11 +41,11 @@ export function cpuSeconds(pid) {
 }
 
 /** `graphiteMappings`: YAML list items for graphite.mappings; `extraConfig`: more top-level YAML. */
-export async function startCollector(dataDir, { graphiteMappings = '', extraConfig = '' } = {}) {
+export async function startCollector(dataDir, { graphiteMappings = '', extraConfig = '', logLevel = 'warn' } = {}) {
   const [http, graphite] = [await freePort(), await freePort()];
   const cfg = path.join(dataDir, 'bench.yaml');
   const mappings = graphiteMappings ? `  mappings:\n${graphiteMappings}` : '';
-  writeFileSync(cfg, `graphite:\n  tcp: 127.0.0.1:${graphite}\n  udp: false\n${mappings}slurpers: []\nlog: {level: warn}\n${extraConfig}`);
+  writeFileSync(cfg, `graphite:\n  tcp: 127.0.0.1:${graphite}\n  udp: false\n${mappings}slurpers: []\nlog: {level: ${logLevel}}\n${extraConfig}`);
   const child = spawn('node', [BIN, 'start', '--config', cfg, '--data-dir', dataDir, '--listen', `127.0.0.1:${http}`], { stdio: ['ignore', 'inherit', 'inherit'] });
   const url = `http://127.0.0.1:${http}`;
   for (let i = 0; ; i++) {

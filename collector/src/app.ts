@@ -9,12 +9,14 @@ import type { Logger } from 'pino';
 import { Alarms, AlarmSink, LogSink } from './alarms/index.js';
 import { TokenStore } from './auth/tokens.js';
 import { clientErrorResponse, MAX_HEADER_SIZE } from './api/http-error.js';
-import { createApp } from './api/server.js';
+import { createApp, requireRole } from './api/server.js';
 import { Catalog } from './catalog/catalog.js';
 import { Config } from './config/schema.js';
 import { Db, openDb } from './db/index.js';
 import { Downtimes } from './downtimes/index.js';
 import { Events } from './events/index.js';
+import { graphRouter } from './graph/api.js';
+import { GraphRenderer } from './graph/graph.js';
 import { GraphiteMapper } from './ingest/graphite.js';
 import { GraphiteTcp, startGraphiteTcp, startGraphiteUdp } from './ingest/graphite-listeners.js';
 import { Metrics } from './metrics/metrics.js';
@@ -128,6 +130,17 @@ export class Collector {
     const anonymousRead = c.auth.anonymousRead ?? isLoopback(c.http.listen);
     this.downtimes = new Downtimes(this.db, c.downtimes, this.log.child({ stage: 'downtimes' }), this.metrics.registry);
     this.events = new Events(this.db, c.events, this.log.child({ stage: 'events' }), this.metrics.registry);
+    this.slurpers = new SlurperScheduler(c.slurpers, { pipeline: this.pipeline, metrics: this.metrics, mapper, log: this.log });
+    const graphs = new GraphRenderer(
+      {
+        find: (sel, limit) => this.catalog.find(sel, limit),
+        flush: (series) => this.writer.flush(series.filter((e) => e.origin === 'native').map((e) => e.file)),
+        downtimes: (series, from, to) => this.downtimes.windows(series, from, to),
+        rule: (name) => c.alarms.rules.find((r) => r.name === name),
+        graph: (file, args) => this.archive.graph(file, args),
+      },
+      path.join(dataDir, 'tmp'),
+    );
     this.alarms = new Alarms({
       config: c.alarms,
       db: this.db,
@@ -155,8 +168,15 @@ export class Collector {
       routers: [
         this.downtimes.router({ auth: { anonymousRead, anonymousWrite: c.auth.anonymousWrite } }),
         this.events.router({ auth: { anonymousRead, anonymousWrite: c.auth.anonymousWrite } }),
+        graphRouter(graphs, requireRole('viewer', { auth: { anonymousRead, anonymousWrite: c.auth.anonymousWrite } })),
         this.alarms.router({ auth: { anonymousRead, anonymousWrite: c.auth.anonymousWrite } }),
       ],
+      status: {
+        alarms: () => (c.alarms.rules.length ? this.alarms.view.current() : undefined),
+        page: c.web,
+        downtimes: (now) => this.downtimes.glance(now, 7 * 86400),
+        slurpers: () => this.slurpers.status(),
+      },
     }));
     const { host, port } = splitHostPort(c.http.listen);
     this.http = await new Promise<Server>((resolve, reject) => {
@@ -185,7 +205,6 @@ export class Collector {
       });
       this.addresses.graphiteUdp = fmtAddr(this.udp.address());
     }
-    this.slurpers = new SlurperScheduler(c.slurpers, { pipeline: this.pipeline, metrics: this.metrics, mapper, log: this.log });
     this.slurpers.start();
     this.downtimes.start();
     this.events.start();

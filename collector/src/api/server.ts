@@ -8,7 +8,8 @@ import { checkLabelName, checkSample, Labels, Sample, ValidationError } from '..
 import { Pipeline } from '../pipeline/pipeline.js';
 import { MAX_ROWS, QueryEngine, SERIES_FUNCTIONS, SeriesData } from '../query/engine.js';
 import { parseDuration } from '../util/time.js';
-import { statusPage } from '../web/status-page.js';
+import type { AlarmInstance } from '../alarms/types.js';
+import { PageDowntime, PageOptions, PageSlurper, statusPage } from '../web/status-page.js';
 import { errorHandler, HttpError, sendError } from './http-error.js';
 import { openapi } from './openapi.js';
 import * as p from './params.js';
@@ -32,6 +33,14 @@ export interface ApiDeps {
   downtimeCover?: () => Promise<(name: string, labels: Labels) => { id: number; kind: string; author: string; reason: string; end: number | null } | undefined>;
   /** Extra routers mounted under /api/v1 by other stages (downtimes, ...). */
   routers?: Router[];
+  /** What the status page shows from other stages; each is optional (the page says when one is absent). */
+  status?: {
+    /** Undefined (or answering undefined) while no alarm evaluator runs. */
+    alarms?: () => AlarmInstance[] | undefined;
+    downtimes?: (now: number) => Promise<PageDowntime[]>;
+    slurpers?: () => PageSlurper[];
+    page?: Partial<PageOptions>;
+  };
 }
 
 export const MAX_BATCH = 100000;
@@ -51,8 +60,12 @@ export function authenticate(deps: Pick<ApiDeps, 'tokens' | 'auth'>) {
       return next();
     }
     const m = /^Bearer\s+(\S+)$/i.exec(h);
-    if (!m) return next(new HttpError(401, 'Authorization header must be "Bearer <token>"', 'Authorization'));
-    const principal = await deps.tokens.lookup(m[1]);
+    // Browsers cannot send a bearer token for a page or its images; they send Basic, the token as the password.
+    const basic = m ? undefined : /^Basic\s+([A-Za-z0-9+/=]+)$/i.exec(h);
+    const fromBasic = basic ? /^[^:]*:(\S+)$/.exec(Buffer.from(basic[1], 'base64').toString('utf8'))?.[1] : undefined;
+    if (!m && !fromBasic)
+      return next(new HttpError(401, 'Authorization header must be "Bearer <token>" (or Basic with the token as the password)', 'Authorization'));
+    const principal = await deps.tokens.lookup(m ? m[1] : fromBasic!);
     if (!principal) return next(new HttpError(401, 'unknown or revoked API token', 'Authorization'));
     req.principal = principal;
     next();
@@ -103,15 +116,45 @@ export function createApp(deps: ApiDeps): express.Express {
     deps.metrics.notStoring.set(deps.pipeline.problems().length ? 1 : 0);
     res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   });
-  app.get('/', read, (_req, res) => {
+  // The page and its images: a browser asked for credentials offers the Basic prompt (token as the password).
+  const challenge = (req: Request, res: Response, next: NextFunction) => {
+    if (!req.principal && !deps.auth.anonymousRead) res.set('WWW-Authenticate', 'Basic realm="rexmon", charset="UTF-8"');
+    next();
+  };
+  app.get('/', challenge, read, async (_req, res) => {
+    const now = Math.floor(Date.now() / 1000);
+    const capacity = new Map((await deps.metrics.queueCapacity.get()).values.map((v) => [String(v.labels.processor), v.value]));
+    const dropped = (await deps.metrics.dropped.get()).values.map((v) => ({
+      source: String(v.labels.source),
+      reason: String(v.labels.reason),
+      count: v.value,
+    }));
+    const rejected = (await deps.metrics.rejected.get()).values.map((v) => ({ source: 'archive', reason: String(v.labels.reason), count: v.value }));
+    const st = deps.status ?? {};
     const facts = {
       version: deps.version,
       startedAt: deps.startedAt,
+      now,
       series: deps.catalog.size,
       countsByName: deps.catalog.countsByName(),
-      queues: deps.pipeline.depth(),
+      alarms: st.alarms?.(),
+      downtimes: [] as PageDowntime[],
+      downtimesError: undefined as string | undefined,
+      slurpers: st.slurpers?.() ?? [],
+      health: {
+        queues: Object.entries(deps.pipeline.depth()).map(([name, depth]) => ({ name, depth, capacity: capacity.get(name) })),
+        dropped: [...dropped, ...rejected],
+        problems: deps.pipeline.problems(),
+      },
     };
-    res.type('html').send(statusPage(facts));
+    // The page still shows everything else when the downtime database cannot be read; it says so.
+    try {
+      facts.downtimes = (await st.downtimes?.(now)) ?? [];
+    } catch (e) {
+      deps.log.error({ err: e }, 'status page: cannot read downtimes');
+      facts.downtimesError = (e as Error).message;
+    }
+    res.type('html').set('Cache-Control', 'no-store').send(statusPage(facts, st.page));
   });
 
   const api = express.Router();
@@ -123,6 +166,7 @@ export function createApp(deps: ApiDeps): express.Express {
       .get(read, handler)
       .post(read, ...p.fromBody, handler);
 
+  api.get('/graph.png', challenge);
   api.get('/openapi.json', read, (_req, res) => void res.json(openapi(deps.version)));
 
   api.get('/status', read, (_req, res) => {

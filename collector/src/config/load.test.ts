@@ -163,3 +163,14 @@ test('events: retention and maxEvents default to 30 d and 1,000,000; bad values 
     p.join('\n'),
   );
 });
+
+test('web: the status page limits have defaults; bad values name the key', () => {
+  assert.deepEqual(loadConfig(undefined).web, { refresh: 30, maxAlarms: 500, maxGraphs: 12, maxNames: 500, graphRange: 6 * 3600 });
+  assert.equal(parseConfigText('web: {graphRange: 1d, maxAlarms: 50}', 'rexmon.yaml').web.graphRange, 86400);
+  const p = problems(['web:', '  maxGraphs: 500', '  maxAlarms: 0', '  refresh: soon', '  colour: red'].join('\n'));
+  for (const want of [/^web\.maxGraphs \(line 2\): /, /^web\.maxAlarms \(line 3\): /, /^web\.refresh \(line 4\): /, /^web \(line \d\): unknown key "colour"/])
+    assert.ok(
+      p.some((x) => want.test(x)),
+      `${want}\n${p.join('\n')}`,
+    );
+});

@@ -404,6 +404,17 @@ export const configSchema = z
     slurpers: z.array(slurper).default([{ type: 'host', name: 'host', interval: 60, timeout: 30, prefix: 'host' }]),
     downtimes: downtimes.prefault({}),
     events: events.prefault({}),
+    // The status page at GET /.
+    web: z
+      .object({
+        refresh: duration.default(30),
+        maxAlarms: z.number().int().min(1).default(500),
+        maxGraphs: z.number().int().min(0).max(100).default(12),
+        maxNames: z.number().int().min(0).default(500),
+        graphRange: duration.default(6 * 3600),
+      })
+      .strict()
+      .prefault({}),
     alarms: alarmsSchema.prefault({}),
   })
   .strict()

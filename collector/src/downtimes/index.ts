@@ -10,7 +10,7 @@ import { Labels } from '../model/series.js';
 import { AmClient } from './alertmanager.js';
 import { downtimeRouter, RouterAuth } from './api.js';
 import { AnnotationImporter } from './grafana-import.js';
-import { covers, currentOccurrence, Downtime } from './model.js';
+import { covers, currentOccurrence, Downtime, nextOccurrence, occurrenceList, stateAt } from './model.js';
 import { Reconciler, TargetConfig, TargetStatus } from './reconciler.js';
 import { DowntimeStore } from './store.js';
 import { applyAlerts, FiringAlert, fetchFiring, waitingFlexible } from './triggers.js';
@@ -224,6 +224,51 @@ export class Downtimes {
       const hit = active.find((x) => covers(x.d, name, labels));
       return hit && { id: hit.d.id, kind: hit.d.kind, author: hit.d.author, reason: hit.d.reason, end: hit.end };
     };
+  }
+
+  /** Occurrences in [from, to) of the downtimes covering any of these series (graph shading), at most `max` per downtime. */
+  async windows(series: { name: string; labels: Labels }[], from: number, to: number, max = 1000) {
+    const out: { kind: Downtime['kind']; start: number; end: number | null; id: number }[] = [];
+    for (const d of await this.store.list({ from, to })) {
+      if (!series.some((s) => covers(d, s.name, s.labels))) continue;
+      for (const o of occurrenceList(d, from, to, max).list) out.push({ kind: d.kind, start: o.start, end: o.end, id: d.id });
+    }
+    return out;
+  }
+
+  /** Downtimes running at `now` or starting within `horizon` seconds, for the status page. */
+  async glance(now: number, horizon: number) {
+    const out: {
+      id: number;
+      kind: Downtime['kind'];
+      match: string;
+      author: string;
+      reason: string;
+      active: boolean;
+      start: number;
+      end: number | null;
+      recurring: boolean;
+    }[] = [];
+    for (const d of await this.store.list({ from: now, to: now + horizon })) {
+      const state = stateAt(d, now);
+      const occ = state === 'active' ? currentOccurrence(d, now) : state === 'scheduled' ? nextOccurrence(d, now) : undefined;
+      const waiting = state === 'scheduled' && !occ; // a flexible downtime waiting for its trigger
+      if (!occ && !waiting) continue;
+      const start = occ?.start ?? d.start;
+      if (state === 'scheduled' && start > now + horizon) continue;
+      out.push({
+        id: d.id,
+        kind: d.kind,
+        match: d.match,
+        author: d.author,
+        reason: d.reason,
+        active: state === 'active',
+        start,
+        end: occ ? occ.end : d.end,
+        recurring: d.recurrence !== null,
+      });
+    }
+    return out.sort((a, b) => a.start - b.start);
   }
 
   importAnnotations(now?: number): Promise<number[]> {

@@ -232,6 +232,20 @@ export class RrdArchive {
   }
 
   /**
+   * `rrdtool graphv` on a reader pipe, the image written to `outFile` (pipe mode cannot carry PNG bytes on its
+   * text channel); resolves with the graph's geometry (graph_left, graph_width, graph_start, ...).
+   */
+  async graph(outFile: string, args: string[]): Promise<Map<string, string>> {
+    const out = await this.reader().run(['graphv', arg(outFile), ...args.map(arg)].join(' '));
+    const m = new Map<string, string>();
+    for (const line of out.split('\n')) {
+      const eq = line.indexOf(' = ');
+      if (eq > 0) m.set(line.slice(0, eq), line.slice(eq + 3).replace(/^"(.*)"$/, '$1'));
+    }
+    return m;
+  }
+
+  /**
    * The time of a file's last update, values still in rrdcached included. `direct` asks rrdtool itself: for files
    * rrdcached does not write (imported trees, which may lie outside the archive root).
    */

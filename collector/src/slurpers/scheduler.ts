@@ -19,7 +19,21 @@ export interface SlurperDeps {
   log: Logger;
 }
 
+/** One slurper's recent health, as the status page shows it. */
+export interface SlurperStatus {
+  name: string;
+  type: string;
+  /** `every 60 s` or the cron expression. */
+  schedule: string;
+  running: boolean;
+  runs: number;
+  /** Runs whose result was not ok. */
+  failedRuns: number;
+  last?: { at: number; seconds: number; result: string; samples: number; errors: number; message?: string };
+}
+
 export class SlurperScheduler {
+  private readonly health = new Map<string, { runs: number; failedRuns: number; last?: SlurperStatus['last'] }>();
   private readonly timers: (NodeJS.Timeout | Cron)[] = [];
   private readonly running = new Set<string>();
   private readonly hosts = new Map<string, HostSlurper>();
@@ -52,6 +66,8 @@ export class SlurperScheduler {
     }
     this.running.add(c.name);
     const t0 = performance.now();
+    const at = Date.now() / 1000;
+    let message: string | undefined;
     const log = this.deps.log.child({ slurper: c.name });
     const m = this.deps.metrics;
     let samples: Sample[] = [];
@@ -66,23 +82,24 @@ export class SlurperScheduler {
         const r = await runCommand(c.command, { timeoutSeconds: c.timeout, env: c.env, format: c.format, mapper: this.deps.mapper });
         samples = r.samples;
         for (const e of r.errors) log.warn(`bad output: ${e}`);
+        if (r.errors.length) message = `bad output: ${r.errors[0]}`;
         m.slurperErrors.inc({ slurper: c.name, kind: 'bad_line' }, r.errors.length);
         errors += r.errors.length;
         if (r.spawnError) {
           result = 'error';
           errors++;
           m.slurperErrors.inc({ slurper: c.name, kind: 'spawn' });
-          log.error(`cannot run ${JSON.stringify(c.command[0])}: ${r.spawnError}`);
+          log.error((message = `cannot run ${JSON.stringify(c.command[0])}: ${r.spawnError}`));
         } else if (r.timedOut) {
           result = 'timeout';
           errors++;
           m.slurperErrors.inc({ slurper: c.name, kind: 'timeout' });
-          log.error(`timed out after ${c.timeout} s and was killed; kept ${samples.length} complete line(s)`);
+          log.error((message = `timed out after ${c.timeout} s and was killed; kept ${samples.length} complete line(s)`));
         } else if (r.exitCode !== 0) {
           result = 'error';
           errors++;
           m.slurperErrors.inc({ slurper: c.name, kind: 'exit' });
-          log.error(`exited with ${r.signal ?? r.exitCode}${r.stderr ? `: ${r.stderr.slice(-500)}` : ''}; kept ${samples.length} good line(s)`);
+          log.error((message = `exited with ${r.signal ?? r.exitCode}${r.stderr ? `: ${r.stderr.slice(-500)}` : ''}; kept ${samples.length} good line(s)`));
         }
       } else if (c.type === 'condor') {
         let s = this.condors.get(c.name);
@@ -104,21 +121,43 @@ export class SlurperScheduler {
         m.slurperErrors.inc({ slurper: c.name, kind: r.status >= 400 ? 'http_status' : 'bad_line' }, r.errors.length);
         errors += r.errors.length;
         if (r.status >= 400) result = 'error';
+        message = r.errors[0];
       }
     } catch (e) {
       result = (e as Error).name === 'TimeoutError' ? 'timeout' : 'error';
       errors++;
       m.slurperErrors.inc({ slurper: c.name, kind: result });
-      log.error(`run failed: ${(e as Error).message}`);
+      log.error((message = `run failed: ${(e as Error).message}`));
     } finally {
       this.running.delete(c.name);
     }
     if ('labels' in c && Object.keys(c.labels).length) samples = samples.map((s) => ({ ...s, labels: { ...c.labels, ...s.labels } }));
     m.slurperRuns.inc({ slurper: c.name, result });
+    const h = this.health.get(c.name) ?? { runs: 0, failedRuns: 0 };
+    h.runs++;
+    if (result !== 'ok') h.failedRuns++;
+    h.last = { at, seconds: (performance.now() - t0) / 1000, result, samples: samples.length, errors, message };
+    this.health.set(c.name, h);
     m.slurperSeconds.observe({ slurper: c.name }, (performance.now() - t0) / 1000);
     // Slurpers wait for room rather than drop: they can afford to be late.
     while (!this.stopped && !this.deps.pipeline.push(samples, `slurper:${c.name}`)) await this.deps.pipeline.waitForSpace();
     return { samples: samples.length, errors };
+  }
+
+  /** Every configured slurper with its last run, in config order. */
+  status(): SlurperStatus[] {
+    return this.configs.map((c) => {
+      const h = this.health.get(c.name);
+      return {
+        name: c.name,
+        type: c.type,
+        schedule: c.cron ? `cron ${c.cron}` : `every ${c.interval ?? 60} s`,
+        running: this.running.has(c.name),
+        runs: h?.runs ?? 0,
+        failedRuns: h?.failedRuns ?? 0,
+        last: h?.last,
+      };
+    });
   }
 
   stop() {
