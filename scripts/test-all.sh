@@ -9,7 +9,7 @@ trap 'rm -rf "$logdir"' EXIT
 failed_parts=()
 
 # What the tests run for real: rrdtool, rrdcached, PostgreSQL, Prometheus Alertmanager, promtool (package prometheus),
-# the node exporter, collectd; Go for the plugin.
+# the node exporter, collectd, rsyslog (relays to the syslog listeners); Go for the plugin.
 source scripts/ensure-deps.sh
 ensure_apt rrdtool rrdcached postgresql prometheus-alertmanager prometheus prometheus-node-exporter collectd-core curl rsyslog
 ensure_npm || exit 1

@@ -15,8 +15,11 @@ const LT = 0x3c;
 const isDigit = (c: number) => c >= 0x30 && c <= 0x39;
 /** MSG-LEN is at most 9 digits here: more is no count any sender means. */
 const MAX_LEN_DIGITS = 9;
-/** Where a frame could start: `LEN <PRI>` (octet-counted) or `<PRI>` after a LF. */
-const FRAME_START = /[1-9]\d{0,8} <\d{1,3}>|\n<\d{1,3}>/g;
+/**
+ * Where a frame could start: `LEN <PRI>` (octet-counted), `<PRI>` after a LF, or a `<PRI>` and the start of a
+ * header anywhere (a LF-framed frame right after an octet-counted one has no LF before it).
+ */
+const FRAME_START = /[1-9]\d{0,8} <\d{1,3}>|\n<\d{1,3}>|<\d{1,3}>(?:1 |[A-Z][a-z]{2} )/g;
 
 export class FrameSplitter {
   private buf: Buffer = Buffer.alloc(0);
@@ -26,6 +29,8 @@ export class FrameSplitter {
   private skipLine = false;
   /** The buffer starts inside a bad frame (already counted): read on from the next frame start. */
   private garbage = false;
+  /** Where in the buffer that start may be: not at 0 while the bad frame's own `<PRI>` is there. */
+  private garbageFrom = 1;
 
   constructor(
     private readonly maxSize: number,
@@ -98,18 +103,20 @@ export class FrameSplitter {
         this.consume(nl + 1);
       }
       if (this.garbage) {
-        const at = this.resync(0, quiet);
+        const at = this.resync(this.garbageFrom, quiet);
         if (at < 0) {
           // Keep a tail in which a frame start may begin (not inside a run of digits), or from a start that
           // cannot be told yet; the rest is the bad frame's.
-          FRAME_START.lastIndex = 0;
+          FRAME_START.lastIndex = this.garbageFrom;
           const maybe = FRAME_START.exec(this.buf.toString('latin1'));
           if (maybe && this.buf.length <= 2 * this.maxSize) {
-            if (maybe.index > 0) this.consume(maybe.index);
+            this.consume(maybe.index);
+            this.garbageFrom = 0;
           } else if (this.buf.length > 16) {
             let cut = this.buf.length - 16;
             while (cut < this.buf.length && isDigit(this.buf[cut])) cut++;
             this.consume(cut);
+            this.garbageFrom = 0;
           }
           return false;
         }
@@ -142,9 +149,10 @@ export class FrameSplitter {
             `octet count ${h.len} does not fit the frame: ${this.buf[h.hdr] !== LT ? 'no <PRI> after it' : 'no frame starts right after it'}`,
           );
           this.consume(h.hdr);
-          const at = this.resync(0, quiet);
+          const at = this.resync(1, quiet);
           if (at < 0) {
             this.garbage = true;
+            this.garbageFrom = 1;
             continue;
           }
           this.consume(at);
@@ -202,6 +210,7 @@ export class FrameSplitter {
     FRAME_START.lastIndex = from;
     for (let m = FRAME_START.exec(text); m; m = FRAME_START.exec(text)) {
       if (m[0][0] === '\n') return m.index + 1;
+      if (m[0][0] === '<') return m.index;
       const digits = m[0].slice(0, m[0].indexOf(' '));
       for (let j = 0; j < digits.length; j++) {
         const len = Number(digits.slice(j));
