@@ -51,6 +51,7 @@ class FrameHandler {
 
   refused(reason: RefusalReason, error: string) {
     this.deps.counters.refused.inc({ listener: this.listener, reason });
+    this.deps.metrics.invalidLines.inc({ source: this.listener }); // beside Graphite's bad lines, for one alert on all input
     if (this.logged++ < 100) this.deps.log.warn({ listener: this.listener, peer: this.peer, reason }, `syslog frame refused: ${error}`);
   }
 

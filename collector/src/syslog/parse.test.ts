@@ -59,6 +59,8 @@ test('RFC 3164: tag with and without pid, no tag, and a December message read in
   const notag = ok('<13>Dec  1 11:00:00 myhost the job finished ok');
   assert.equal(notag.app, undefined, 'words of the message are not app, pid, msgid');
   assert.equal(notag.message, 'the job finished ok');
+  const local = ok('<13>Dec  1 11:00:00 su[77]: no hostname');
+  assert.deepEqual([local.hostname, local.app, local.procid, local.message], [undefined, 'su', '77', 'no hostname']);
   const jan = Date.UTC(2027, 0, 1, 0, 10);
   const r = parseSyslog('<13>Dec 31 23:59:00 h a: x', jan);
   assert.ok('msg' in r);

@@ -181,10 +181,14 @@ function parse3164(rest: string, facility: string, severity: string, ts: Date | 
     d.setFullYear(d.getFullYear() - 1);
     ms = d.getTime();
   }
-  const hostname = h[6];
-  if (hostname.length > 255 || !PRINTUSASCII.test(hostname)) return refuse('malformed', `hostname ${show(hostname)} must be printable ASCII`);
-  const msg: SyslogMessage = { format: 'rfc3164', facility, severity, time: ms, hostname, sd: [], message: '' };
-  const body = rest.slice(h[0].length);
+  // Local senders often leave the hostname out (`<13>Oct 11 22:14:15 su[77]: …`): a tag where it should be is the tag.
+  const noHost = BSD_TAG.test(h[6] + ' ');
+  const hostname = noHost ? undefined : h[6];
+  if (hostname !== undefined && (hostname.length > 255 || !PRINTUSASCII.test(hostname)))
+    return refuse('malformed', `hostname ${show(hostname)} must be printable ASCII`);
+  const msg: SyslogMessage = { format: 'rfc3164', facility, severity, time: ms, sd: [], message: '' };
+  if (hostname !== undefined) msg.hostname = hostname;
+  const body = noHost ? rest.slice(h[0].length - h[6].length - (h[0].endsWith(' ') ? 1 : 0)) : rest.slice(h[0].length);
   const tag = BSD_TAG.exec(body);
   if (tag) {
     msg.app = tag[1];
