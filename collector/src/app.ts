@@ -240,7 +240,7 @@ export class Collector {
     if (limit.soft >= configured + reserve) return configured;
     const bounded = Math.max(1, limit.soft - reserve);
     this.log.warn(
-      `the open-file limit (${limit.soft}, hard ${limit.hard}) is below ${listener}.maxConnections ${configured} + ${reserve} kept for the database, rrdcached, rrdtool and HTTP: at most ${bounded} ${listener} TCP connections (raise the hard limit, e.g. LimitNOFILE= in systemd)`,
+      `the open-file limit (${limit.soft}, hard ${limit.hard}) is below ${listener}.maxConnections ${configured} + ${reserve} kept for the database, rrdcached, rrdtool and HTTP: at most ${bounded} ${listener === 'graphite' ? 'Graphite' : 'syslog'} TCP connections (raise the hard limit, e.g. LimitNOFILE= in systemd)`,
     );
     return bounded;
   }

@@ -136,18 +136,17 @@ export class FrameSplitter {
             continue;
           }
           const end = h.hdr + h.len;
-          if (this.buf.length < end) return false;
-          const next = this.startsFrame(end);
+          // No <PRI> behind the count: refused at once, without waiting for the bytes it announced.
+          const pri = this.buf.length > h.hdr ? this.buf[h.hdr] === LT : undefined;
+          if (pri !== false && this.buf.length < end) return false;
+          const next = pri ? this.startsFrame(end) : false;
           if (next === undefined && !quiet) return true;
-          if (this.buf[h.hdr] === LT && next !== false) {
+          if (pri && next !== false) {
             this.sink.frame(this.buf.subarray(h.hdr, end));
             this.consume(end);
             continue;
           }
-          this.sink.refused(
-            'octet_count',
-            `octet count ${h.len} does not fit the frame: ${this.buf[h.hdr] !== LT ? 'no <PRI> after it' : 'no frame starts right after it'}`,
-          );
+          this.sink.refused('octet_count', `octet count ${h.len} does not fit the frame: ${pri ? 'no frame starts right after it' : 'no <PRI> after it'}`);
           this.consume(h.hdr);
           const at = this.resync(1, quiet);
           if (at < 0) {

@@ -200,6 +200,9 @@ test('framing: a complete octet-counted frame waits for the byte after it, or fo
   s.flush();
   assert.deepEqual(out, ['<13>1 xyz']);
   assert.ok(s.empty);
+  // A count with no <PRI> behind it is refused at once, not after the bytes it announced.
+  s.push(Buffer.from('90 oops'));
+  assert.deepEqual(out, ['<13>1 xyz', 'octet_count']);
 });
 
 function configProblems(text: string): string[] {
