@@ -105,7 +105,7 @@ export class FrameSplitter {
       if (this.garbage) {
         const at = this.resync(this.garbageFrom, quiet);
         if (at < 0) {
-          // Keep a tail in which a frame start may begin (not inside a run of digits), or from a start that
+          // Keep a tail in which a frame start may begin (a run of digits whole), or from a start that
           // cannot be told yet; the rest is the bad frame's.
           FRAME_START.lastIndex = this.garbageFrom;
           const maybe = FRAME_START.exec(this.buf.toString('latin1'));
@@ -114,7 +114,7 @@ export class FrameSplitter {
             this.garbageFrom = 0;
           } else if (this.buf.length > 16) {
             let cut = this.buf.length - 16;
-            while (cut < this.buf.length && isDigit(this.buf[cut])) cut++;
+            while (cut > 0 && isDigit(this.buf[cut - 1])) cut--;
             this.consume(cut);
             this.garbageFrom = 0;
           }
@@ -166,6 +166,16 @@ export class FrameSplitter {
           this.skipLine = true;
         }
         return false;
+      }
+      // A line that does not start with <PRI> is the tail of a bad frame, or garbage: a frame starting inside it
+      // (an octet count that was too short and went unseen) is read from there.
+      if (this.buf[0] !== LT) {
+        const at = this.resync(1, true);
+        if (at > 0 && at <= nl) {
+          this.sink.frame(this.buf.subarray(0, at)); // refused by the parser: no <PRI>
+          this.consume(at);
+          continue;
+        }
       }
       this.lineFrame(this.buf, nl);
       this.consume(nl + 1);
