@@ -26,6 +26,7 @@ import { RrdArchive } from './rrd/archive.js';
 import { RrdcachedClient, RrdcachedProcess } from './rrd/cached.js';
 import { RrdWriter, TemplateChooser } from './rrd/writer.js';
 import { SlurperScheduler } from './slurpers/scheduler.js';
+import { Syslog } from './syslog/index.js';
 import { fdReserve, openFileLimit } from './util/fdlimit.js';
 import { createLogger } from './util/log.js';
 import { isLoopback, splitHostPort } from './util/net.js';
@@ -58,6 +59,7 @@ export class Collector {
   private http?: Server;
   private tcp?: GraphiteTcp;
   private udp?: dgram.Socket;
+  private syslog?: Syslog;
   private refreshTimer?: NodeJS.Timeout;
   private checkpointTimer?: NodeJS.Timeout;
   private checkpointing?: Promise<void>;
@@ -66,7 +68,7 @@ export class Collector {
   /** From the first moment of stop(): ingest over HTTP says so instead of taking samples. */
   private stopping = false;
   /** Where each listener really listens (ports resolved when configured as 0). */
-  readonly addresses: { http?: string; graphiteTcp?: string; graphiteUdp?: string } = {};
+  readonly addresses: { http?: string; graphiteTcp?: string; graphiteUdp?: string; syslogTcp?: string; syslogUdp?: string } = {};
 
   constructor(
     readonly config: Config,
@@ -193,7 +195,7 @@ export class Collector {
 
     const deps = { pipeline: this.pipeline, metrics: this.metrics, mapper, log: this.log, maxLineLength: c.graphite.maxLineLength };
     if (c.graphite.tcp) {
-      const maxConnections = this.boundConnections(c.graphite.maxConnections);
+      const maxConnections = this.boundConnections(c.graphite.maxConnections, 'graphite');
       this.tcp = await startGraphiteTcp(c.graphite.tcp, deps, { drainTimeout: c.graphite.drainTimeout, maxConnections }).catch((e) => {
         throw new Error(`cannot listen on ${c.graphite.tcp} for Graphite TCP: ${e.message}`);
       });
@@ -204,6 +206,19 @@ export class Collector {
         throw new Error(`cannot listen on ${c.graphite.udp} for Graphite UDP: ${e.message}`);
       });
       this.addresses.graphiteUdp = fmtAddr(this.udp.address());
+    }
+    if (c.syslog.tcp || c.syslog.udp) {
+      this.syslog = new Syslog(c.syslog);
+      const maxConnections = c.syslog.tcp ? this.boundConnections(c.syslog.maxConnections, 'syslog') : 0;
+      await this.syslog.start({
+        pipeline: this.pipeline,
+        events: this.events.store,
+        metrics: this.metrics,
+        log: this.log.child({ stage: 'syslog' }),
+        maxConnections,
+      });
+      if (this.syslog.addresses.tcp) this.addresses.syslogTcp = fmtAddr(this.syslog.addresses.tcp);
+      if (this.syslog.addresses.udp) this.addresses.syslogUdp = fmtAddr(this.syslog.addresses.udp);
     }
     this.slurpers.start();
     this.downtimes.start();
@@ -256,14 +271,14 @@ export class Collector {
   }
 
   /** Past the open-file limit, accept() fails and libuv drops connections unseen: stay below it, with a reserve. */
-  private boundConnections(configured: number): number {
+  private boundConnections(configured: number, listener: 'graphite' | 'syslog'): number {
     const limit = openFileLimit();
     if (!limit) return configured;
     const reserve = fdReserve(limit.soft);
     if (limit.soft >= configured + reserve) return configured;
     const bounded = Math.max(1, limit.soft - reserve);
     this.log.warn(
-      `the open-file limit (${limit.soft}, hard ${limit.hard}) is below graphite.maxConnections ${configured} + ${reserve} kept for the database, rrdcached, rrdtool and HTTP: at most ${bounded} Graphite TCP connections (raise the hard limit, e.g. LimitNOFILE= in systemd)`,
+      `the open-file limit (${limit.soft}, hard ${limit.hard}) is below ${listener}.maxConnections ${configured} + ${reserve} kept for the database, rrdcached, rrdtool and HTTP: at most ${bounded} ${listener === 'graphite' ? 'Graphite' : 'syslog'} TCP connections (raise the hard limit, e.g. LimitNOFILE= in systemd)`,
     );
     return bounded;
   }
@@ -279,7 +294,7 @@ export class Collector {
     await this.downtimes?.stop();
     await this.events?.stop();
     // TCP: idle connections are closed, busy ones drain for graphite.drainTimeout; their lines go in before the pipeline drains.
-    await Promise.all([this.tcp?.close(), this.udp && new Promise((r) => this.udp!.close(() => r(undefined)))]);
+    await Promise.all([this.tcp?.close(), this.udp && new Promise((r) => this.udp!.close(() => r(undefined))), this.syslog?.close()]);
     await this.checkpointing;
     // A failed step is logged and the next still runs: a flush error must not leave rrdcached or the DB open.
     let failed: unknown;

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { createToken } from '../auth/tokens.js';
-import { startCollector, tempDir } from '../testing/harness.js';
+import { freePort, startCollector, tempDir } from '../testing/harness.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const BIN = path.resolve(here, '../../bin/rexmon.js');
@@ -35,7 +35,9 @@ test('the README shell examples run as written and do what they say', async () =
   const found = blocks();
   assert.ok(found.length >= 4, `README shell blocks: ${found.length}`);
   const { dir, cleanup } = await tempDir();
-  const c = await startCollector({}, path.join(dir, 'data'));
+  // Syslog on one free port for TCP and UDP, where the examples say 5514.
+  const syslogPort = await freePort();
+  const c = await startCollector({ syslog: { tcp: `127.0.0.1:${syslogPort}`, udp: `127.0.0.1:${syslogPort}` } }, path.join(dir, 'data'));
   try {
     const env = {
       REXMON_URL: c.url,
@@ -46,7 +48,7 @@ test('the README shell examples run as written and do what they say', async () =
     const lines = found
       .flatMap((b) => b.replace(/\\\n\s*/g, ' ').split('\n'))
       .filter((l) => l.trim() && !l.trim().startsWith('#'))
-      .map((l) => l.replaceAll('http://127.0.0.1:8080', c.url));
+      .map((l) => l.replaceAll('http://127.0.0.1:8080', c.url).replaceAll('-P 5514', `-P ${syslogPort}`));
     const script = [
       'set -e',
       `npx() { if [ "$1" = rexmon ]; then shift; node ${JSON.stringify(BIN)} "$@"; else echo "npx $1: not in the examples" >&2; return 127; fi; }`,
@@ -61,6 +63,11 @@ test('the README shell examples run as written and do what they say', async () =
     assert.doesNotMatch(r.stderr, /already over/, 'no example files a downtime in the past');
     assert.doesNotMatch(r.stdout, /"error":/, 'no API example answers an error');
     assert.match(r.stdout, /"type":"job\.state"/, 'the event example is stored and read back');
+    assert.match(
+      r.stdout,
+      /"type":"syslog","source":"[^"]+","labels":\{"app":"sshd","facility":"auth","severity":"warn"\}/,
+      'the logger example is stored as an event',
+    );
   } finally {
     await c.stop();
     await cleanup();

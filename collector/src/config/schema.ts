@@ -1,4 +1,5 @@
 // The collector's configuration: one YAML file, every key with a default that works on one machine.
+import { RE2JS } from 're2js';
 import { z } from 'zod';
 import { alarmsSchema } from '../alarms/config.js';
 import { parseDuration } from '../util/time.js';
@@ -101,6 +102,52 @@ const graphiteMapping = z.union([
     })
     .strict(),
 ]);
+
+/** Which syslog messages a mapping takes: globs (`*`, `?`) over header fields; all given must match. */
+const syslogMatch = z
+  .object({
+    app: z.string().min(1).optional(),
+    hostname: z.string().min(1).optional(),
+    msgid: z.string().min(1).optional(),
+    /** The message has an SD element with this SD-ID. */
+    sdId: z.string().min(1).optional(),
+    facility: z.string().min(1).optional(),
+    severity: z.string().min(1).optional(),
+  })
+  .strict();
+
+const syslogMapping = z
+  .object({
+    match: syslogMatch.default({}),
+    /** Values from the params of the SD elements whose SD-ID matches this glob. */
+    sd: z.string().min(1).optional(),
+    /** Values from `key=value` pairs in the message. */
+    kv: z.literal(true).optional(),
+    /** Values from the named groups of this RE2 regex over the message (`(?P<name>…)` or `(?<name>…)`). */
+    regex: z.string().min(1).optional(),
+    /** The params, keys or groups that become samples; default every one whose value is a number. */
+    values: z.array(z.string().min(1)).min(1).optional(),
+    /** Metric name; `${key}` is the param, key or group, `${app}`, `${hostname}`, `${msgid}`, `${procid}`, `${facility}`, `${severity}`, `${sdid}` and every param, key or group by name. */
+    name: z.string().min(1),
+    labels: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'label names use letters, digits and _'), z.string()).default({}),
+    /** Also store the message as an event of type `syslog`. */
+    event: z.boolean().default(false),
+  })
+  .strict()
+  .superRefine((m, ctx) => {
+    const from = (['sd', 'kv', 'regex'] as const).filter((k) => m[k] !== undefined);
+    if (from.length !== 1)
+      ctx.addIssue({ code: 'custom', message: `needs exactly one of sd, kv, regex (the values' source), got ${from.length ? from.join(', ') : 'none'}` });
+    if (m.regex !== undefined) {
+      try {
+        const groups = Object.keys(RE2JS.compile(m.regex).namedGroups());
+        if (groups.length === 0) ctx.addIssue({ code: 'custom', path: ['regex'], message: 'has no named group (?P<name>…) to take a value from' });
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', path: ['regex'], message: `not a valid RE2 regex: ${(e as Error).message}` });
+      }
+    }
+  });
+export type SyslogMappingConfig = z.infer<typeof syslogMapping>;
 
 const labelMap = z.record(
   z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'label names use letters, digits and _'),
@@ -330,6 +377,21 @@ export const configSchema = z
         /** TCP connections beyond this are refused (counted, logged); also bounded by the open-file limit. */
         maxConnections: z.number().int().positive().default(10000),
         mappings: z.array(graphiteMapping).default([]),
+      })
+      .strict()
+      .prefault({}),
+    syslog: z
+      .object({
+        tcp: listener.default(false),
+        udp: listener.default(false),
+        /** Frames (and UDP datagrams) longer than this are refused, counted. */
+        maxMessageSize: z.number().int().min(480).max(1048576).default(65536),
+        drainTimeout: duration.default(5),
+        /** TCP connections beyond this are refused (counted, logged); also bounded by the open-file limit. */
+        maxConnections: z.number().int().positive().default(10000),
+        /** Messages no mapping takes: stored as events of type `syslog` (event), or only counted (drop). */
+        unmapped: z.enum(['event', 'drop']).default('event'),
+        mappings: z.array(syslogMapping).default([]),
       })
       .strict()
       .prefault({}),

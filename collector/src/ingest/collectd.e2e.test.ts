@@ -11,7 +11,7 @@ import { startCollector, tempDir, waitFor } from '../testing/harness.js';
 
 test('collectd write_graphite and an imported collectd tree give the same series', { timeout: 60_000 }, async () => {
   const { dir, cleanup } = await tempDir();
-  const live = await startCollector({ graphite: { udp: false, mappings: [{ preset: 'collectd', prefix: 'collectd' }] } });
+  const live = await startCollector({ graphite: { tcp: '127.0.0.1:0', udp: false, mappings: [{ preset: 'collectd', prefix: 'collectd' }] } });
   const imported = await startCollector({ graphite: { tcp: false, udp: false } });
   const conf = path.join(dir, 'collectd.conf');
   await writeFile(
