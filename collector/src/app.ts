@@ -80,6 +80,17 @@ export class Collector {
   }
 
   async start(): Promise<void> {
+    try {
+      await this.startSteps();
+    } catch (e) {
+      // Whatever did start (rrdcached, rrdtool pipes, the database, listeners) is stopped again, so a failed start
+      // leaves no process or handle behind.
+      await this.stop().catch((err) => this.log.error({ err }, 'stopping after a failed start failed too'));
+      throw e;
+    }
+  }
+
+  private async startSteps(): Promise<void> {
     const c = this.config;
     const dataDir = path.resolve(c.dataDir);
     const archiveRoot = path.resolve(dataDir, c.rrd.archive);

@@ -47,10 +47,11 @@ export async function startCollector(overrides: Record<string, unknown> = {}, da
   const config = configSchema.parse({
     dataDir: dir,
     http: { listen: '127.0.0.1:0' },
-    graphite: { tcp: '127.0.0.1:0', udp: '127.0.0.1:0' },
     slurpers: [],
     log: { level: process.env.REXMON_TEST_LOG ?? 'silent' },
     ...overrides,
+    // Free ports unless a test names its own: a fixed 2003 may be taken on a shared machine.
+    graphite: { tcp: '127.0.0.1:0', udp: '127.0.0.1:0', ...(overrides.graphite as object | undefined) },
   });
   const collector = new Collector(config, undefined, opts);
   await collector.start();
