@@ -17,6 +17,7 @@ import { Events } from './events/index.js';
 import { GraphiteMapper } from './ingest/graphite.js';
 import { GraphiteTcp, startGraphiteTcp, startGraphiteUdp } from './ingest/graphite-listeners.js';
 import { Metrics } from './metrics/metrics.js';
+import { Notifier } from './notify/index.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import { QueryEngine } from './query/engine.js';
 import { RrdArchive } from './rrd/archive.js';
@@ -44,6 +45,8 @@ export class Collector {
   slurpers!: SlurperScheduler;
   downtimes!: Downtimes;
   events!: Events;
+  /** Mail for alarms, downtimes and events; absent without notify.smtp. */
+  notifier?: Notifier;
   /** Our own rrdcached, when the config says spawn. */
   cachedProc?: RrdcachedProcess;
   private cachedClient?: RrdcachedClient;
@@ -122,6 +125,14 @@ export class Collector {
     const anonymousRead = c.auth.anonymousRead ?? isLoopback(c.http.listen);
     this.downtimes = new Downtimes(this.db, c.downtimes, this.log.child({ stage: 'downtimes' }), this.metrics.registry);
     this.events = new Events(this.db, c.events, this.log.child({ stage: 'events' }), this.metrics.registry);
+    if (c.notify.smtp)
+      this.notifier = new Notifier(this.db, c.notify, {
+        log: this.log.child({ stage: 'notify' }),
+        registry: this.metrics.registry,
+        downtimes: this.downtimes.store,
+        events: this.events.store,
+        statusUrl: () => `${this.addresses.http}/`,
+      });
     const app = (this.app = createApp({
       version: VERSION,
       catalog: this.catalog,
@@ -138,6 +149,7 @@ export class Collector {
       routers: [
         this.downtimes.router({ auth: { anonymousRead, anonymousWrite: c.auth.anonymousWrite } }),
         this.events.router({ auth: { anonymousRead, anonymousWrite: c.auth.anonymousWrite } }),
+        ...(this.notifier ? [this.notifier.router({ auth: { anonymousRead, anonymousWrite: c.auth.anonymousWrite } })] : []),
       ],
     }));
     const { host, port } = splitHostPort(c.http.listen);
@@ -171,6 +183,7 @@ export class Collector {
     this.slurpers.start();
     this.downtimes.start();
     this.events.start();
+    this.notifier?.start();
     // Series added by other processes (rexmon import, other collectors on the same PostgreSQL).
     this.refreshTimer = setInterval(() => {
       this.catalog.refresh().catch((e) => this.log.error({ err: e }, 'catalog refresh failed'));
@@ -239,6 +252,7 @@ export class Collector {
     this.slurpers?.stop();
     await this.downtimes?.stop();
     await this.events?.stop();
+    await this.notifier?.stop();
     // TCP: idle connections are closed, busy ones drain for graphite.drainTimeout; their lines go in before the pipeline drains.
     await Promise.all([this.tcp?.close(), this.udp && new Promise((r) => this.udp!.close(() => r(undefined)))]);
     await this.checkpointing;

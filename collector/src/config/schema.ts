@@ -1,5 +1,6 @@
 // The collector's configuration: one YAML file, every key with a default that works on one machine.
 import { z } from 'zod';
+import { notifySchema } from '../notify/config.js';
 import { parseDuration } from '../util/time.js';
 
 const duration = z.union([z.number().nonnegative(), z.string()]).transform((v, ctx) => {
@@ -336,6 +337,7 @@ export const configSchema = z
     slurpers: z.array(slurper).default([{ type: 'host', name: 'host', interval: 60, timeout: 30, prefix: 'host' }]),
     downtimes: downtimes.prefault({}),
     events: events.prefault({}),
+    notify: notifySchema.prefault({}),
   })
   .strict()
   .superRefine((c, ctx) => {
