@@ -243,7 +243,7 @@ test('a host going down with 300 series: one mail listing them after groupWait; 
   assert.equal(listed.length, 300);
   assert.equal(new Set(listed).size, 300);
   assert.ok(listed.includes('CRITICAL up{host="fnpc1",job="j299"}'));
-  assert.match(big.body, /  value none \(no data\)\n  OK -> CRITICAL at 2026-12-01 12:00:00 UTC\n  rule host_down\n/);
+  assert.match(big.body, / {2}value none \(no data\)\n {2}OK -> CRITICAL at 2026-12-01 12:00:00 UTC\n {2}rule host_down\n/);
   assert.equal(byHost('fnpc2', 'ops@lab.example').subject, '[rexmon] CRITICAL host_down: up{host="fnpc2",job="j000"}');
   assert.deepEqual(byHost('fnpc2', 'nova-admins@lab.example').to, ['nova-admins@lab.example']);
 });
