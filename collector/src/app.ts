@@ -6,6 +6,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
+import { Alarms, AlarmSink, LogSink } from './alarms/index.js';
 import { TokenStore } from './auth/tokens.js';
 import { clientErrorResponse, MAX_HEADER_SIZE } from './api/http-error.js';
 import { createApp } from './api/server.js';
@@ -45,8 +46,12 @@ export class Collector {
   slurpers!: SlurperScheduler;
   downtimes!: Downtimes;
   events!: Events;
+  alarms!: Alarms;
+  /** Where alarm notices go: the one given to the constructor, else the notifier (with notify.smtp), else a log line per notice. */
+  alarmSink: AlarmSink;
   /** Mail for alarms, downtimes and events; absent without notify.smtp. */
   notifier?: Notifier;
+  private readonly givenSink?: AlarmSink;
   /** Our own rrdcached, when the config says spawn. */
   cachedProc?: RrdcachedProcess;
   private cachedClient?: RrdcachedClient;
@@ -68,8 +73,11 @@ export class Collector {
   constructor(
     readonly config: Config,
     log?: Logger,
+    opts: { alarmSink?: AlarmSink } = {},
   ) {
     this.log = log ?? createLogger(config.log);
+    this.givenSink = opts.alarmSink;
+    this.alarmSink = opts.alarmSink ?? new LogSink(this.log.child({ stage: 'alarms' }));
   }
 
   async start(): Promise<void> {
@@ -125,7 +133,7 @@ export class Collector {
     const anonymousRead = c.auth.anonymousRead ?? isLoopback(c.http.listen);
     this.downtimes = new Downtimes(this.db, c.downtimes, this.log.child({ stage: 'downtimes' }), this.metrics.registry);
     this.events = new Events(this.db, c.events, this.log.child({ stage: 'events' }), this.metrics.registry);
-    if (c.notify.smtp)
+    if (c.notify.smtp) {
       this.notifier = new Notifier(this.db, c.notify, {
         log: this.log.child({ stage: 'notify' }),
         registry: this.metrics.registry,
@@ -133,6 +141,18 @@ export class Collector {
         events: this.events.store,
         statusUrl: () => `${this.addresses.http}/`,
       });
+      if (!this.givenSink) this.alarmSink = this.notifier;
+    }
+    this.alarms = new Alarms({
+      config: c.alarms,
+      db: this.db,
+      catalog: this.catalog,
+      query,
+      downtimes: this.downtimes,
+      sink: this.alarmSink,
+      log: this.log.child({ stage: 'alarms' }),
+      registry: this.metrics.registry,
+    });
     const app = (this.app = createApp({
       version: VERSION,
       catalog: this.catalog,
@@ -149,6 +169,7 @@ export class Collector {
       routers: [
         this.downtimes.router({ auth: { anonymousRead, anonymousWrite: c.auth.anonymousWrite } }),
         this.events.router({ auth: { anonymousRead, anonymousWrite: c.auth.anonymousWrite } }),
+        this.alarms.router({ auth: { anonymousRead, anonymousWrite: c.auth.anonymousWrite } }),
         ...(this.notifier ? [this.notifier.router({ auth: { anonymousRead, anonymousWrite: c.auth.anonymousWrite } })] : []),
       ],
     }));
@@ -184,6 +205,7 @@ export class Collector {
     this.downtimes.start();
     this.events.start();
     this.notifier?.start();
+    await this.alarms.start();
     // Series added by other processes (rexmon import, other collectors on the same PostgreSQL).
     this.refreshTimer = setInterval(() => {
       this.catalog.refresh().catch((e) => this.log.error({ err: e }, 'catalog refresh failed'));
@@ -250,6 +272,7 @@ export class Collector {
     clearInterval(this.refreshTimer);
     clearInterval(this.checkpointTimer);
     this.slurpers?.stop();
+    await this.alarms?.stop();
     await this.downtimes?.stop();
     await this.events?.stop();
     await this.notifier?.stop();

@@ -1,5 +1,6 @@
 // The collector's configuration: one YAML file, every key with a default that works on one machine.
 import { z } from 'zod';
+import { alarmsSchema } from '../alarms/config.js';
 import { notifySchema } from '../notify/config.js';
 import { parseDuration } from '../util/time.js';
 
@@ -337,6 +338,7 @@ export const configSchema = z
     slurpers: z.array(slurper).default([{ type: 'host', name: 'host', interval: 60, timeout: 30, prefix: 'host' }]),
     downtimes: downtimes.prefault({}),
     events: events.prefault({}),
+    alarms: alarmsSchema.prefault({}),
     notify: notifySchema.prefault({}),
   })
   .strict()

@@ -94,6 +94,47 @@ export const migrations: Record<string, Migration> = {
       await db.schema.dropTable('events');
     },
   },
+  '0005_alarms': {
+    async up(db) {
+      // One row per (rule, series): the current state, what carries over between evaluations, and what was told.
+      await db.schema.createTable('alarm_states', (t) => {
+        t.string('rule', 100).notNullable();
+        t.string('series', 2048).notNullable();
+        t.string('name', 200).notNullable();
+        t.text('labels').notNullable(); // JSON: the series' labels
+        t.string('state', 8).notNullable();
+        t.double('value').nullable();
+        t.double('bound').nullable();
+        t.bigInteger('since').notNullable();
+        t.bigInteger('evaluated_at').notNullable();
+        t.bigInteger('warn_since').nullable();
+        t.bigInteger('crit_since').nullable();
+        t.bigInteger('missing_since').nullable();
+        t.boolean('muted').notNullable().defaultTo(false);
+        t.text('downtime').nullable(); // JSON DowntimeRef
+        t.string('told_state', 8).notNullable(); // what the sink was last handed
+        t.boolean('told_muted').notNullable().defaultTo(false);
+        t.bigInteger('notified_at').nullable();
+        t.primary(['rule', 'series']);
+      });
+      await db.schema.createTable('alarm_history', (t) => {
+        t.bigIncrements('id').primary();
+        t.bigInteger('at').notNullable().index(); // Unix seconds
+        t.string('rule', 100).notNullable().index();
+        t.string('series', 2048).notNullable();
+        t.string('from_state', 8).notNullable();
+        t.string('to_state', 8).notNullable();
+        t.double('value').nullable();
+        t.double('bound').nullable();
+        t.boolean('muted').notNullable().defaultTo(false);
+        t.integer('downtime_id').nullable();
+      });
+    },
+    async down(db) {
+      await db.schema.dropTable('alarm_history');
+      await db.schema.dropTable('alarm_states');
+    },
+  },
   '0006_notifications': {
     async up(db) {
       // What the notifier was told (alarm, downtime and event notices), each kept until a mail carries it.

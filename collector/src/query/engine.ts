@@ -69,39 +69,47 @@ export class QueryEngine {
     const step = Math.max(q.step ?? 0, Math.ceil(range / maxDataPoints), 1);
     const matched = this.catalog.find(q.selectors, MAX_SERIES_PER_QUERY + 1);
     if (matched.length > MAX_SERIES_PER_QUERY) throw new ValidationError(`the matcher selects more than ${MAX_SERIES_PER_QUERY} series; narrow it`, 'match');
-    // Make values still in rrdcached visible (only files written since their last flush).
-    await this.writer.flush(matched.filter((e) => e.origin === 'native').map((e) => e.file));
-    const chunks: SeriesEntry[][] = [];
-    for (let i = 0; i < matched.length; i += CHUNK) chunks.push(matched.slice(i, i + CHUNK));
     const rows = Math.min(maxDataPoints, Math.ceil(range / step) + 1);
+    let series = await this.read(matched, { cf: q.cf, from: q.from, to: q.to, step, rows });
+    if (q.agg) series = aggregate(series, q.agg, q.by ?? []);
+    const realStep = series.length && series[0].timestamps.length > 1 ? series[0].timestamps[1] - series[0].timestamps[0] : step;
+    return { from: q.from, to: q.to, step: realStep, cf: q.cf, series };
+  }
+
+  /**
+   * Reads the given series (no limit on how many: callers such as the alarm evaluator pass them in slices),
+   * in chunks of one `xport` each, on the reader pipes in parallel.
+   */
+  async read(entries: SeriesEntry[], r: { cf: CF; from: number; to: number; step: number; rows: number }): Promise<SeriesData[]> {
+    // Make values still in rrdcached visible (only files written since their last flush).
+    await this.writer.flush(entries.filter((e) => e.origin === 'native').map((e) => e.file));
+    const chunks: SeriesEntry[][] = [];
+    for (let i = 0; i < entries.length; i += CHUNK) chunks.push(entries.slice(i, i + CHUNK));
     const parts = await Promise.all(
       chunks.map(async (chunk) => {
         try {
-          const r = await this.archive.read(
+          const out = await this.archive.read(
             chunk.map((e) => ({ file: e.file, ds: e.ds })),
-            q.cf,
-            q.from,
-            q.to,
-            step,
-            rows,
+            r.cf,
+            r.from,
+            r.to,
+            r.step,
+            r.rows,
           );
           return chunk.map((e, i) => ({
             name: e.name,
             labels: e.labels,
-            timestamps: r.timestamps,
-            values: withLivePoint(e, r.timestamps, r.columns[i], this.isGauge(e)),
+            timestamps: out.timestamps,
+            values: withLivePoint(e, out.timestamps, out.columns[i], this.isGauge(e)),
           }));
         } catch (e) {
           if (e instanceof RrdError && /RRA matching the chosen CF|no RRA/i.test(e.message))
-            throw new ValidationError(`consolidation function ${q.cf} is not stored for some of these series (${e.message})`, 'cf');
+            throw new ValidationError(`consolidation function ${r.cf} is not stored for some of these series (${e.message})`, 'cf');
           throw e;
         }
       }),
     );
-    let series = parts.flat();
-    if (q.agg) series = aggregate(series, q.agg, q.by ?? []);
-    const realStep = series.length && series[0].timestamps.length > 1 ? series[0].timestamps[1] - series[0].timestamps[0] : step;
-    return { from: q.from, to: q.to, step: realStep, cf: q.cf, series };
+    return parts.flat();
   }
 }
 

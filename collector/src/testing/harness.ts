@@ -6,6 +6,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import type { AlarmSink } from '../alarms/types.js';
 import { Collector } from '../app.js';
 import { configSchema } from '../config/schema.js';
 import { splitHostPort } from '../util/net.js';
@@ -40,7 +41,7 @@ export interface TestCollector {
 const split = (a?: string) => (a ? splitHostPort(a) : undefined);
 
 /** Starts a collector in this process with test defaults (free ports, no slurpers, silent log) merged with `overrides`. */
-export async function startCollector(overrides: Record<string, unknown> = {}, dataDir?: string): Promise<TestCollector> {
+export async function startCollector(overrides: Record<string, unknown> = {}, dataDir?: string, opts: { alarmSink?: AlarmSink } = {}): Promise<TestCollector> {
   const tmp = dataDir ? undefined : await tempDir();
   const dir = dataDir ?? tmp!.dir;
   const config = configSchema.parse({
@@ -51,7 +52,7 @@ export async function startCollector(overrides: Record<string, unknown> = {}, da
     log: { level: process.env.REXMON_TEST_LOG ?? 'silent' },
     ...overrides,
   });
-  const collector = new Collector(config);
+  const collector = new Collector(config, undefined, opts);
   await collector.start();
   return {
     collector,
