@@ -18,7 +18,7 @@ import { Events } from './events/index.js';
 import { GraphiteMapper } from './ingest/graphite.js';
 import { GraphiteTcp, startGraphiteTcp, startGraphiteUdp } from './ingest/graphite-listeners.js';
 import { Metrics } from './metrics/metrics.js';
-import { Notifier } from './notify/index.js';
+import { Notifier, outboxRoutes } from './notify/index.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import { QueryEngine } from './query/engine.js';
 import { RrdArchive } from './rrd/archive.js';
@@ -170,7 +170,7 @@ export class Collector {
         this.downtimes.router({ auth: { anonymousRead, anonymousWrite: c.auth.anonymousWrite } }),
         this.events.router({ auth: { anonymousRead, anonymousWrite: c.auth.anonymousWrite } }),
         this.alarms.router({ auth: { anonymousRead, anonymousWrite: c.auth.anonymousWrite } }),
-        ...(this.notifier ? [this.notifier.router({ auth: { anonymousRead, anonymousWrite: c.auth.anonymousWrite } })] : []),
+        outboxRoutes(this.db, { auth: { anonymousRead, anonymousWrite: c.auth.anonymousWrite } }),
       ],
     }));
     const { host, port } = splitHostPort(c.http.listen);

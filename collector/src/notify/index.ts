@@ -20,6 +20,11 @@ import { Outbox, QueuedNotice } from './outbox.js';
 import { EventPayload, eventSubject, render } from './render.js';
 
 export { notifySchema } from './config.js';
+
+/** The outbox routes (also without notify.smtp: then the outbox stays empty). */
+export function outboxRoutes(db: Knex, auth: RouterAuth) {
+  return outboxRouter(new Outbox(db), auth);
+}
 export type { NotifyConfig } from './config.js';
 
 export interface NotifierDeps {
