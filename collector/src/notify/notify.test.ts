@@ -41,7 +41,11 @@ async function collector(notify: Record<string, unknown>, dataDir?: string, line
     },
   });
   const c = new Collector(config, pino({ level: 'trace' }, sink));
-  await c.start();
+  // A start that fails half-way leaves rrdtool pipes and the database open: stop what did start.
+  await c.start().catch(async (e) => {
+    await c.stop().catch(() => {});
+    throw e;
+  });
   let stopped = false;
   const stop = async () => {
     if (stopped) return;
