@@ -71,8 +71,9 @@ export function alarmRouter(evaluator: Evaluator, store: AlarmStore, deps: Alarm
     }
     const inDowntime = bool(req, 'inDowntime');
     if (inDowntime !== undefined) filter.inDowntime = inDowntime;
+    const limit = p.int(req, 'limit', 1, MAX_HISTORY_LIMIT);
     const list = evaluator.current(filter);
-    res.json({ data: list, total: list.length });
+    res.json({ data: limit === undefined ? list : list.slice(0, limit), total: list.length, truncated: limit !== undefined && list.length > limit });
   });
 
   r.get('/alarms/history', read, async (req, res) => {
@@ -158,8 +159,9 @@ Object.assign(extraPaths, {
         q('rule', 'A configured rule name'),
         q('match', 'A series selector the instance (series labels plus rule labels) must match'),
         q('inDowntime', 'true: only instances a downtime covers; false: only the others', { type: 'boolean' }),
+        q('limit', `At most this many (default all, max ${MAX_HISTORY_LIMIT})`, { type: 'integer', minimum: 1, maximum: MAX_HISTORY_LIMIT }),
       ],
-      responses: { 200: listOf(instance, { total: { type: 'integer' } }), 400: err, 401: err },
+      responses: { 200: listOf(instance, { total: { type: 'integer' }, truncated: { type: 'boolean' } }), 400: err, 401: err },
     },
   },
   '/alarms/history': {

@@ -18,10 +18,12 @@ const positive = duration.refine((s) => s > 0, 'must be more than 0');
 const range = z.tuple([z.number(), z.number()]).refine(([lo, hi]) => lo < hi, 'expected [low, high] with low < high: the value is bad below low or above high');
 const bound = z.union([z.number(), range]);
 
-const labelMap = z.record(
-  z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'label names use letters, digits and _'),
-  z.string().regex(/^[^\u0000-\u001f\u007f]*$/, 'no control characters'),
-);
+// Keys checked by hand: zod's record-key error says only "Invalid key in record".
+const labelMap = z.record(z.string(), z.string().regex(/^[^\u0000-\u001f\u007f]*$/, 'no control characters')).superRefine((m, ctx) => {
+  for (const k of Object.keys(m))
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k))
+      ctx.addIssue({ code: 'custom', path: [k], message: `label name ${JSON.stringify(k)}: label names use letters, digits and _` });
+});
 
 export const DEFAULT_SUMMARY = '{{ $rule }} {{ $state }}: {{ $series }} = {{ $value }} (bound {{ $bound }})';
 

@@ -29,6 +29,7 @@ const rules = [
   { name: 'min3', match: 'load{host="agg"}', aggregate: 'min', steps: 3, direction: 'below', warning: 15, critical: 5 },
   { name: 'band', match: 'load{host="agg"}', direction: 'outside', warning: [15, 25], critical: [0, 100] },
   { name: 'gone', match: 'heartbeat', warning: 1000, missing: { criticalAfter: '5m' } },
+  { name: 'rep', match: 'pressure', critical: 90, repeatInterval: '5m' },
 ];
 
 before(async () => {
@@ -125,4 +126,17 @@ test('missing data: UNKNOWN, then CRITICAL once it has lasted missing.criticalAf
   assert.equal(one('gone').state, 'OK');
   const s = 'gone heartbeat{host="quiet"}';
   assert.deepEqual(sink.take('gone'), [`${s} OK→UNKNOWN change`, `${s} UNKNOWN→CRITICAL change`, `${s} CRITICAL→OK change`]);
+});
+
+test('an unresolved CRITICAL is told again every repeatInterval, not in between', async () => {
+  await postSamples(
+    c.url,
+    [95, 95, 95, 95, 95, 95, 95, 95, 95, 95, 95, 95].map((v, i) => ({ name: 'pressure', labels: { line: 'p1' }, value: v, time: at(i + 1) })),
+  );
+  const told: string[] = [];
+  for (let i = 1; i <= 12; i++) {
+    await c.collector.alarms.evaluate(at(i));
+    told.push(...sink.take('rep').map((n) => `${i}: ${n.split(' ').slice(2).join(' ')}`));
+  }
+  assert.deepEqual(told, ['1: OK→CRITICAL change', '6: CRITICAL→CRITICAL repeat', '11: CRITICAL→CRITICAL repeat']);
 });

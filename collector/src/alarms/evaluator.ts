@@ -179,7 +179,7 @@ export class Evaluator implements AlarmView {
     this.checkQueued = true;
     this.serial(async () => {
       this.checkQueued = false;
-      await this.downtimeCheck(Date.now() / 1000);
+      await this.downtimeCheck(Math.floor(Date.now() / 1000));
     }).catch((e) => this.deps.log.error({ err: e }, 'alarm downtime check failed'));
   }
 
@@ -191,7 +191,8 @@ export class Evaluator implements AlarmView {
   }
 
   /** Evaluates every rule at `now` (Unix seconds), then tells the sink what is owed. */
-  evaluate(now = Date.now() / 1000): Promise<void> {
+  evaluate(at = Date.now() / 1000): Promise<void> {
+    const now = Math.floor(at); // whole seconds, as stored
     this.evaluating = true;
     return this.serial(async () => {
       try {
@@ -219,8 +220,8 @@ export class Evaluator implements AlarmView {
   }
 
   /** Between evaluations: a downtime that began or ended changes mutes, and what is owed is told now. */
-  checkDowntimes(now = Date.now() / 1000): Promise<void> {
-    return this.serial(() => this.downtimeCheck(now));
+  checkDowntimes(at = Date.now() / 1000): Promise<void> {
+    return this.serial(() => this.downtimeCheck(Math.floor(at)));
   }
 
   private async downtimeCheck(now: number) {

@@ -50,6 +50,7 @@ type Row = Record<string, unknown>;
 const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 /** Rows per INSERT: 17 columns × 200 stays far below SQLite's bound-variable limit. */
 const CHUNK = 200;
+const TRANSACTION = 5000;
 
 function toRow(i: StoredInstance): Row {
   return {
@@ -108,16 +109,39 @@ export class AlarmStore {
     }
   }
 
-  /** One transaction: upserts `save`, deletes `remove` (rule, series), appends `changes` to the history. */
+  /**
+   * Upserts `save`, deletes `remove` (rule, series), appends `changes` to the history. Many states (a rule's
+   * first evaluation over 50,000 series) go in transactions of TRANSACTION rows, so no one transaction holds
+   * the database for seconds; the last one carries removals and history.
+   */
   async write(save: StoredInstance[], remove: { rule: string; series: string }[], changes: Omit<HistoryEntry, 'id'>[]): Promise<void> {
     if (!save.length && !remove.length && !changes.length) return;
+    let from = 0;
+    for (; save.length - from > TRANSACTION; from += TRANSACTION) {
+      const part = save.slice(from, from + TRANSACTION);
+      await this.db.transaction(async (trx) => {
+        for (let i = 0; i < part.length; i += CHUNK)
+          await trx('alarm_states')
+            .insert(part.slice(i, i + CHUNK).map(toRow))
+            .onConflict(['rule', 'series'])
+            .merge();
+      });
+    }
+    save = save.slice(from);
     await this.db.transaction(async (trx) => {
       for (let i = 0; i < save.length; i += CHUNK)
         await trx('alarm_states')
           .insert(save.slice(i, i + CHUNK).map(toRow))
           .onConflict(['rule', 'series'])
           .merge();
-      for (const r of remove) await trx('alarm_states').where(r).delete();
+      const byRule = new Map<string, string[]>();
+      for (const r of remove) byRule.set(r.rule, [...(byRule.get(r.rule) ?? []), r.series]);
+      for (const [rule, series] of byRule)
+        for (let i = 0; i < series.length; i += CHUNK)
+          await trx('alarm_states')
+            .where('rule', rule)
+            .whereIn('series', series.slice(i, i + CHUNK))
+            .delete();
       const rows = changes.map((c) => ({
         at: Math.floor(c.at),
         rule: c.rule,

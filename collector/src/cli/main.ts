@@ -1,6 +1,7 @@
 // The `rexmon` command line: start the collector, and the API's operations for shell users.
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import path from 'node:path';
+import { alarmCommands } from '../alarms/cli.js';
 import { Collector, openDatabase } from '../app.js';
 import { createToken, Role } from '../auth/tokens.js';
 import { Catalog } from '../catalog/catalog.js';
@@ -217,6 +218,7 @@ export async function main(argv: string[]): Promise<number> {
 
   sendCommand(program);
   downtimeCommands(program, apiOptions, client);
+  alarmCommands(program, apiOptions, client);
 
   try {
     await program.parseAsync(argv);

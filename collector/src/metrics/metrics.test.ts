@@ -18,14 +18,26 @@ function promtoolCheck(text: string): Promise<{ code: number | null; output: str
 }
 
 test('/metrics passes promtool check metrics, labelled counters included', async () => {
-  const c = await startCollector({ graphite: { mappings: [{ match: 'lab.*.temp', name: 'temp', labels: { host: '$1' } }] } });
+  const c = await startCollector({
+    graphite: { mappings: [{ match: 'lab.*.temp', name: 'temp', labels: { host: '$1' } }] },
+    alarms: { interval: 3600, rules: [{ name: 'hot', match: 'temp', warning: 1.5 }] },
+  });
   try {
     const now = Math.floor(Date.now() / 1000);
     await sendTcp(c.graphiteTcp!.host, c.graphiteTcp!.port, `lab.h1.temp 1 ${now - 120}\nlab.h1.temp 2 ${now - 60}\nnot a line\n`);
     await waitFor('samples counted', async () => (await api<{ raw: string }>(c.url, '/metrics')).body.raw.includes('rexmon_samples_received_total{source='));
     await api(c.url, '/api/v1/series?match=temp');
+    await c.collector.pipeline.flush();
+    await c.collector.alarms.evaluate();
     const text = (await api<{ raw: string }>(c.url, '/metrics')).body.raw;
-    for (const name of ['rexmon_samples_received_total{', 'rexmon_input_errors_total{', 'rexmon_http_requests_total{', 'rexmon_queue_depth{']) {
+    for (const name of [
+      'rexmon_samples_received_total{',
+      'rexmon_input_errors_total{',
+      'rexmon_http_requests_total{',
+      'rexmon_queue_depth{',
+      'rexmon_alarm_instances{rule="hot",state="WARNING"} 1',
+      'rexmon_alarm_evaluation_seconds_bucket{',
+    ]) {
       assert.ok(text.includes(name), `${name} in /metrics`);
     }
     const r = await promtoolCheck(text);

@@ -144,6 +144,9 @@ func (d *answerDecoder) number() (v float64, ok bool) {
 		if it.Error != nil || len(d.scratch) == 0 {
 			return 0, false
 		}
+		if v, ok := exactDecimal(d.scratch); ok {
+			return v, true
+		}
 		// ParseFloat keeps its argument only in its error, which is not returned.
 		v, err := strconv.ParseFloat(unsafe.String(&d.scratch[0], len(d.scratch)), 64)
 		if err != nil {
@@ -155,4 +158,90 @@ func (d *answerDecoder) number() (v float64, ok bool) {
 		it.ReportError("number", "expected a number or null")
 		return 0, false
 	}
+}
+
+// pow10 holds the powers of ten a float64 represents exactly.
+var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+	1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
+
+// exactDecimal converts the JSON numbers the collector writes most (Unix times, rrdtool's values of
+// 10 to 15 significant digits) without strconv's general machinery: when the digits form an integer
+// m < 2^53 and the decimal exponent k is within ±22, m and 10^|k| are exact float64s and one IEEE
+// multiply or divide is correctly rounded (Clinger's fast path), so the result has the same bits as
+// strconv.ParseFloat. Anything else answers ok=false and goes to strconv.
+func exactDecimal(b []byte) (float64, bool) {
+	i, neg := 0, false
+	if i < len(b) && b[i] == '-' {
+		neg, i = true, i+1
+	}
+	var m uint64
+	digits, exp10 := 0, 0
+	start := i
+	for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
+		if m != 0 || b[i] != '0' {
+			digits++
+		}
+		m = m*10 + uint64(b[i]-'0')
+		if digits > 16 {
+			return 0, false
+		}
+	}
+	if i == start {
+		return 0, false
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		fstart := i
+		for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
+			if m != 0 || b[i] != '0' {
+				digits++
+			}
+			m = m*10 + uint64(b[i]-'0')
+			exp10--
+			if digits > 16 {
+				return 0, false
+			}
+		}
+		if i == fstart {
+			return 0, false
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		eneg := false
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			eneg, i = b[i] == '-', i+1
+		}
+		e, estart := 0, i
+		for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
+			if e > 1000 {
+				return 0, false
+			}
+			e = e*10 + int(b[i]-'0')
+		}
+		if i == estart {
+			return 0, false
+		}
+		if eneg {
+			e = -e
+		}
+		exp10 += e
+	}
+	if i != len(b) || m >= 1<<53 {
+		return 0, false
+	}
+	f := float64(m)
+	switch {
+	case exp10 == 0:
+	case exp10 > 0 && exp10 <= 22:
+		f *= pow10[exp10]
+	case exp10 < 0 && exp10 >= -22:
+		f /= pow10[-exp10]
+	default:
+		return 0, false
+	}
+	if neg {
+		f = -f
+	}
+	return f, true
 }

@@ -67,3 +67,41 @@ func TestParseQueryAnswerEqualsEncodingJSON(t *testing.T) {
 		}
 	}
 }
+
+// The fast path for short decimals gives strconv.ParseFloat's bits, or declines.
+func TestExactDecimalMatchesStrconv(t *testing.T) {
+	r := rand.New(rand.NewSource(2))
+	cases := []string{"0", "-0", "0.0", "1764547200", "9007199254740991", "9007199254740993", "1e22", "1e23", "3e-22",
+		"1.2345678901", "0.000000000000000000001", "123456789012345.6", "1.7976931348623157e308", "4.9e-324", "00012", "1.", ".5", "-", "1e", "1e+", "--1", "1.5e-0"}
+	for i := 0; i < 200000; i++ {
+		var s string
+		switch i % 5 {
+		case 0: // rrdtool's values as Node prints them
+			s = strconv.FormatFloat((r.Float64()-0.5)*math.Pow(10, float64(r.Intn(30)-12)), 'g', 10+r.Intn(6), 64)
+		case 1: // Unix times and counts
+			s = strconv.FormatInt(r.Int63n(1<<53), 10)
+		case 2: // fixed decimals
+			s = strconv.FormatFloat(r.Float64()*1e6, 'f', r.Intn(16), 64)
+		case 3: // exponents near the edge of the fast path
+			s = strconv.FormatInt(r.Int63n(1e16), 10) + "e" + strconv.Itoa(r.Intn(60)-30)
+		default: // any double, shortest form
+			s = strconv.FormatFloat(math.Float64frombits(r.Uint64()), 'g', -1, 64)
+		}
+		cases = append(cases, s)
+	}
+	fast := 0
+	for _, s := range cases {
+		got, ok := exactDecimal([]byte(s))
+		want, err := strconv.ParseFloat(s, 64)
+		if !ok {
+			continue
+		}
+		fast++
+		if err != nil || math.Float64bits(got) != math.Float64bits(want) {
+			t.Fatalf("%q: fast path %v (%x), strconv %v (%x) %v", s, got, math.Float64bits(got), want, math.Float64bits(want), err)
+		}
+	}
+	if fast < len(cases)/2 {
+		t.Fatalf("the fast path took only %d of %d", fast, len(cases))
+	}
+}
