@@ -16,6 +16,8 @@ export interface ReceivedMail {
   envelope: { from: string; to: string[] };
   /** The user that authenticated, if any. */
   user?: string;
+  /** Whether the session ran over TLS (STARTTLS or implicit). */
+  secure: boolean;
 }
 
 export interface TestSmtp {
@@ -34,6 +36,8 @@ export interface SmtpOptions {
   /** Accept only this user and password (AUTH PLAIN/LOGIN over the plain connection). */
   auth?: { user: string; password: string };
   port?: number;
+  /** PEM key and certificate: STARTTLS is offered, or with `implicit` TLS from the first byte. */
+  tls?: { key: string; cert: string; implicit?: boolean };
 }
 
 export async function startSmtp(opts: SmtpOptions = {}): Promise<TestSmtp> {
@@ -46,7 +50,8 @@ export async function startSmtp(opts: SmtpOptions = {}): Promise<TestSmtp> {
     logins: [],
     async start() {
       const options: SMTPServerOptions = {
-        disabledCommands: opts.auth ? ['STARTTLS'] : ['STARTTLS', 'AUTH'],
+        disabledCommands: [...(opts.tls ? [] : ['STARTTLS']), ...(opts.auth ? [] : ['AUTH'])],
+        ...(opts.tls ? { key: opts.tls.key, cert: opts.tls.cert, secure: opts.tls.implicit ?? false } : {}),
         authOptional: !opts.auth,
         allowInsecureAuth: true,
         logger: false,
@@ -72,7 +77,7 @@ export async function startSmtp(opts: SmtpOptions = {}): Promise<TestSmtp> {
               from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
               to: session.envelope.rcptTo.map((r) => r.address),
             };
-            t.mails.push({ ...parseMail(raw), envelope, user: session.user as string | undefined });
+            t.mails.push({ ...parseMail(raw), envelope, user: session.user as string | undefined, secure: session.secure });
             cb();
           });
         },
@@ -95,7 +100,7 @@ export async function startSmtp(opts: SmtpOptions = {}): Promise<TestSmtp> {
 }
 
 /** Headers (lower-case names, unfolded, encoded words decoded) and the decoded text body of a single-part mail. */
-export function parseMail(raw: string): Omit<ReceivedMail, 'envelope' | 'user'> {
+export function parseMail(raw: string): Omit<ReceivedMail, 'envelope' | 'user' | 'secure'> {
   const split = raw.indexOf('\r\n\r\n');
   const head = raw.slice(0, split).replace(/\r\n[ \t]+/g, ' ');
   const headers: Record<string, string> = {};
