@@ -139,10 +139,6 @@ export class Notifier implements AlarmSink {
     this.mailer.close();
   }
 
-  router(auth: RouterAuth) {
-    return outboxRouter(this.outbox, auth);
-  }
-
   /** Groups what is due and sends what is due; one pass at a time. */
   kick(): void {
     if (this.ticking || this.stopping) return;

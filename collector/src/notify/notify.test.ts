@@ -426,6 +426,24 @@ test('an event handler mails the station admin when a disk reports errors (and o
   );
 });
 
+test('event data cannot add headers or recipients: a newline in a templated subject stays in the one line', async () => {
+  const smtp = await smtpServer();
+  const { url } = await collector({
+    smtp: smtpConfig(smtp),
+    pollInterval: 0.05,
+    eventHandlers: [{ type: 'disk.error', to: ['station-admin@lab.example'], subject: 'Disk {{data.device}}' }],
+  });
+  const device = 'sda\r\nBcc: thief@evil.example\r\n\r\nforged body';
+  const r = await api(url, '/api/v1/events', { method: 'POST', body: JSON.stringify({ type: 'disk.error', source: 'smartd', data: { device } }) });
+  assert.equal(r.status, 201);
+  await waitFor('the mail', async () => smtp.mails.length === 1);
+  const m = smtp.mails[0];
+  assert.equal(m.subject, 'Disk sda Bcc: thief@evil.example forged body');
+  assert.equal(m.headers.bcc, undefined);
+  assert.deepEqual(m.envelope.to, ['station-admin@lab.example']);
+  assert.match(m.body, /^disk\.error from smartd at .* UTC\n {2}device: sda Bcc: thief@evil\.example forged body\n/);
+});
+
 test('downtime notices: started, window closed, ended early, cancelled — once each, also across a restart', async () => {
   const smtp = await smtpServer();
   const dir = (await tempDir()).dir;
