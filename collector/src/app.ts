@@ -20,6 +20,7 @@ import { GraphRenderer } from './graph/graph.js';
 import { GraphiteMapper } from './ingest/graphite.js';
 import { GraphiteTcp, startGraphiteTcp, startGraphiteUdp } from './ingest/graphite-listeners.js';
 import { Metrics } from './metrics/metrics.js';
+import { Notifier, outboxRoutes } from './notify/index.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import { QueryEngine } from './query/engine.js';
 import { RrdArchive } from './rrd/archive.js';
@@ -49,8 +50,11 @@ export class Collector {
   downtimes!: Downtimes;
   events!: Events;
   alarms!: Alarms;
-  /** Where alarm notices go: the one given to the constructor, else a log line per notice. */
+  /** Where alarm notices go: the one given to the constructor, else the notifier (with notify.smtp), else a log line per notice. */
   alarmSink: AlarmSink;
+  /** Mail for alarms, downtimes and events; absent without notify.smtp. */
+  notifier?: Notifier;
+  private readonly givenSink?: AlarmSink;
   /** Our own rrdcached, when the config says spawn. */
   cachedProc?: RrdcachedProcess;
   private cachedClient?: RrdcachedClient;
@@ -76,6 +80,7 @@ export class Collector {
     opts: { alarmSink?: AlarmSink } = {},
   ) {
     this.log = log ?? createLogger(config.log);
+    this.givenSink = opts.alarmSink;
     this.alarmSink = opts.alarmSink ?? new LogSink(this.log.child({ stage: 'alarms' }));
   }
 
@@ -143,6 +148,16 @@ export class Collector {
     const anonymousRead = c.auth.anonymousRead ?? isLoopback(c.http.listen);
     this.downtimes = new Downtimes(this.db, c.downtimes, this.log.child({ stage: 'downtimes' }), this.metrics.registry);
     this.events = new Events(this.db, c.events, this.log.child({ stage: 'events' }), this.metrics.registry);
+    if (c.notify.smtp) {
+      this.notifier = new Notifier(this.db, c.notify, {
+        log: this.log.child({ stage: 'notify' }),
+        registry: this.metrics.registry,
+        downtimes: this.downtimes.store,
+        events: this.events.store,
+        statusUrl: () => `${this.addresses.http}/`,
+      });
+      if (!this.givenSink) this.alarmSink = this.notifier;
+    }
     this.slurpers = new SlurperScheduler(c.slurpers, { pipeline: this.pipeline, metrics: this.metrics, mapper, log: this.log });
     const graphs = new GraphRenderer(
       {
@@ -183,6 +198,7 @@ export class Collector {
         this.events.router({ auth: { anonymousRead, anonymousWrite: c.auth.anonymousWrite } }),
         graphRouter(graphs, requireRole('viewer', { auth: { anonymousRead, anonymousWrite: c.auth.anonymousWrite } })),
         this.alarms.router({ auth: { anonymousRead, anonymousWrite: c.auth.anonymousWrite } }),
+        outboxRoutes(this.db, { auth: { anonymousRead, anonymousWrite: c.auth.anonymousWrite } }),
       ],
       status: {
         alarms: () => (c.alarms.rules.length ? this.alarms.view.current() : undefined),
@@ -234,6 +250,7 @@ export class Collector {
     this.slurpers.start();
     this.downtimes.start();
     this.events.start();
+    this.notifier?.start();
     await this.alarms.start();
     // Series added by other processes (rexmon import, other collectors on the same PostgreSQL).
     this.refreshTimer = setInterval(() => {
@@ -304,6 +321,7 @@ export class Collector {
     await this.alarms?.stop();
     await this.downtimes?.stop();
     await this.events?.stop();
+    await this.notifier?.stop();
     // TCP: idle connections are closed, busy ones drain for graphite.drainTimeout; their lines go in before the pipeline drains.
     await Promise.all([this.tcp?.close(), this.udp && new Promise((r) => this.udp!.close(() => r(undefined))), this.syslog?.close()]);
     await this.checkpointing;

@@ -2,6 +2,7 @@
 import { RE2JS } from 're2js';
 import { z } from 'zod';
 import { alarmsSchema } from '../alarms/config.js';
+import { notifySchema } from '../notify/config.js';
 import { parseDuration } from '../util/time.js';
 
 const duration = z.union([z.number().nonnegative(), z.string()]).transform((v, ctx) => {
@@ -478,6 +479,7 @@ export const configSchema = z
       .strict()
       .prefault({}),
     alarms: alarmsSchema.prefault({}),
+    notify: notifySchema.prefault({}),
   })
   .strict()
   .superRefine((c, ctx) => {

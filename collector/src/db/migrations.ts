@@ -135,4 +135,50 @@ export const migrations: Record<string, Migration> = {
       await db.schema.dropTable('alarm_states');
     },
   },
+  '0006_notifications': {
+    async up(db) {
+      // What the notifier was told (alarm, downtime and event notices), each kept until a mail carries it.
+      await db.schema.createTable('notify_notices', (t) => {
+        t.bigIncrements('id').primary();
+        t.string('kind', 16).notNullable(); // alarm | downtime | event
+        t.string('group_key', 64).notNullable().index(); // sha256 of kind, recipients and grouping labels
+        t.text('group_label').notNullable(); // the group as people read it, e.g. disk_full {host="fnpc1"}
+        t.text('recipients').notNullable(); // JSON array
+        t.text('payload').notNullable(); // JSON: the notice
+        t.bigInteger('due_at').notNullable(); // Unix ms: the group's mail may go from then (group wait)
+        t.string('dedup_key', 200).nullable().unique(); // once-only notices (downtime start/end)
+        t.bigInteger('message_id').nullable().index(); // the mail that carries it; null while waiting
+        t.bigInteger('created_at').notNullable(); // Unix ms
+      });
+      // The outbox: one row per mail, rendered once, so a retry sends the very same message.
+      await db.schema.createTable('notify_messages', (t) => {
+        t.bigIncrements('id').primary();
+        t.string('group_key', 64).notNullable();
+        t.string('kind', 16).notNullable();
+        t.text('recipients').notNullable(); // JSON array
+        t.text('subject').notNullable();
+        t.text('body').notNullable();
+        t.string('message_id', 200).notNullable().unique(); // RFC 5322 Message-ID, the same on every attempt
+        t.integer('notices').notNullable();
+        t.string('status', 16).notNullable().index(); // pending | sending | sent | failed
+        t.integer('attempts').notNullable().defaultTo(0);
+        t.bigInteger('next_attempt_at').notNullable().index(); // Unix ms; while sending: the lease's end
+        t.text('last_error').nullable();
+        t.bigInteger('created_at').notNullable();
+        t.bigInteger('sent_at').nullable();
+      });
+      // Downtime occurrences told as started; ended_at set once the end was told.
+      await db.schema.createTable('notify_downtimes', (t) => {
+        t.string('occurrence', 64).primary(); // "<id>" or "<id>@<start>" for a recurring downtime
+        t.integer('downtime_id').notNullable();
+        t.bigInteger('started_at').notNullable();
+        t.bigInteger('ended_at').nullable().index();
+      });
+    },
+    async down(db) {
+      await db.schema.dropTable('notify_downtimes');
+      await db.schema.dropTable('notify_messages');
+      await db.schema.dropTable('notify_notices');
+    },
+  },
 };

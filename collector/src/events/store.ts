@@ -22,8 +22,17 @@ const INSERT_CHUNK = 500;
 /** Rows read per round while selectors filter in memory. */
 const SCAN_CHUNK = 2000;
 
+/** Runs inside an insert's transaction: what it writes commits, or not, with the events (the notifier's handlers). */
+export type InsertHook = (trx: Knex.Transaction, events: EventInput[], nowMs: number) => Promise<void>;
+
 export class EventStore {
+  private readonly hooks: InsertHook[] = [];
+
   constructor(private readonly db: Knex) {}
+
+  onInsert(fn: InsertHook): void {
+    this.hooks.push(fn);
+  }
 
   /** Stores every event or none; returns how many. */
   async insert(events: EventInput[], nowMs = Date.now()): Promise<number> {
@@ -37,6 +46,7 @@ export class EventStore {
     }));
     await this.db.transaction(async (trx) => {
       for (let i = 0; i < rows.length; i += INSERT_CHUNK) await trx('events').insert(rows.slice(i, i + INSERT_CHUNK));
+      for (const h of this.hooks) await h(trx, events, nowMs);
     });
     return rows.length;
   }
