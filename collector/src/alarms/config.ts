@@ -1,18 +1,9 @@
 // The `alarms:` section of the config: threshold rules, checked at load (errors name the path inside `alarms`).
 import { z } from 'zod';
 import { parseSelector } from '../matchers/selector.js';
-import { parseDuration } from '../util/time.js';
 import { templateProblem } from './template.js';
+import { duration } from '../config/duration.js';
 
-// As config/schema.ts's (not imported from there: schema.ts imports this file).
-const duration = z.union([z.number().nonnegative(), z.string()]).transform((v, ctx) => {
-  try {
-    return parseDuration(v);
-  } catch (e) {
-    ctx.addIssue({ code: 'custom', message: (e as Error).message.replace(/^duration: /, '') });
-    return z.NEVER;
-  }
-});
 const positive = duration.refine((s) => s > 0, 'must be more than 0');
 
 const range = z.tuple([z.number(), z.number()]).refine(([lo, hi]) => lo < hi, 'expected [low, high] with low < high: the value is bad below low or above high');

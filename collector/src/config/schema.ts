@@ -3,16 +3,7 @@ import { RE2JS } from 're2js';
 import { z } from 'zod';
 import { alarmsSchema } from '../alarms/config.js';
 import { notifySchema } from '../notify/config.js';
-import { parseDuration } from '../util/time.js';
-
-const duration = z.union([z.number().nonnegative(), z.string()]).transform((v, ctx) => {
-  try {
-    return parseDuration(v);
-  } catch (e) {
-    ctx.addIssue({ code: 'custom', message: (e as Error).message.replace(/^duration: /, '') });
-    return z.NEVER;
-  }
-});
+import { duration } from './duration.js';
 
 /** `host:port`, `false` turns a listener off. Port 0 picks a free port. */
 const hostPort = z

@@ -2,16 +2,7 @@
 // Kept beside the stage it configures; config/schema.ts only mounts it.
 import { z } from 'zod';
 import { parseSelector } from '../matchers/selector.js';
-import { parseDuration } from '../util/time.js';
-
-const duration = z.union([z.number().nonnegative(), z.string()]).transform((v, ctx) => {
-  try {
-    return parseDuration(v);
-  } catch (e) {
-    ctx.addIssue({ code: 'custom', message: (e as Error).message.replace(/^duration: /, '') });
-    return z.NEVER;
-  }
-});
+import { duration } from '../config/duration.js';
 
 // Plain addresses or `Name <addr>`; checked loosely here, the SMTP server has the last word.
 const address = z
