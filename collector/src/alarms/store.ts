@@ -1,24 +1,13 @@
 // Alarm states and state changes in the SQL database: read once at start, written in bulk per evaluation
 // (only the instances whose stored fields changed).
 import type { Knex } from 'knex';
-import type { Labels } from '../model/series.js';
-import type { AlarmState, DowntimeRef } from './types.js';
+import type { AlarmInstance, AlarmState, DowntimeRef } from './types.js';
 
-/** What is kept of one instance across restarts. */
-export interface StoredInstance {
-  rule: string;
-  series: string;
-  name: string;
-  labels: Labels;
-  state: AlarmState;
-  value: number | null;
-  bound: number | null;
-  since: number;
-  evaluatedAt: number;
+/** What is kept of one instance across restarts: the instance (its summary is rendered again) and the bookkeeping. */
+export interface StoredInstance extends Omit<AlarmInstance, 'summary' | 'downtime'> {
   warnSince: number | null;
   critSince: number | null;
   missingSince: number | null;
-  muted: boolean;
   downtime: DowntimeRef | null;
   toldState: AlarmState;
   toldMuted: boolean;
