@@ -9,6 +9,7 @@ import { Pipeline } from '../pipeline/pipeline.js';
 import { GraphiteMapper, parseGraphiteLine } from './graphite.js';
 import { LineSplitter } from './lines.js';
 import { splitHostPort } from '../util/net.js';
+import { DrainableConnection, listenDraining } from '../util/tcp-listener.js';
 
 export interface ListenerDeps {
   pipeline: Pipeline;
@@ -50,11 +51,7 @@ export interface GraphiteTcp {
 /** A connection with no data for this long, no half line and nothing waiting for the pipeline is idle. */
 const IDLE_MS = 250;
 
-interface Conn {
-  idle(now: number): boolean;
-  /** Closes the socket; resolves when its parsed lines are handed over (or dropped when `giveUp` fires). */
-  cut(giveUp: Promise<void>): Promise<void>;
-}
+type Conn = DrainableConnection;
 
 export async function startGraphiteTcp(listen: string, deps: ListenerDeps, opts: TcpOptions): Promise<GraphiteTcp> {
   const errors = new ErrorReporter('graphite_tcp', deps);
@@ -124,59 +121,14 @@ export async function startGraphiteTcp(listen: string, deps: ListenerDeps, opts:
     sock.on('close', () => waiting || conns.delete(conn));
     sock.on('error', (e) => deps.log.debug({ peer, err: e.message }, 'graphite tcp connection error'));
   });
-  server.maxConnections = opts.maxConnections;
-  const refusals = new RateLimitedLog(deps.log, 10_000);
-  server.on('drop', (d) => {
-    deps.metrics.refusedConnections.inc({ listener: 'graphite_tcp' });
-    refusals.warn(
-      (n) =>
-        `Graphite TCP: ${n} connection(s) refused (last from ${d?.remoteAddress}:${d?.remotePort}): ${opts.maxConnections} are open, the limit (graphite.maxConnections, bounded by the open-file limit)`,
-    );
+  return listenDraining(server, listen, conns, {
+    maxConnections: opts.maxConnections,
+    drainTimeout: opts.drainTimeout,
+    log: deps.log,
+    onRefused: () => deps.metrics.refusedConnections.inc({ listener: 'graphite_tcp' }),
+    refusedMessage: (n, peer) =>
+      `Graphite TCP: ${n} connection(s) refused (last from ${peer}): ${opts.maxConnections} are open, the limit (graphite.maxConnections, bounded by the open-file limit)`,
   });
-  const { host, port } = splitHostPort(listen);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve());
-  });
-  return {
-    address: () => server.address() as net.AddressInfo,
-    close: async () => {
-      const closed = new Promise<void>((r) => server.close(() => r()));
-      const deadline = Date.now() + opts.drainTimeout * 1000;
-      let giveUpNow!: () => void;
-      const giveUp = new Promise<void>((r) => (giveUpNow = r));
-      const cuts: Promise<void>[] = [];
-      for (;;) {
-        const now = Date.now();
-        for (const c of [...conns]) if (now >= deadline || c.idle(now)) cuts.push(c.cut(giveUp));
-        if (conns.size === 0) break;
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      // Lines already read wait for queue space for one more drainTimeout at most: the exit stays bounded.
-      const timer = setTimeout(giveUpNow, opts.drainTimeout * 1000);
-      await Promise.all(cuts);
-      clearTimeout(timer);
-      await closed;
-    },
-  };
-}
-
-/** One log line per period at most, saying how many events it stands for. */
-class RateLimitedLog {
-  private count = 0;
-  private last = 0;
-  constructor(
-    private readonly log: Logger,
-    private readonly periodMs: number,
-  ) {}
-  warn(msg: (count: number) => string) {
-    this.count++;
-    const now = Date.now();
-    if (now - this.last < this.periodMs) return;
-    this.log.warn(msg(this.count));
-    this.count = 0;
-    this.last = now;
-  }
 }
 
 export async function startGraphiteUdp(listen: string, deps: ListenerDeps): Promise<dgram.Socket> {

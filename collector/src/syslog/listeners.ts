@@ -10,6 +10,7 @@ import type { Metrics } from '../metrics/metrics.js';
 import type { Sample } from '../model/series.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import { splitHostPort } from '../util/net.js';
+import { DrainableConnection, listenDraining } from '../util/tcp-listener.js';
 import type { EventSink } from './event-sink.js';
 import { FrameSplitter } from './framing.js';
 import type { SyslogMapper } from './mapping.js';
@@ -97,10 +98,7 @@ const IDLE_MS = 250;
 /** An octet-counted frame at the end of what arrived is passed on when nothing follows within this time. */
 const LOOKAHEAD_MS = 50;
 
-interface Conn {
-  idle(now: number): boolean;
-  cut(giveUp: Promise<void>): Promise<void>;
-}
+type Conn = DrainableConnection;
 
 export async function startSyslogTcp(listen: string, deps: SyslogDeps, opts: TcpOptions): Promise<SyslogTcp> {
   const conns = new Set<Conn>();
@@ -180,44 +178,14 @@ export async function startSyslogTcp(listen: string, deps: SyslogDeps, opts: Tcp
     });
     sock.on('error', (e) => deps.log.debug({ peer, err: e.message }, 'syslog tcp connection error'));
   });
-  server.maxConnections = opts.maxConnections;
-  let lastRefusalLog = 0;
-  let refusals = 0;
-  server.on('drop', (d) => {
-    deps.metrics.refusedConnections.inc({ listener: 'syslog_tcp' });
-    refusals++;
-    if (Date.now() - lastRefusalLog < 10_000) return;
-    deps.log.warn(
-      `syslog TCP: ${refusals} connection(s) refused (last from ${d?.remoteAddress}:${d?.remotePort}): ${opts.maxConnections} are open, the limit (syslog.maxConnections, bounded by the open-file limit)`,
-    );
-    refusals = 0;
-    lastRefusalLog = Date.now();
+  return listenDraining(server, listen, conns, {
+    maxConnections: opts.maxConnections,
+    drainTimeout: opts.drainTimeout,
+    log: deps.log,
+    onRefused: () => deps.metrics.refusedConnections.inc({ listener: 'syslog_tcp' }),
+    refusedMessage: (n, peer) =>
+      `syslog TCP: ${n} connection(s) refused (last from ${peer}): ${opts.maxConnections} are open, the limit (syslog.maxConnections, bounded by the open-file limit)`,
   });
-  const { host, port } = splitHostPort(listen);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve());
-  });
-  return {
-    address: () => server.address() as net.AddressInfo,
-    close: async () => {
-      const closed = new Promise<void>((r) => server.close(() => r()));
-      const deadline = Date.now() + opts.drainTimeout * 1000;
-      let giveUpNow!: () => void;
-      const giveUp = new Promise<void>((r) => (giveUpNow = r));
-      const cuts: Promise<void>[] = [];
-      for (;;) {
-        const now = Date.now();
-        for (const c of [...conns]) if (now >= deadline || c.idle(now)) cuts.push(c.cut(giveUp));
-        if (conns.size === 0) break;
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      const timer = setTimeout(giveUpNow, opts.drainTimeout * 1000);
-      await Promise.all(cuts);
-      clearTimeout(timer);
-      await closed;
-    },
-  };
 }
 
 export async function startSyslogUdp(listen: string, deps: SyslogDeps): Promise<dgram.Socket> {

@@ -1,0 +1,79 @@
+// What the plaintext TCP listeners (Graphite, syslog) share: a connection limit whose refusals are counted and
+// logged at most every 10 s, and a stop that drains each connection's parsed input within a bounded time.
+import net from 'node:net';
+import type { Logger } from 'pino';
+import { splitHostPort } from './net.js';
+
+export interface DrainableConnection {
+  idle(now: number): boolean;
+  /** Closes the socket; resolves when its parsed input is handed over (or dropped when `giveUp` fires). */
+  cut(giveUp: Promise<void>): Promise<void>;
+}
+
+export interface TcpListener {
+  address: () => net.AddressInfo;
+  close: () => Promise<void>;
+}
+
+/**
+ * Limits `server` to `maxConnections` (each refusal counted by `onRefused`, logged by `refusedMessage(n)` at most
+ * every 10 s), listens on `listen`, and returns a close that cuts idle connections at once and the rest at
+ * `drainTimeout` seconds, then waits for their input at most another `drainTimeout`.
+ */
+export async function listenDraining(
+  server: net.Server,
+  listen: string,
+  conns: Set<DrainableConnection>,
+  opts: { maxConnections: number; drainTimeout: number; log: Logger; onRefused: () => void; refusedMessage: (n: number, peer: string) => string },
+): Promise<TcpListener> {
+  server.maxConnections = opts.maxConnections;
+  const refusals = new RateLimitedLog(opts.log, 10_000);
+  server.on('drop', (d) => {
+    opts.onRefused();
+    refusals.warn((n) => opts.refusedMessage(n, `${d?.remoteAddress}:${d?.remotePort}`));
+  });
+  const { host, port } = splitHostPort(listen);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  return {
+    address: () => server.address() as net.AddressInfo,
+    close: async () => {
+      const closed = new Promise<void>((r) => server.close(() => r()));
+      const deadline = Date.now() + opts.drainTimeout * 1000;
+      let giveUpNow!: () => void;
+      const giveUp = new Promise<void>((r) => (giveUpNow = r));
+      const cuts: Promise<void>[] = [];
+      for (;;) {
+        const now = Date.now();
+        for (const c of [...conns]) if (now >= deadline || c.idle(now)) cuts.push(c.cut(giveUp));
+        if (conns.size === 0) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      // Input already read waits for queue space for one more drainTimeout at most: the exit stays bounded.
+      const timer = setTimeout(giveUpNow, opts.drainTimeout * 1000);
+      await Promise.all(cuts);
+      clearTimeout(timer);
+      await closed;
+    },
+  };
+}
+
+/** One log line per period at most, saying how many events it stands for. */
+export class RateLimitedLog {
+  private count = 0;
+  private last = 0;
+  constructor(
+    private readonly log: Logger,
+    private readonly periodMs: number,
+  ) {}
+  warn(msg: (count: number) => string) {
+    this.count++;
+    const now = Date.now();
+    if (now - this.last < this.periodMs) return;
+    this.log.warn(msg(this.count));
+    this.count = 0;
+    this.last = now;
+  }
+}
