@@ -1,4 +1,5 @@
 // The OpenAPI 3.1 description of /api/v1; a test checks it lists exactly the routes the server has.
+import { QUERY_BINARY_TYPE } from './query-binary.js';
 const err = { description: 'Error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
 const matchParam = {
   name: 'match',
@@ -46,6 +47,21 @@ const getAndPost = (op: { summary: string; parameters: Param[]; responses: objec
     },
   };
 };
+
+/** The range query's answer also as float64 columns, for a client whose `Accept` prefers it (see query-binary.ts). */
+const withColumns = (r: ReturnType<typeof ok>) => ({
+  ...r,
+  content: {
+    ...r.content,
+    [QUERY_BINARY_TYPE]: {
+      schema: {
+        type: 'string',
+        format: 'binary',
+        description: 'Magic "RXQUERY1", uint32 LE header length, JSON header, float64 LE columns (README: HTTP API)',
+      },
+    },
+  },
+});
 
 /** Extra paths contributed by other stages (downtimes, annotations, ...). */
 export const extraPaths: Record<string, object> = {};
@@ -151,27 +167,29 @@ export function openapi(version: string) {
           },
         ],
         responses: {
-          200: ok({
-            type: 'object',
-            properties: {
-              from: { type: 'number' },
-              to: { type: 'number' },
-              step: { type: 'number' },
-              cf: { type: 'string' },
-              series: {
-                type: 'array',
-                items: {
-                  type: 'object',
-                  properties: {
-                    name: { type: 'string' },
-                    labels: { $ref: '#/components/schemas/Labels' },
-                    timestamps: { type: 'array', items: { type: 'integer' } },
-                    values: { type: 'array', items: { type: ['number', 'null'] } },
+          200: withColumns(
+            ok({
+              type: 'object',
+              properties: {
+                from: { type: 'number' },
+                to: { type: 'number' },
+                step: { type: 'number' },
+                cf: { type: 'string' },
+                series: {
+                  type: 'array',
+                  items: {
+                    type: 'object',
+                    properties: {
+                      name: { type: 'string' },
+                      labels: { $ref: '#/components/schemas/Labels' },
+                      timestamps: { type: 'array', items: { type: 'integer' } },
+                      values: { type: 'array', items: { type: ['number', 'null'] } },
+                    },
                   },
                 },
               },
-            },
-          }),
+            }),
+          ),
           400: err,
           502: err,
         },

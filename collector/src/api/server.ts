@@ -12,6 +12,7 @@ import type { AlarmInstance } from '../alarms/types.js';
 import { PageDowntime, PageOptions, PageSlurper, statusPage } from '../web/status-page.js';
 import { errorHandler, HttpError, sendError } from './http-error.js';
 import { openapi } from './openapi.js';
+import { encodeQueryBinary, QUERY_BINARY_TYPE } from './query-binary.js';
 import * as p from './params.js';
 
 export interface ApiDeps {
@@ -247,7 +248,9 @@ export function createApp(deps: ApiDeps): express.Express {
       }
     }
     deps.metrics.queryMs.observe((performance.now() - t0) / 1000);
-    res.json({ data: result });
+    // Columns of float64 for a client that asks for them (the plugin); JSON for everyone else.
+    if (req.accepts(['application/json', QUERY_BINARY_TYPE]) === QUERY_BINARY_TYPE) res.type(QUERY_BINARY_TYPE).send(encodeQueryBinary(result));
+    else res.json({ data: result });
   });
 
   api.post('/samples', write, async (req, res) => {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"net/url"
 	"strings"
@@ -94,7 +95,13 @@ func (c *Client) call(ctx context.Context, method, endpoint string, params url.V
 			req.Header.Add(k, v)
 		}
 	}
-	req.Header.Set("Accept", "application/json")
+	res, isQuery := out.(*collectorQueryResult)
+	isQuery = isQuery && meta == nil
+	if isQuery {
+		req.Header.Set("Accept", queryAccept)
+	} else {
+		req.Header.Set("Accept", "application/json")
+	}
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
@@ -112,7 +119,7 @@ func (c *Client) call(ctx context.Context, method, endpoint string, params url.V
 		return decodeAPIError(endpoint, resp.StatusCode, body)
 	}
 	rd := &answerReader{r: io.LimitReader(resp.Body, 256<<20)}
-	if res, ok := out.(*collectorQueryResult); ok && meta == nil {
+	if isQuery {
 		// A range query's answer: read whole, parsed once into the frames' columns.
 		body, err := io.ReadAll(rd)
 		if err != nil {
@@ -120,6 +127,12 @@ func (c *Client) call(ctx context.Context, method, endpoint string, params url.V
 				return ctx.Err()
 			}
 			return brokenOff(endpoint, resp.StatusCode, len(body), err)
+		}
+		if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt == queryBinaryType {
+			if err := parseQueryBinary(body, res); err != nil {
+				return fmt.Errorf("the collector's answer to %s cannot be read: %w", endpoint, err)
+			}
+			return nil
 		}
 		seen, err := parseQueryAnswer(body, res)
 		if err != nil { // not the shape expected: encoding/json says what is wrong

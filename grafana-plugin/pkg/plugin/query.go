@@ -555,11 +555,23 @@ func cleanSortedPoints(ts []float64, vs []*float64, dropNulls bool) ([]time.Time
 		for end > 0 && vs[end-1] == nil {
 			end--
 		}
+		// Every point up to the last known one: the values as they are, the times converted.
+		times := make([]time.Time, end)
+		for i := range times {
+			times[i] = time.UnixMilli(int64(math.Round(ts[i] * 1000))).UTC()
+		}
+		return times, vs[:end:end], true
 	}
-	times := make([]time.Time, 0, end)
-	values := make([]*float64, 0, end)
-	for i := 0; i < end; i++ {
-		if dropNulls && vs[i] == nil {
+	known := 0
+	for _, v := range vs[:n] {
+		if v != nil {
+			known++
+		}
+	}
+	times := make([]time.Time, 0, known)
+	values := make([]*float64, 0, known)
+	for i := 0; i < n; i++ {
+		if vs[i] == nil {
 			continue
 		}
 		times = append(times, time.UnixMilli(int64(math.Round(ts[i]*1000))).UTC())

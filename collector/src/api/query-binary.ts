@@ -1,0 +1,57 @@
+// The range query's answer as columns of float64, for clients that ask for it by `Accept` (the Grafana
+// plugin): the same data as the JSON answer, without writing and parsing ~30 characters per point.
+//
+// Layout, little-endian:
+//   8 bytes   magic "RXQUERY1"
+//   uint32    length H of the header
+//   H bytes   UTF-8 JSON: {"from","to","step","cf","series":[{"name","labels","downtime"?,"rows",
+//             "start"?,"interval"?}]}; a series with "start"/"interval" has the times start + i*interval,
+//             one without them sends its times as a column before its values
+//   padding   zeros up to a multiple of 8 bytes from the start
+//   columns   per series, in order: [times: rows float64] values: rows float64, NaN where the JSON has null
+import type { QueryResult } from '../query/engine.js';
+
+export const QUERY_BINARY_TYPE = 'application/vnd.rexmon.query+binary';
+const MAGIC = 'RXQUERY1';
+
+type BinarySeries = { name: string; labels: Record<string, string>; downtime?: unknown; rows: number; start?: number; interval?: number };
+
+/** The times of a series as start + i*interval, when they are exactly that (RRD rows always are). */
+function regular(ts: number[]): { start: number; interval: number } | undefined {
+  if (ts.length < 2) return ts.length === 1 ? { start: ts[0], interval: 0 } : { start: 0, interval: 0 };
+  const start = ts[0];
+  const interval = ts[1] - ts[0];
+  for (let i = 2; i < ts.length; i++) if (ts[i] !== start + i * interval) return undefined;
+  return { start, interval };
+}
+
+export function encodeQueryBinary(result: QueryResult): Buffer {
+  const heads: BinarySeries[] = [];
+  const regulars: boolean[] = [];
+  let floats = 0;
+  for (const s of result.series) {
+    const rows = Math.min(s.timestamps.length, s.values.length);
+    const r = regular(s.timestamps.slice(0, rows));
+    const downtime = (s as { downtime?: unknown }).downtime;
+    heads.push({ name: s.name, labels: s.labels, ...(downtime ? { downtime } : {}), rows, ...(r ?? {}) });
+    regulars.push(r !== undefined);
+    floats += r ? rows : 2 * rows;
+  }
+  const header = Buffer.from(JSON.stringify({ from: result.from, to: result.to, step: result.step, cf: result.cf, series: heads }), 'utf8');
+  const columnsAt = Math.ceil((MAGIC.length + 4 + header.length) / 8) * 8;
+  const out = Buffer.alloc(columnsAt + floats * 8);
+  out.write(MAGIC, 0, 'latin1');
+  out.writeUInt32LE(header.length, MAGIC.length);
+  header.copy(out, MAGIC.length + 4);
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  let at = columnsAt;
+  result.series.forEach((s, k) => {
+    const rows = heads[k].rows;
+    if (!regulars[k]) for (let i = 0; i < rows; i++, at += 8) view.setFloat64(at, s.timestamps[i], true);
+    for (let i = 0; i < rows; i++, at += 8) {
+      const v = s.values[i];
+      view.setFloat64(at, v === null || !Number.isFinite(v) ? NaN : v, true);
+    }
+  });
+  return out;
+}
