@@ -3,6 +3,7 @@
 # npm packages of the lock file. Sourced by start.sh and test-all.sh.
 #   ensure_apt PKG...   install the packages that are not installed
 #   ensure_npm          npm ci when node_modules does not match package-lock.json
+#   ensure_venv DIR REQ a Python virtualenv in DIR with the pinned requirements file REQ (re-made when REQ changes)
 ensure_apt() {
   local missing=() p
   for p in "$@"; do
@@ -31,4 +32,15 @@ ensure_npm() {
     npm ci --no-audit --no-fund
     echo "$want" > "$stamp"
   fi
+}
+
+ensure_venv() {
+  local dir=$1 req=$2 want
+  want=$(sha256sum "$req" | cut -d' ' -f1)
+  [ -f "$dir/.rexmon-req.sha256" ] && [ "$(cat "$dir/.rexmon-req.sha256")" = "$want" ] && return 0
+  rm -rf "$dir"
+  # Debian's python3 (python3-venv gives it venv and pip).
+  /usr/bin/python3 -m venv "$dir" || return 1
+  "$dir/bin/pip" install -q --disable-pip-version-check -r "$req" || return 1
+  echo "$want" > "$dir/.rexmon-req.sha256"
 }

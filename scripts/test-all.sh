@@ -10,10 +10,15 @@ trap 'rm -rf "$logdir"' EXIT
 failed_parts=()
 
 # What the tests run for real: rrdtool, rrdcached, PostgreSQL, Prometheus Alertmanager, promtool (package prometheus),
-# the node exporter, collectd, Chromium (the status page), rsyslog (relays to the syslog listeners); Go for the plugin.
+# the node exporter, collectd, Chromium (the status page), rsyslog (relays to the syslog listeners), schemathesis
+# (in a virtualenv); Go for the plugin.
 source scripts/ensure-deps.sh
-ensure_apt rrdtool rrdcached postgresql prometheus-alertmanager prometheus prometheus-node-exporter collectd-core curl chromium rsyslog
+ensure_apt rrdtool rrdcached postgresql prometheus-alertmanager prometheus prometheus-node-exporter collectd-core curl chromium rsyslog python3-venv
 ensure_npm || exit 1
+# schemathesis (PyPI) fuzzes the HTTP API from its OpenAPI document (collector/src/fuzz/).
+venv="$HOME/.cache/rexmon/schemathesis"
+ensure_venv "$venv" collector/src/fuzz/schemathesis-requirements.txt || { echo "could not install schemathesis from PyPI" >&2; exit 1; }
+export REXMON_SCHEMATHESIS="$venv/bin/st"
 command -v go >/dev/null || { echo "Go is needed for the Grafana plugin's backend (see grafana-plugin/go.mod)" >&2; exit 1; }
 
 echo "== build and lint the collector"

@@ -222,6 +222,19 @@ test('every 4xx is JSON, unknown paths included; health, readiness and metrics',
   assert.match(page, /condor_jobs/);
 });
 
+test('a path asked with a method it does not take is 405 naming the allowed methods; OPTIONS answers them', async () => {
+  const r = await fetch(`${c.url}/api/v1/samples`, { method: 'DELETE' });
+  assert.equal(r.status, 405);
+  assert.equal(r.headers.get('allow'), 'POST, OPTIONS');
+  assert.match(((await r.json()) as { error: { message: string } }).error.message, /DELETE is not allowed on \/api\/v1\/samples \(allowed: POST, OPTIONS\)/);
+  // A literal path wins over a template that also matches it.
+  const o = await fetch(`${c.url}/api/v1/downtimes/active`, { method: 'OPTIONS' });
+  assert.equal(o.status, 204);
+  assert.equal(o.headers.get('allow'), 'GET, HEAD, OPTIONS');
+  assert.equal((await fetch(`${c.url}/api/v1/downtimes/7`, { method: 'OPTIONS' })).headers.get('allow'), 'GET, PATCH, DELETE, HEAD, OPTIONS');
+  assert.equal((await fetch(`${c.url}/api/v1/nope`, { method: 'DELETE' })).status, 404, 'not a path of the API: 404');
+});
+
 test('the OpenAPI document lists exactly the routes the server has', async () => {
   const doc = (await api<ReturnType<typeof openapi>>(c.url, '/api/v1/openapi.json')).body;
   const documented = new Set<string>();

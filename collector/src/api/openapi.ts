@@ -66,8 +66,31 @@ const withColumns = (r: ReturnType<typeof ok>) => ({
 /** Extra paths contributed by other stages (downtimes, annotations, ...). */
 export const extraPaths: Record<string, object> = {};
 
+/**
+ * The refusals every route can give, added where an operation does not list them itself: 401 (no or a
+ * bad token), 403 on writes (a role too low), 400 where there is something to validate, 404 on an item
+ * path, 413 where a body is read. So a client (or a schema-driven fuzzer) never meets a status the
+ * document does not mention.
+ */
+function withCommonRefusals(paths: Record<string, object>): Record<string, object> {
+  const out: Record<string, object> = {};
+  for (const [p, item] of Object.entries(paths)) {
+    const ops: Record<string, object> = {};
+    for (const [method, op] of Object.entries(item as Record<string, { parameters?: unknown[]; requestBody?: unknown; responses?: object }>)) {
+      const common: Record<number, object> = { 401: err };
+      if (method !== 'get') common[403] = err;
+      if (op.parameters?.length || op.requestBody || p.includes('{')) common[400] = err;
+      if (p.includes('{')) common[404] = err;
+      if (op.requestBody) common[413] = err;
+      ops[method] = { ...op, responses: { ...common, ...op.responses } };
+    }
+    out[p] = ops;
+  }
+  return out;
+}
+
 export function openapi(version: string) {
-  return {
+  const doc = {
     openapi: '3.1.0',
     info: { title: 'rexmon collector API', version },
     servers: [{ url: '/api/v1' }],
@@ -228,6 +251,7 @@ export function openapi(version: string) {
         },
       },
       ...extraPaths,
-    },
+    } as Record<string, object>,
   };
+  return { ...doc, paths: withCommonRefusals(doc.paths) };
 }

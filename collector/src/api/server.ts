@@ -159,6 +159,9 @@ export function createApp(deps: ApiDeps): express.Express {
   });
 
   const api = express.Router();
+  // Before the routes: the sub-routers would otherwise answer OPTIONS on their own, with the methods of
+  // every route pattern that happens to match.
+  api.use(methodNotAllowed(() => openapi(deps.version).paths));
   api.use(express.json({ limit: p.BODY_LIMIT }));
   /** A read served by GET and by POST with the same parameters in a form or JSON body (selectors too long for a URL). */
   const readRoute = (path: string, handler: RequestHandler) =>
@@ -311,4 +314,39 @@ export function createApp(deps: ApiDeps): express.Express {
   app.use((req, res) => sendError(res, 404, `no such endpoint: ${req.method} ${req.path}`));
   app.use(errorHandler((err, msg) => deps.log.error({ err }, msg)));
   return app;
+}
+
+/**
+ * A path the API has, asked with a method it does not take: 405 naming the methods in `Allow`; OPTIONS:
+ * 204 with `Allow`. From the OpenAPI document, which a test keeps equal to the routes (read on first use:
+ * other stages add their paths while the collector is wired). A literal path (`/downtimes/active`) wins
+ * over a template that also matches it (`/downtimes/{id}`).
+ */
+function methodNotAllowed(paths: () => Record<string, object>): RequestHandler {
+  let routes: { literal: boolean; re: RegExp; methods: string[] }[] | undefined;
+  const escape = (t: string) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return (req, res, next) => {
+    routes ??= Object.entries(paths()).map(([p, item]) => ({
+      literal: !p.includes('{'),
+      re: new RegExp(
+        '^' +
+          p
+            .split(/\{[^}]+\}/)
+            .map(escape)
+            .join('[^/]+') +
+          '$',
+      ),
+      methods: Object.keys(item).map((m) => m.toUpperCase()),
+    }));
+    let hits = routes.filter((r) => r.re.test(req.path));
+    if (hits.some((r) => r.literal)) hits = hits.filter((r) => r.literal);
+    if (!hits.length) return next(); // not a path of the API: 404 at the end
+    const methods = new Set(hits.flatMap((r) => r.methods));
+    if (methods.has('GET')) methods.add('HEAD');
+    if (methods.has(req.method)) return next();
+    const allow = [...methods, 'OPTIONS'].join(', ');
+    res.set('Allow', allow);
+    if (req.method === 'OPTIONS') return void res.status(204).end();
+    next(new HttpError(405, `${req.method} is not allowed on /api/v1${req.path} (allowed: ${allow})`));
+  };
 }

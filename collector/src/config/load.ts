@@ -27,7 +27,13 @@ export function parseConfigText(text: string, file: string): Config {
       }),
     );
   }
-  const raw = doc.toJS() ?? {};
+  let raw: unknown;
+  try {
+    raw = doc.toJS() ?? {};
+  } catch (e) {
+    // The yaml library resolves aliases here, and throws a plain ReferenceError for one without its anchor.
+    throw new ConfigError(file, [(e as Error).message]);
+  }
   if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(file, ['the top level must be a mapping of keys']);
   const result = configSchema.safeParse(raw);
   if (result.success) return result.data;

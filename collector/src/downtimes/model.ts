@@ -204,7 +204,7 @@ export function checkFields(
     if (k === 'version' && !allowed.includes(k))
       throw new ValidationError('version: only an edit (PATCH) takes a version; a new downtime starts at version 1', k);
     if (!(EDITABLE as readonly string[]).includes(k) && !allowed.includes(k))
-      throw new ValidationError(`${k}: unknown field (expected ${EDITABLE.join(', ')})`, k);
+      throw new ValidationError(`${k || '"" (an empty key)'}: unknown field (expected ${EDITABLE.join(', ')})`, k || 'body');
   }
   const has = (k: string) => b[k] !== undefined;
 
