@@ -1,6 +1,7 @@
 import { NextFunction, Request, Response } from 'express';
 import { STATUS_CODES } from 'node:http';
 import { ValidationError } from '../model/series.js';
+import { databaseUnavailable } from '../db/index.js';
 import { RrdError } from '../rrd/errors.js';
 
 export class HttpError extends Error {
@@ -28,6 +29,13 @@ export function errorHandler(log: (err: unknown, msg: string) => void) {
       return sendError(res, 413, `request body${e.length ? ` of ${e.length} bytes` : ''} is larger than the limit of ${e.limit} bytes`, 'body');
     if (e.type === 'parameters.too.many') return sendError(res, 413, `request body has more parameters than the limit (${e.message})`, 'body');
     if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) return sendError(res, e.status, e.message ?? 'bad request');
+    const down = databaseUnavailable(err);
+    if (down) {
+      // A transaction that failed changed nothing: the client may send the same request again.
+      log(err, `database unavailable on ${req.method} ${req.path}`);
+      res.set('Retry-After', '2');
+      return sendError(res, 503, `${down}; nothing was changed, retry later`);
+    }
     if (err instanceof RrdError) {
       log(err, `rrdtool error on ${req.method} ${req.path}`);
       return sendError(res, 502, `the RRD backend failed: ${err.message}`);

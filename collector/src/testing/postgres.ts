@@ -45,6 +45,9 @@ export interface TestPostgres {
   port: number;
   /** Creates another empty database and returns its connection string. */
   createDatabase: (name: string) => Promise<string>;
+  /** Shuts the server down, keeping its data; `resume` starts it again on the same port. */
+  halt: () => Promise<void>;
+  resume: () => Promise<void>;
   stop: () => Promise<void>;
 }
 
@@ -75,28 +78,38 @@ export async function startPostgres(database = 'rexmon_test', o: { bin?: string;
     throw e;
   }
   const port = await freePort();
-  const child: ChildProcess = spawn(
-    path.join(BIN, 'postgres'),
-    ['-D', data, '-k', dir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'full_page_writes=off'],
-    {
-      ...as,
-      stdio: ['ignore', 'ignore', 'pipe'],
-    },
-  );
+  let child!: ChildProcess;
   let log = '';
-  child.stderr!.on('data', (b) => (log = (log + b).slice(-4000)));
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  const stop = async () => {
+  let exited!: Promise<void>;
+  const launch = () => {
+    child = spawn(
+      path.join(BIN, 'postgres'),
+      ['-D', data, '-k', dir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'full_page_writes=off'],
+      {
+        ...as,
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
+    child.stderr!.on('data', (b) => (log = (log + b).slice(-4000)));
+    const c = child;
+    exited = new Promise<void>((r) => c.once('exit', () => r()));
+  };
+  launch();
+  /** Stops the server (fast shutdown, SIGKILL after 10 s), keeping its data. */
+  const halt = async () => {
     if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGINT'); // fast shutdown
+      child.kill('SIGINT');
       const t = setTimeout(() => child.kill('SIGKILL'), 10000);
       await exited;
       clearTimeout(t);
     }
+  };
+  const stop = async () => {
+    await halt();
     await rm(dir, { recursive: true, force: true });
   };
   const pgArgs = ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres'];
-  try {
+  const ready = async () => {
     const deadline = Date.now() + 30000;
     for (;;) {
       if (child.exitCode !== null) throw new Error(`postgres exited: ${log}`);
@@ -108,11 +121,14 @@ export async function startPostgres(database = 'rexmon_test', o: { bin?: string;
         await new Promise((r) => setTimeout(r, 100));
       }
     }
+  };
+  try {
+    await ready();
     const createDatabase = async (name: string) => {
       await exec(path.join(BIN, 'createdb'), [...pgArgs, name]);
       return `postgres://postgres@127.0.0.1:${port}/${name}`;
     };
-    return { url: await createDatabase(database), port, createDatabase, stop };
+    return { url: await createDatabase(database), port, createDatabase, halt, resume: async () => (launch(), await ready()), stop };
   } catch (e) {
     await stop();
     throw e;
