@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { parseConfigText } from '../config/load.js';
 import { configSchema } from '../config/schema.js';
 import { parseSelector } from '../matchers/selector.js';
 import { seriesKey } from '../model/series.js';
@@ -104,6 +105,11 @@ describe('configuration', () => {
     assert.match(issues({ keys: { job: 'a-b' } }), /jobs\.keys\.job: a key name/);
     assert.match(issues({ retention: -1 }), /jobs\.retention/);
     assert.match(issues({ enable: true }), /jobs: Unrecognized key/i);
+    // From a file: the file, the key path and its line.
+    assert.throws(
+      () => parseConfigText(['jobs:', '  interval: 1m', '  events:', '    job.go: Running'].join('\n'), 'rexmon.yaml'),
+      (e: Error) => /rexmon\.yaml/.test(e.message) && /jobs\.events\.job\.go \(line 4\): state "Running"/.test(e.message),
+    );
   });
 });
 
