@@ -54,6 +54,7 @@ export class Jobs implements EventProcessorLike {
   /** Transition series written before, with when one last moved (Unix ms). */
   private known = new Map<string, { labels: Labels; lastMoved: number }>();
   private lastWritten = 0;
+  private knownLoaded = false;
   private timer?: NodeJS.Timeout;
   private ticking?: Promise<unknown>;
   private readonly folded?: Counter;
@@ -284,6 +285,15 @@ export class Jobs implements EventProcessorLike {
 
   /** job_states, job_silent and job_transitions at `nowMs` through the pipeline; returns how many samples. */
   async writeSeries(nowMs: number): Promise<number> {
+    if (!this.knownLoaded) {
+      // After a restart, the transition series that moved in the last day go on (as 0) instead of stopping.
+      for (const r of await this.store.recentTransitions(nowMs - QUIET_FORGET_MS)) {
+        const labels = { experiment: r.experiment, site: r.site, from: r.from, to: r.to };
+        const key = seriesKey('job_transitions', labels);
+        if (!this.known.has(key)) this.known.set(key, { labels, lastMoved: r.at });
+      }
+      this.knownLoaded = true;
+    }
     const t = Math.max(Math.floor(nowMs / 1000), this.lastWritten + 1);
     const counts = await this.store.counts();
     const pairs = new Map<string, { experiment: string; site: string; states: Map<string, number>; silent: number }>();

@@ -407,6 +407,8 @@ test('restart: jobs, their history and the silent flags survive; folding goes on
       const r1 = await job(c, 'r1');
       assert.deepEqual([r1.state, r1.experiment, r1.silentSince, r1.history.length], ['running', 'mu2e', at(900), 3]);
       assert.deepEqual([(await job(c, 'r2')).state, (await job(c, 'r2')).experiment], ['queued', 'unknown']);
+      // The transition series of the last day go on after the restart: 2 pairs × (4 live states + job_silent) + 3 transitions.
+      assert.equal((await c.collector.jobs.tick(at(930))).samples, 13);
       await post(c, [ev('job.finished', 'r1', 950)]);
       const after = await job(c, 'r1');
       assert.deepEqual([after.state, after.silentSince, after.finishedAt], ['finished', null, at(950)]);

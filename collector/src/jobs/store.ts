@@ -255,6 +255,25 @@ export class JobStore {
     return rows.map((r) => ({ experiment: r.experiment, site: r.site, state: r.state, n: Number(r.n), silent: Number(r.silent) }));
   }
 
+  /** Transitions of the last `sinceMs` by experiment, site, from and to, each with its latest time (for a restart). */
+  async recentTransitions(sinceMs: number): Promise<{ experiment: string; site: string; from: string; to: string; at: number }[]> {
+    const rows = (await this.db('job_events as e')
+      .join('jobs as j', 'j.id', 'e.job')
+      .select('j.experiment', 'j.site', 'e.from_state', 'e.to_state')
+      .max({ at: 'e.time' })
+      .where('e.time', '>=', sinceMs)
+      .whereNotNull('e.to_state')
+      .where((w) => w.whereNull('e.from_state').orWhereRaw('?? <> ??', ['e.from_state', 'e.to_state']))
+      .groupBy('j.experiment', 'j.site', 'e.from_state', 'e.to_state')) as {
+      experiment: string;
+      site: string;
+      from_state: string | null;
+      to_state: string;
+      at: number | string;
+    }[];
+    return rows.map((r) => ({ experiment: r.experiment, site: r.site, from: r.from_state ?? 'none', to: r.to_state, at: Number(r.at) }));
+  }
+
   async size(): Promise<number> {
     const r = (await this.db('jobs').count({ n: '*' }).first()) as { n: number | string } | undefined;
     return Number(r?.n ?? 0);
