@@ -40,7 +40,10 @@ if (o.slurpers) {
 } else doc.set('slurpers', doc.createNode([]));
 // Condor and job series are written only by the live run: a 5 s step makes their first rows readable in seconds.
 if (o.interval) doc.setIn(['jobs', 'interval'], o.interval);
-doc.setIn(['rrd', 'templates', 'e2e-fast'], doc.createNode({ step: 5, type: 'GAUGE', rras: [{ cf: ['AVERAGE', 'MIN', 'MAX', 'LAST'], steps: 1, rows: 4320 }] }));
+doc.setIn(
+  ['rrd', 'templates', 'e2e-fast'],
+  doc.createNode({ step: 5, type: 'GAUGE', rras: [{ cf: ['AVERAGE', 'MIN', 'MAX', 'LAST'], steps: 1, rows: 4320 }] }),
+);
 for (const match of ['condor_*', 'job_*']) doc.getIn(['rrd', 'rules']).add(doc.createNode({ match, template: 'e2e-fast' }));
 doc.deleteIn(['downtimes', 'grafana']);
 doc.setIn(['downtimes', 'alertmanagers'], doc.createNode([{ url: o.alertmanager }]));
