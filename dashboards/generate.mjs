@@ -401,7 +401,159 @@ function collectorHealth() {
   );
 }
 
-export const DASHBOARDS = { 'overview.json': overview, 'hosts.json': hosts, 'data-handling.json': dataHandling, 'collector-health.json': collectorHealth };
+// HTCondor as the condor slurper sees it (series condor_*, README "Slurpers → HTCondor"), for the experiments in
+// $experiment and the schedds in $schedd.
+function batchJobs() {
+  nextId = 1;
+  const f = 'experiment=~"$experiment", schedd=~"$schedd"';
+  return dashboard(
+    'rexmon-batch-jobs',
+    'rexmon: Batch jobs',
+    'HTCondor queues from the condor slurper (series condor_*): jobs by state per experiment, schedd and user, the held ratio and hold reasons, the oldest idle job, completions and failures, slots by state, and which schedds answer.',
+    ['batch', 'jobs'],
+    [
+      timeseries(
+        'Jobs by state, per experiment',
+        { h: 8, w: 12, x: 0, y: 0 },
+        [q('A', `condor_jobs{${f}}`, { agg: 'sum', by: ['experiment', 'state'], legendFormat: '{{experiment}} {{state}}' })],
+        'short',
+        { min: 0 },
+      ),
+      timeseries(
+        'Jobs by state, per schedd',
+        { h: 8, w: 12, x: 12, y: 0 },
+        [q('A', `condor_jobs{${f}}`, { agg: 'sum', by: ['schedd', 'state'], legendFormat: '{{schedd}} {{state}}' })],
+        'short',
+        { min: 0 },
+      ),
+      timeseries(
+        'Jobs by state, per user',
+        { h: 8, w: 12, x: 0, y: 8 },
+        [q('A', `condor_jobs{${f}}`, { agg: 'sum', by: ['user', 'state'], legendFormat: '{{user}} {{state}}' })],
+        'short',
+        { min: 0 },
+      ),
+      timeseries(
+        'Held ratio, per experiment',
+        { h: 8, w: 12, x: 12, y: 8 },
+        [
+          q('A', `condor_jobs{${f}, state="held"}`, { agg: 'sum', by: ['experiment'], hide: true }),
+          q('B', `condor_jobs{${f}}`, { agg: 'sum', by: ['experiment'], hide: true }),
+          math('C', '$A / $B * 100'),
+        ],
+        'percent',
+        { min: 0, max: 100, displayName: '${__field.labels.experiment}' },
+      ),
+      timeseries(
+        'Held jobs by hold reason code',
+        { h: 8, w: 12, x: 0, y: 16 },
+        [q('A', `condor_jobs_held{${f}}`, { agg: 'sum', by: ['reason_code'], legendFormat: 'HoldReasonCode {{reason_code}}' })],
+        'short',
+        { min: 0 },
+      ),
+      stat(
+        'Oldest idle job, per experiment',
+        { h: 8, w: 12, x: 12, y: 16 },
+        [q('A', `condor_oldest_idle_seconds{${f}}`, { agg: 'max', by: ['experiment'], legendFormat: '{{experiment}}' })],
+        's',
+        thresholds(6 * 3600, 86400),
+      ),
+      timeseries(
+        'Completions and failures per poll',
+        { h: 8, w: 12, x: 0, y: 24 },
+        [
+          q('A', `condor_jobs_completed{${f}}`, { agg: 'sum', by: ['experiment'], legendFormat: 'completed {{experiment}}' }),
+          q('B', `condor_jobs_failed{${f}}`, { agg: 'sum', by: ['experiment'], legendFormat: 'failed {{experiment}}' }),
+        ],
+        'short',
+        { min: 0 },
+      ),
+      timeseries(
+        'Slots by state',
+        { h: 8, w: 12, x: 12, y: 24 },
+        [q('A', 'condor_slots{pool=~".+"}', { agg: 'sum', by: ['pool', 'state'], legendFormat: '{{pool}} {{state}}' })],
+        'short',
+        { min: 0 },
+      ),
+      timeseries(
+        'Schedds answering (condor_up)',
+        { h: 6, w: 24, x: 0, y: 32 },
+        [q('A', 'condor_up{schedd=~".+"}', { cf: 'MIN', legendFormat: '{{schedd}}' })],
+        'short',
+        { min: 0, max: 1 },
+      ),
+    ],
+    [labelVariable('experiment', 'Experiment', 'condor_jobs'), labelVariable('schedd', 'Schedd', 'condor_jobs')],
+    annotations('{schedd=~"$schedd"}'),
+  );
+}
+
+// Job states folded from job lifecycle events (series job_*, README "Job states"), for $experiment and $site.
+function jobState() {
+  nextId = 1;
+  const f = 'experiment=~"$experiment", site=~"$site"';
+  return dashboard(
+    'rexmon-job-state',
+    'rexmon: Job state',
+    'Job states folded from job lifecycle events (job.submitted, job.started, ...): jobs by state per experiment and site, state transitions, finished and failed jobs, jobs flagged silent, and the latest job events as annotations.',
+    ['jobs'],
+    [
+      timeseries(
+        'Jobs by state, per experiment',
+        { h: 8, w: 12, x: 0, y: 0 },
+        [q('A', `job_states{${f}}`, { agg: 'sum', by: ['experiment', 'state'], legendFormat: '{{experiment}} {{state}}' })],
+        'short',
+        { min: 0 },
+      ),
+      timeseries(
+        'Jobs by state, per site',
+        { h: 8, w: 12, x: 12, y: 0 },
+        [q('A', `job_states{${f}}`, { agg: 'sum', by: ['site', 'state'], legendFormat: '{{site}} {{state}}' })],
+        'short',
+        { min: 0 },
+      ),
+      timeseries(
+        'State transitions per interval',
+        { h: 8, w: 12, x: 0, y: 8 },
+        [q('A', `job_transitions{${f}}`, { agg: 'sum', by: ['from', 'to'], legendFormat: '{{from}} → {{to}}' })],
+        'short',
+        { min: 0 },
+      ),
+      timeseries(
+        'Finished and failed per interval',
+        { h: 8, w: 12, x: 12, y: 8 },
+        [q('A', `job_transitions{${f}, to=~"finished|failed"}`, { agg: 'sum', by: ['experiment', 'to'], legendFormat: '{{experiment}} {{to}}' })],
+        'short',
+        { min: 0 },
+      ),
+      stat(
+        'Silent jobs, per experiment and site',
+        { h: 6, w: 12, x: 0, y: 16 },
+        [q('A', `job_silent{${f}}`, { agg: 'sum', by: ['experiment', 'site'], legendFormat: '{{experiment}} {{site}}' })],
+        'short',
+        thresholds(1, 10),
+      ),
+      timeseries(
+        'Silent jobs',
+        { h: 6, w: 12, x: 12, y: 16 },
+        [q('A', `job_silent{${f}}`, { agg: 'sum', by: ['experiment'], legendFormat: '{{experiment}}' })],
+        'short',
+        { min: 0 },
+      ),
+    ],
+    [labelVariable('experiment', 'Experiment', 'job_states'), labelVariable('site', 'Site', 'job_states')],
+    annotations('{site=~"$site"}', { name: 'Job events', type: '', match: '{__name__=~"job[.].+", experiment=~"$experiment", site=~"$site"}' }),
+  );
+}
+
+export const DASHBOARDS = {
+  'overview.json': overview,
+  'hosts.json': hosts,
+  'data-handling.json': dataHandling,
+  'collector-health.json': collectorHealth,
+  'batch-jobs.json': batchJobs,
+  'job-state.json': jobState,
+};
 
 export function render() {
   return Object.fromEntries(Object.entries(DASHBOARDS).map(([file, make]) => [file, JSON.stringify(make(), null, 2) + '\n']));

@@ -19,6 +19,8 @@ import { graphRouter } from './graph/api.js';
 import { GraphRenderer } from './graph/graph.js';
 import { GraphiteMapper } from './ingest/graphite.js';
 import { GraphiteTcp, startGraphiteTcp, startGraphiteUdp } from './ingest/graphite-listeners.js';
+import { Jobs } from './jobs/index.js';
+import { jobRouter } from './jobs/api.js';
 import { Metrics } from './metrics/metrics.js';
 import { Notifier, outboxRoutes } from './notify/index.js';
 import { Pipeline } from './pipeline/pipeline.js';
@@ -49,6 +51,7 @@ export class Collector {
   slurpers!: SlurperScheduler;
   downtimes!: Downtimes;
   events!: Events;
+  jobs!: Jobs;
   alarms!: Alarms;
   /** Where alarm notices go: the one given to the constructor, else the notifier (with notify.smtp), else a log line per notice. */
   alarmSink: AlarmSink;
@@ -106,8 +109,9 @@ export class Collector {
     if (moved) this.log.warn(`moved ${moved} RRD file(s) whose names rrdcached refuses ("../" inside) to their current names`);
     this.metrics.series.set(this.catalog.size);
 
+    // Also without rrdcached: the free-space check before a file is made reads the archive's file system.
+    await mkdir(archiveRoot, { recursive: true });
     if (c.rrd.cached.mode === 'spawn') {
-      await mkdir(archiveRoot, { recursive: true });
       await this.startCached(dataDir, archiveRoot);
       this.cachedClient = new RrdcachedClient(this.cachedProc!.address, { replayWindow: replayWindow(c.rrd.cached.writeInterval) });
     } else if (c.rrd.cached.mode === 'external') {
@@ -148,6 +152,14 @@ export class Collector {
     const anonymousRead = c.auth.anonymousRead ?? isLoopback(c.http.listen);
     this.downtimes = new Downtimes(this.db, c.downtimes, this.log.child({ stage: 'downtimes' }), this.metrics.registry);
     this.events = new Events(this.db, c.events, this.log.child({ stage: 'events' }), this.metrics.registry);
+    this.jobs = new Jobs(this.db, c.jobs, {
+      log: this.log.child({ stage: 'jobs' }),
+      registry: this.metrics.registry,
+      push: (samples) => this.pipeline.push(samples, 'jobs'),
+      emit: (events) => this.events.store.insert(events),
+    });
+    // Until the event queue has a lane per processor: folded inside each insert's transaction.
+    if (c.jobs.enabled) this.events.store.onInsert((trx, events) => this.jobs.process(events, trx));
     if (c.notify.smtp) {
       this.notifier = new Notifier(this.db, c.notify, {
         log: this.log.child({ stage: 'notify' }),
@@ -196,6 +208,7 @@ export class Collector {
       routers: [
         this.downtimes.router({ auth: { anonymousRead, anonymousWrite: c.auth.anonymousWrite } }),
         this.events.router({ auth: { anonymousRead, anonymousWrite: c.auth.anonymousWrite } }),
+        jobRouter(this.jobs, { auth: { anonymousRead, anonymousWrite: c.auth.anonymousWrite } }),
         graphRouter(graphs, requireRole('viewer', { auth: { anonymousRead, anonymousWrite: c.auth.anonymousWrite } })),
         this.alarms.router({ auth: { anonymousRead, anonymousWrite: c.auth.anonymousWrite } }),
         outboxRoutes(this.db, { auth: { anonymousRead, anonymousWrite: c.auth.anonymousWrite } }),
@@ -250,6 +263,7 @@ export class Collector {
     this.slurpers.start();
     this.downtimes.start();
     this.events.start();
+    if (c.jobs.enabled) this.jobs.start();
     this.notifier?.start();
     await this.alarms.start();
     // Series added by other processes (rexmon import, other collectors on the same PostgreSQL).
@@ -320,6 +334,7 @@ export class Collector {
     this.slurpers?.stop();
     await this.alarms?.stop();
     await this.downtimes?.stop();
+    await this.jobs?.stop();
     await this.events?.stop();
     await this.notifier?.stop();
     // TCP: idle connections are closed, busy ones drain for graphite.drainTimeout; their lines go in before the pipeline drains.

@@ -33,11 +33,14 @@ var ruleExpect = map[string]struct {
 	labels []string
 	fires  []string // label-set strings of the firing instances
 }{
-	"rexmon-host-no-data":       {[]string{"host"}, []string{"host=fnpc3099"}},
-	"rexmon-host-disk-full":     {[]string{"host", "mount"}, []string{"host=stor01, mount=/data"}},
-	"rexmon-host-load-high":     {[]string{"host"}, nil},
-	"rexmon-dh-error-rate":      {[]string{"service"}, []string{"service=dcache"}},
-	"rexmon-collector-dropping": {[]string{"job", "source", "reason"}, []string{"job=rexmon, reason=queue_full, source=graphite-udp"}},
+	"rexmon-host-no-data":        {[]string{"host"}, []string{"host=fnpc3099"}},
+	"rexmon-host-disk-full":      {[]string{"host", "mount"}, []string{"host=stor01, mount=/data"}},
+	"rexmon-host-load-high":      {[]string{"host"}, nil},
+	"rexmon-dh-error-rate":       {[]string{"service"}, []string{"service=dcache"}},
+	"rexmon-collector-dropping":  {[]string{"job", "source", "reason"}, []string{"job=rexmon, reason=queue_full, source=graphite-udp"}},
+	"rexmon-batch-held-ratio":    {[]string{"experiment"}, []string{"experiment=nova"}},
+	"rexmon-batch-idle-too-long": {[]string{"experiment", "schedd"}, []string{"experiment=dune, schedd=schedd01.fnal.gov"}},
+	"rexmon-batch-schedd-down":   {[]string{"schedd"}, []string{"schedd=schedd03.fnal.gov"}},
 }
 
 type ruleQuery struct {

@@ -168,7 +168,15 @@ func collectorConfig(dir string, port int, amURL string, slurpers bool) (string,
 	pre := filepath.Join(dir, fmt.Sprintf("pre-%v.yaml", slurpers))
 	out := filepath.Join(dir, fmt.Sprintf("rexmon-%v.yaml", slurpers))
 	// The self-scrape every 5 s, so the test sees it run without waiting a minute.
-	opts, _ := json.Marshal(map[string]any{"port": port, "alertmanager": amURL, "editorSha256": sha(editorToken), "slurpers": slurpers, "interval": "5s"})
+	o := map[string]any{"port": port, "alertmanager": amURL, "editorSha256": sha(editorToken), "slurpers": slurpers, "interval": "5s"}
+	if slurpers {
+		standin, err := writeCondorStandin(dir)
+		if err != nil {
+			return "", err
+		}
+		o["condorStandin"] = standin // jobs_seed_test.go
+	}
+	opts, _ := json.Marshal(o)
 	adapt := exec.Command("node", filepath.Join(root, "test", "e2e", "adapt-config.mjs"), filepath.Join(root, "deploy", "rexmon.yaml"), pre, string(opts))
 	if b, err := adapt.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("adapt-config.mjs: %v: %s", err, b)
@@ -443,6 +451,12 @@ func setup() (*env, error) {
 		return e, err
 	}
 	if e.col, err = startCollector(dir, liveCfg, dataDir, port); err != nil {
+		return e, err
+	}
+	if err := e.liveJobs(); err != nil {
+		return e, err
+	}
+	if err := e.waitBatchSeries(); err != nil {
 		return e, err
 	}
 	if e.plugin, err = startPlugin(exe, e.plogs); err != nil {

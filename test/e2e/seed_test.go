@@ -186,6 +186,9 @@ func (e *env) seed() error {
 	if err := e.col.api("POST", "/api/v1/events", editorToken, events, nil); err != nil {
 		return err
 	}
+	if err := e.seedJobs(end); err != nil {
+		return err
+	}
 	// Until the last point of each family can be read back.
 	deadline := time.Now().Add(60 * time.Second)
 	for {

@@ -8,6 +8,7 @@ import { Catalog } from '../catalog/catalog.js';
 import { ConfigError, loadConfig } from '../config/load.js';
 import { downtimeCommands } from '../downtimes/cli.js';
 import { compilePattern, importTree, PRESETS } from '../importer/importer.js';
+import { jobCommands } from '../jobs/cli.js';
 import { parseSelector } from '../matchers/selector.js';
 import { formatSeries, SeriesRef } from '../model/series.js';
 import { RrdArchive } from '../rrd/archive.js';
@@ -219,6 +220,7 @@ export async function main(argv: string[]): Promise<number> {
   sendCommand(program);
   downtimeCommands(program, apiOptions, client);
   alarmCommands(program, apiOptions, client);
+  jobCommands(program, apiOptions, client);
 
   try {
     await program.parseAsync(argv);

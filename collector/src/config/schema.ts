@@ -2,6 +2,7 @@
 import { RE2JS } from 're2js';
 import { z } from 'zod';
 import { alarmsSchema } from '../alarms/config.js';
+import { jobsSchema } from '../jobs/config.js';
 import { notifySchema } from '../notify/config.js';
 import { duration } from './duration.js';
 
@@ -458,6 +459,7 @@ export const configSchema = z
     slurpers: z.array(slurper).default([{ type: 'host', name: 'host', interval: 60, timeout: 30, prefix: 'host' }]),
     downtimes: downtimes.prefault({}),
     events: events.prefault({}),
+    jobs: jobsSchema.prefault({}),
     // The status page at GET /.
     web: z
       .object({

@@ -181,4 +181,39 @@ export const migrations: Record<string, Migration> = {
       await db.schema.dropTable('notify_notices');
     },
   },
+  '0007_jobs': {
+    async up(db) {
+      // The current state of each job, folded from its lifecycle events.
+      await db.schema.createTable('jobs', (t) => {
+        t.string('id', 200).primary();
+        t.string('state', 40).notNullable().index();
+        t.string('experiment', 1024).notNullable().index();
+        t.string('site', 1024).notNullable();
+        t.text('labels').notNullable(); // JSON: the labels of its events, the latest value of each
+        t.text('data').notNullable(); // JSON: the free keys of its events, the latest value of each
+        t.bigInteger('first_at').notNullable(); // Unix ms: its first event's time
+        t.bigInteger('state_since').notNullable(); // Unix ms: the event that put it in this state
+        t.bigInteger('last_at').notNullable().index(); // Unix ms: its latest event's time
+        t.bigInteger('silent_at').nullable(); // Unix ms: when it was flagged silent
+        t.bigInteger('finished_at').nullable().index(); // Unix ms: when it entered a terminal state
+        t.integer('events').notNullable().defaultTo(0);
+      });
+      // Each job's events, kept as long as the job (events.retention does not cut a job's history short).
+      await db.schema.createTable('job_events', (t) => {
+        t.bigIncrements('id').primary();
+        t.string('job', 200).notNullable().index();
+        t.bigInteger('time').notNullable(); // Unix ms
+        t.string('type', 100).notNullable();
+        t.string('source', 200).notNullable();
+        t.string('from_state', 40).nullable();
+        t.string('to_state', 40).nullable();
+        t.text('labels').notNullable();
+        t.text('data').notNullable();
+      });
+    },
+    async down(db) {
+      await db.schema.dropTable('job_events');
+      await db.schema.dropTable('jobs');
+    },
+  },
 };
