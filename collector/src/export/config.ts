@@ -5,14 +5,16 @@ import { duration } from '../config/duration.js';
 const PROM_LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 // Set by the exporter itself (the protocol) or by basicAuth/bearerToken: an extra header may not change them.
 const RESERVED_HEADERS = ['content-encoding', 'content-type', 'content-length', 'x-prometheus-remote-write-version', 'host', 'user-agent'];
+/** z.url() has said so already when this is undefined. */
+const parsed = (u: string) => (URL.canParse(u) ? new URL(u) : undefined);
 const positive = (what: string) => duration.refine((s) => s > 0, `${what} must be more than 0`);
 
 const remoteWrite = z
   .object({
     url: z
       .url()
-      .refine((u) => /^https?:$/.test(new URL(u).protocol), 'expected an http:// or https:// URL')
-      .refine((u) => !new URL(u).username && !new URL(u).password, 'put credentials in basicAuth, not in the URL'),
+      .refine((u) => /^https?:$/.test(parsed(u)?.protocol ?? 'http:'), 'expected an http:// or https:// URL')
+      .refine((u) => !parsed(u)?.username && !parsed(u)?.password, 'put credentials in basicAuth, not in the URL'),
     /** Name in logs and in the `remote` label of the rexmon_remote_write_* metrics; default the URL's host and path. */
     name: z
       .string()
@@ -80,8 +82,8 @@ const remoteWrite = z
   .superRefine((r, ctx) => {
     const auth = [r.basicAuth && 'basicAuth', r.bearerToken && 'bearerToken', r.bearerTokenFile && 'bearerTokenFile'].filter(Boolean);
     if (auth.length > 1) ctx.addIssue({ code: 'custom', path: [auth[1] as string], message: `give only one of ${auth.join(', ')}` });
-    if (auth.length && Object.keys(r.headers).some((k) => k.toLowerCase() === 'authorization'))
-      ctx.addIssue({ code: 'custom', path: ['headers', 'Authorization'], message: `${auth[0]} sets the Authorization header already` });
+    const given = Object.keys(r.headers).find((k) => k.toLowerCase() === 'authorization');
+    if (auth.length && given) ctx.addIssue({ code: 'custom', path: ['headers', given], message: `${auth[0]} sets the Authorization header already` });
   });
 export type RemoteWriteConfig = z.infer<typeof remoteWrite>;
 
@@ -95,7 +97,11 @@ export const exportSchema = z
         list.forEach((r, i) => {
           const name = remoteName(r);
           if (seen.has(name))
-            ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `duplicate remote_write name ${JSON.stringify(name)} (give each a name)` });
+            ctx.addIssue({
+              code: 'custom',
+              path: r.name ? [i, 'name'] : [i],
+              message: `duplicate remote_write name ${JSON.stringify(name)} (give each a name)`,
+            });
           seen.add(name);
         });
       }),
@@ -106,6 +112,6 @@ export type ExportConfig = z.infer<typeof exportSchema>;
 /** The endpoint's name: configured, else host and path of its URL (never credentials or query strings). */
 export function remoteName(r: { name?: string; url: string }): string {
   if (r.name) return r.name;
-  const u = new URL(r.url);
-  return u.host + u.pathname;
+  const u = parsed(r.url);
+  return u ? u.host + u.pathname : r.url;
 }

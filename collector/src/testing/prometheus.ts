@@ -19,6 +19,7 @@ export interface TestPrometheus {
   /** Where collectors send: `${url}/api/v1/write`. */
   writeUrl: string;
   down: () => Promise<void>;
+  /** Starts it again (same port, same TSDB); nothing when it runs. */
   up: () => Promise<void>;
   stop: () => Promise<void>;
   /** GET /api/v1/query; the result vector or matrix. */
@@ -47,6 +48,8 @@ export async function startPrometheus(o: { readyTimeoutMs?: number } = {}): Prom
     clearTimeout(t);
   };
   const up = async () => {
+    // Already running: a second one could not bind the port, and would hide the first from down().
+    if (child && child.exitCode === null && child.signalCode === null) return;
     const c = spawn(
       binary(),
       [
