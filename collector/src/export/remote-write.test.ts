@@ -195,18 +195,25 @@ test('a full buffer drops the oldest samples, counted; the rest arrives once Pro
 });
 
 test(
-  'a 4xx is not retried: Prometheus refuses an out-of-bounds sample, the request is dropped and counted, later ones go on',
+  'a 4xx is not retried: Prometheus refuses an out-of-bounds sample, only its series is dropped (the request split), counted',
   { skip, timeout: 60000 },
   async () => {
     const c = await collector({});
     try {
-      // Three hours behind the newest data Prometheus holds: outside its head block, "out of bounds" (HTTP 400).
-      await post(c, [{ name: 'too_old_value', value: 1, time: now() - 3 * 3600 }]);
-      await exported(c);
-      assert.equal(await metric(c, 'rexmon_remote_write_samples_dropped_total', { remote: 'prom', reason: 'rejected' }), 1);
-      assert.equal(await metric(c, 'rexmon_remote_write_requests_total', { remote: 'prom', status: '4xx' }), 1);
-      assert.equal(await metric(c, 'rexmon_remote_write_retries_total', { remote: 'prom', reason: '5xx' }), 0);
       const t = now() - 60;
+      // Three hours behind the newest data Prometheus holds: outside its head block, "out of bounds" (HTTP 400) —
+      // and the whole request with it, so the exporter sends its halves apart.
+      await post(c, [
+        { name: 'too_old_value', value: 1, time: now() - 3 * 3600 },
+        { name: 'beside_old_value', value: 5, time: t },
+      ]);
+      await exported(c);
+      assert.deepEqual([...(await values('beside_old_value')).values()], [[[t, 5]]]);
+      assert.deepEqual(await values('too_old_value'), new Map());
+      assert.equal(await metric(c, 'rexmon_remote_write_samples_dropped_total', { remote: 'prom', reason: 'rejected' }), 1);
+      assert.equal(await metric(c, 'rexmon_remote_write_requests_total', { remote: 'prom', status: '4xx' }), 2);
+      assert.equal(await metric(c, 'rexmon_remote_write_requests_total', { remote: 'prom', status: '2xx' }), 1);
+      assert.equal(await metric(c, 'rexmon_remote_write_retries_total', { remote: 'prom', reason: '5xx' }), 0);
       await post(c, [{ name: 'after_reject_value', value: 7, time: t }]);
       await exported(c);
       assert.deepEqual([...(await values('after_reject_value')).values()], [[[t, 7]]]);

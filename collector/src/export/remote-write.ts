@@ -1,7 +1,8 @@
 // One remote_write endpoint: a bounded in-memory buffer drained by one sender. Requests are sent in order, one at
 // a time, so each series reaches the endpoint in time order. A 5xx, a 429 or a network error (refused, reset,
 // timeout) is retried with exponential backoff, the same body again (Prometheus appends a request all or nothing);
-// any other answer (400 out of order, 401, 404, 413, ...) drops the request, counted. When the buffer is full the
+// any other answer (401, 404, 413, ...) drops the request, counted; a 400 (out of order, out of bounds) is first
+// split by series, so that only the series refused are dropped. When the buffer is full the
 // oldest samples make room, counted; nothing is dropped without a count in /metrics.
 import { readFile } from 'node:fs/promises';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
@@ -76,6 +77,9 @@ export class RemoteWriteMetrics {
     });
   }
 }
+
+/** At most 2^6 = 64 pieces (126 requests) for one refused request of many series. */
+const MAX_SPLIT_DEPTH = 6;
 
 type Log = { warn: (msg: string) => void; info: (msg: string) => void };
 
@@ -251,8 +255,16 @@ export class RemoteWriteQueue {
     const { series, keys, skipped } = this.build(batch);
     // Values superseded within the batch or not newer than what the endpoint has: it would refuse the whole request.
     if (skipped) this.m.dropped.inc({ remote: this.name, reason: 'out_of_order' }, skipped);
-    const count = batch.length - skipped;
-    if (!count) return;
+    if (series.length) await this.post(series, keys, 0);
+  }
+
+  /**
+   * Sends one request until it is taken or refused. A 400 (Prometheus: out of order, out of bounds) for several
+   * series is split in halves, each sent on its own, down to MAX_SPLIT_DEPTH, so that one stale series (a value
+   * replayed from the write-ahead log that the endpoint holds already) does not take the others with it.
+   */
+  private async post(series: PromTimeSeries[], keys: string[], depth: number): Promise<void> {
+    const count = series.reduce((n, ts) => n + ts.samples.length, 0);
     const body = encodeWriteRequest(series);
     const remote = this.name;
     for (let attempt = 0; ; attempt++) {
@@ -277,6 +289,11 @@ export class RemoteWriteQueue {
         else if (status >= 500) retry = { reason: '5xx', message: what };
         else {
           this.m.requests.inc({ remote, status: '4xx' });
+          if (status === 400 && series.length > 1 && depth < MAX_SPLIT_DEPTH) {
+            const mid = series.length >> 1;
+            await this.post(series.slice(0, mid), keys.slice(0, mid), depth + 1);
+            return this.post(series.slice(mid), keys.slice(mid), depth + 1);
+          }
           this.m.dropped.inc({ remote, reason: 'rejected' }, count);
           if (this.rejectedLogged++ < 20 || this.rejectedLogged % 100 === 0)
             this.log.warn(`remote_write ${remote}: ${what}; dropped ${count} samples (a 4xx is not retried)`);
