@@ -10,7 +10,7 @@ import { BoundedQueue } from '../pipeline/queue.js';
 import { Sample } from '../model/series.js';
 import { RemoteWriteConfig, remoteName } from './config.js';
 import { promKey, promLabels } from './labels.js';
-import { encodeWriteRequest, PromTimeSeries } from './prompb.js';
+import { encodeWriteRequest, PromLabel, PromTimeSeries } from './prompb.js';
 
 export type DropReason = 'buffer_full' | 'rejected' | 'unknown_value' | 'out_of_order' | 'shutdown';
 
@@ -80,6 +80,7 @@ export class RemoteWriteMetrics {
 
 /** At most 2^6 = 64 pieces (126 requests) for one refused request of many series. */
 const MAX_SPLIT_DEPTH = 6;
+const MAPPING_CACHE = 200000;
 
 type Log = { warn: (msg: string) => void; info: (msg: string) => void };
 
@@ -94,6 +95,7 @@ export class RemoteWriteQueue {
   private doneWaiters: { target: number; resolve: () => void }[] = [];
   /** Newest time sent per Prometheus series (ms): older values would make the endpoint refuse the whole request. */
   private readonly lastSent = new Map<string, number>();
+  private readonly mapping = new Map<string, { labels: PromLabel[]; key: string }>();
   private stopAt?: number;
   private loopDone?: Promise<void>;
   /** Cuts a batch wait or a backoff short (flush, stop, a full batch). */
@@ -226,13 +228,25 @@ export class RemoteWriteQueue {
     }
   }
 
+  /** The Prometheus labels and identity of a sample's series, cached: mapping and sorting cost more than sending. */
+  private mapped(s: Sample): { labels: PromLabel[]; key: string } {
+    let raw = s.name;
+    for (const k in s.labels) raw += `\u0000${k}\u0000${s.labels[k]}`;
+    let m = this.mapping.get(raw);
+    if (!m) {
+      // Bounded: a burst of new series empties the cache rather than growing it without end.
+      if (this.mapping.size >= MAPPING_CACHE) this.mapping.clear();
+      const labels = promLabels(s.name, s.labels, this.cfg.labels);
+      this.mapping.set(raw, (m = { labels, key: promKey(labels) }));
+    }
+    return m;
+  }
+
   /** Groups a batch by Prometheus series, in time order; values not newer than one already sent are skipped. */
   private build(batch: Sample[]): { series: PromTimeSeries[]; keys: string[]; skipped: number } {
-    const extra = this.cfg.labels;
     const bySeries = new Map<string, { ts: PromTimeSeries; byTime: Map<number, number> }>();
     for (const s of batch) {
-      const labels = promLabels(s.name, s.labels, extra);
-      const key = promKey(labels);
+      const { labels, key } = this.mapped(s);
       let e = bySeries.get(key);
       if (!e) bySeries.set(key, (e = { ts: { labels, samples: [] }, byTime: new Map() }));
       e.byTime.set(s.time * 1000, s.value); // the later of two values at one time wins, as in the RRD
