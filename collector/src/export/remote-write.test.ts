@@ -3,6 +3,7 @@
 // mid-stream and started again loses nothing within the buffer; an overflow, a 4xx and a stop while it is down
 // are counted. 5xx and 429 come from a fault-injecting proxy in front of the same Prometheus.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { createServer, IncomingMessage, Server } from 'node:http';
 import net from 'node:net';
 import { after, before, test } from 'node:test';
@@ -47,6 +48,18 @@ async function values(selector: string): Promise<Map<string, [number, number][]>
       r.values!.map(([t, v]) => [t, Number(v)]),
     );
   return out;
+}
+
+function promtoolCheck(text: string): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('promtool', ['check', 'metrics'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d) => (output += d));
+    child.stderr.on('data', (d) => (output += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, output: output.trim() }));
+    child.stdin.end(text);
+  });
 }
 
 /** Everything accepted so far has reached the exporter and was sent or dropped. */
@@ -131,6 +144,9 @@ test(
       assert.equal(await metric(c, 'rexmon_remote_write_samples_dropped_total', { remote: 'prom', reason: 'unknown_value' }), 1);
       assert.equal(await metric(c, 'rexmon_remote_write_buffer_samples', { remote: 'prom' }), 0);
       assert.ok((await metric(c, 'rexmon_remote_write_requests_total', { remote: 'prom', status: '2xx' })) >= 1);
+      // The exporter's own figures pass Prometheus' linter (names, types, help).
+      const lint = await promtoolCheck(await (await fetch(`${c.url}/metrics`)).text());
+      assert.deepEqual(lint, { code: 0, output: '' });
     } finally {
       await c.stop();
     }
