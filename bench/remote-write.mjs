@@ -97,9 +97,11 @@ try {
     row('rexmon export stage (RemoteWriteQueue)', ms, 'bench_export', N, N - (await stored('bench_export')));
   }
 
-  // 3. The whole collector: HTTP ingest, pipeline, RRD writer (rrdcached) and the exporter side by side.
-  {
+  // 3. The whole collector: HTTP ingest, pipeline, RRD writer (rrdcached) and the exporter side by side; beside
+  // it the same collector without export (its samples are checked in /metrics: written to the archive).
+  for (const exporting of [false, true]) {
     const t = tmp('rexmon-bench-rw-');
+    const name = exporting ? 'bench_collector' : 'bench_rrd_only';
     const config = configSchema.parse({
       dataDir: t.dir,
       http: { listen: '127.0.0.1:0' },
@@ -108,7 +110,7 @@ try {
       log: { level: 'warn' },
       auth: { anonymousWrite: true },
       rrd: { templates: { lean: { step: 15, type: 'GAUGE', rras: [{ cf: ['AVERAGE'], steps: 1, rows: 240 }] } }, defaultTemplate: 'lean' },
-      export: { remoteWrite: [{ url: prom.writeUrl, name: 'bench', queue: { capacity: N, maxSamplesPerSend: BATCH, flushInterval: 0.2 } }] },
+      export: exporting ? { remoteWrite: [{ url: prom.writeUrl, name: 'bench', queue: { capacity: N, maxSamplesPerSend: BATCH, flushInterval: 0.2 } }] } : {},
     });
     const c = new Collector(config);
     await c.start();
@@ -118,7 +120,7 @@ try {
         [0, `cold: ${SERIES.toLocaleString('en')} RRD files created`],
         [1, 'warm: files exist'],
       ]) {
-        const all = samples('bench_collector', round);
+        const all = samples(name, round);
         const start = performance.now();
         for (let i = 0; i < all.length; i += 5000) {
           for (;;) {
@@ -129,11 +131,14 @@ try {
             await new Promise((res) => setTimeout(res, 50));
           }
         }
-        // Everything handed to the exporter (this also waits for the RRD writer), then sent.
+        // Everything in the files and handed to the exporter, then sent.
         await c.pipeline.flush();
-        await c.exporter.drain();
+        await c.exporter?.drain();
         const ms = performance.now() - start;
-        row(`rexmon collector: HTTP ingest → RRD + remote_write (${what})`, ms, 'bench_collector', N, (round + 1) * N - (await stored('bench_collector')));
+        const lost = exporting
+          ? (round + 1) * N - (await stored(name))
+          : (round + 1) * N - (await c.metrics.written.get()).values.reduce((n, v) => n + v.value, 0);
+        row(`rexmon collector: HTTP ingest → RRD${exporting ? ' + remote_write' : ' only (no export)'} (${what})`, ms, name, N, lost);
       }
     } finally {
       await c.stop();
