@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ConfigError, parseConfigText } from '../config/load.js';
+import { startCollector, tempDir } from '../testing/harness.js';
 import { promLabels, promMetricName } from './labels.js';
 import { decodeWriteRequest, encodeWriteRequest } from './prompb.js';
 
@@ -94,4 +95,16 @@ test('the WriteRequest encodes as prompb says: snappy block format around the pr
   // Snappy block format starts with the uncompressed length as a varint (not the framed format's 0xff stream header).
   assert.notEqual(body[0], 0xff);
   assert.deepEqual(decodeWriteRequest(body).timeseries, ts);
+});
+
+test('a credentials file that cannot be read stops the start, naming the endpoint and the file', async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    await assert.rejects(
+      startCollector({ export: { remoteWrite: [{ url: 'http://127.0.0.1:9/api/v1/write', name: 'p', bearerTokenFile: `${dir}/missing-token` }] } }, dir),
+      (e: Error) => e.message.startsWith(`export.remoteWrite p: cannot read bearerTokenFile ${dir}/missing-token: ENOENT`),
+    );
+  } finally {
+    await cleanup();
+  }
 });
