@@ -15,6 +15,7 @@ import { Config } from './config/schema.js';
 import { Db, openDb } from './db/index.js';
 import { Downtimes } from './downtimes/index.js';
 import { Events } from './events/index.js';
+import { Exporter } from './export/index.js';
 import { graphRouter } from './graph/api.js';
 import { GraphRenderer } from './graph/graph.js';
 import { GraphiteMapper } from './ingest/graphite.js';
@@ -53,6 +54,8 @@ export class Collector {
   events!: Events;
   jobs!: Jobs;
   alarms!: Alarms;
+  /** remote_write endpoints; absent without export.remoteWrite. */
+  exporter?: Exporter;
   /** Where alarm notices go: the one given to the constructor, else the notifier (with notify.smtp), else a log line per notice. */
   alarmSink: AlarmSink;
   /** Mail for alarms, downtimes and events; absent without notify.smtp. */
@@ -136,6 +139,11 @@ export class Collector {
       this.wal = new WriteAheadLog({ dir: path.join(dataDir, 'wal'), ...c.wal, segmentBytes: c.wal.segmentSize, log: (m) => this.log.warn(m) });
     this.pipeline = new Pipeline({ ...c.pipeline, wal: this.wal, log: (msg, err) => this.log.error({ err }, msg) }, this.metrics);
     this.pipeline.add(this.writer);
+    if (c.export.remoteWrite.length) {
+      this.exporter = new Exporter(c.export, this.metrics.registry, this.log.child({ stage: 'export' }));
+      await this.exporter.start();
+      this.pipeline.add(this.exporter);
+    }
     this.pipeline.start();
     if (this.wal) {
       // What an earlier run accepted but had not seen into the files goes first, before any new input.
@@ -350,6 +358,7 @@ export class Collector {
           this.log.error({ err: e }, `${what} failed while stopping`);
         });
     await step('draining the pipeline', () => this.pipeline?.stop());
+    await step('sending the rest to remote_write', () => this.exporter?.stop());
     await step('closing the write-ahead log', () => this.wal?.close());
     if (this.http) {
       this.http.closeAllConnections();

@@ -3,6 +3,7 @@ import { RE2JS } from 're2js';
 import { z } from 'zod';
 import { alarmsSchema } from '../alarms/config.js';
 import { jobsSchema } from '../jobs/config.js';
+import { exportSchema } from '../export/config.js';
 import { notifySchema } from '../notify/config.js';
 import { duration } from './duration.js';
 
@@ -473,6 +474,8 @@ export const configSchema = z
       .prefault({}),
     alarms: alarmsSchema.prefault({}),
     notify: notifySchema.prefault({}),
+    /** Copies of the accepted samples sent elsewhere (Prometheus remote_write); off by default. */
+    export: exportSchema.prefault({}),
   })
   .strict()
   .superRefine((c, ctx) => {
