@@ -55,7 +55,8 @@ export async function startCollector(dataDir, { graphiteMappings = '', extraConf
     if (i > 600) throw new Error('collector not ready after 30 s');
     await sleep(50);
   }
-  const token = (await run('node', [BIN, 'token', 'create', '--role', 'admin', '--name', 'bench', '--data-dir', dataDir])).trim();
+  // With --config: the token goes into the database the collector uses (PostgreSQL when the config says so).
+  const token = (await run('node', [BIN, 'token', 'create', '--role', 'admin', '--name', 'bench', '--config', cfg, '--data-dir', dataDir])).trim();
   return {
     url,
     graphitePort: graphite,

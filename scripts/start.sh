@@ -10,6 +10,13 @@ source scripts/ensure-deps.sh
 ensure_apt rrdtool rrdcached
 ensure_npm
 npm run --silent build -w collector
+# One descriptor per slurper connection: the soft open-file limit up to the hard one (node does the same, but
+# rrdcached and the rrdtool children it starts inherit this shell's). Below what the config's maxConnections
+# need, the collector says so at start and holds fewer connections.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt 10512 ]; then
+  echo "note: the open-file limit is $(ulimit -n): fewer than graphite.maxConnections (10000) + 512 connections can be held; raise the hard limit (ulimit -Hn, LimitNOFILE=)" >&2
+fi
 # Readable log lines here, even piped (| tee); REXMON_LOG_FORMAT=json gives JSON lines.
 export REXMON_LOG_FORMAT="${REXMON_LOG_FORMAT:-pretty}"
 exec node collector/bin/rexmon.js start "$@"

@@ -31,9 +31,10 @@ import { RrdcachedClient, RrdcachedProcess } from './rrd/cached.js';
 import { RrdWriter, TemplateChooser } from './rrd/writer.js';
 import { SlurperScheduler } from './slurpers/scheduler.js';
 import { Syslog } from './syslog/index.js';
-import { fdReserve, openFileLimit } from './util/fdlimit.js';
+import { fdReserve, listenBacklogCap, openFileLimit } from './util/fdlimit.js';
 import { createLogger } from './util/log.js';
 import { isLoopback, splitHostPort } from './util/net.js';
+import { LISTEN_BACKLOG } from './util/tcp-listener.js';
 import { VERSION } from './version.js';
 import { WriteAheadLog } from './wal/wal.js';
 
@@ -61,6 +62,8 @@ export class Collector {
   /** Mail for alarms, downtimes and events; absent without notify.smtp. */
   notifier?: Notifier;
   private readonly givenSink?: AlarmSink;
+  /** TCP connections each listener may hold, after the open-file bound. */
+  private readonly tcpMax = { graphite: 0, syslog: 0 };
   /** Our own rrdcached, when the config says spawn. */
   cachedProc?: RrdcachedProcess;
   private cachedClient?: RrdcachedClient;
@@ -243,7 +246,7 @@ export class Collector {
 
     const deps = { pipeline: this.pipeline, metrics: this.metrics, mapper, log: this.log, maxLineLength: c.graphite.maxLineLength };
     if (c.graphite.tcp) {
-      const maxConnections = this.boundConnections(c.graphite.maxConnections, 'graphite');
+      const maxConnections = (this.tcpMax.graphite = this.boundConnections(c.graphite.maxConnections, 'graphite'));
       this.tcp = await startGraphiteTcp(c.graphite.tcp, deps, { drainTimeout: c.graphite.drainTimeout, maxConnections }).catch((e) => {
         throw new Error(`cannot listen on ${c.graphite.tcp} for Graphite TCP: ${e.message}`);
       });
@@ -257,7 +260,7 @@ export class Collector {
     }
     if (c.syslog.tcp || c.syslog.udp) {
       this.syslog = new Syslog(c.syslog);
-      const maxConnections = c.syslog.tcp ? this.boundConnections(c.syslog.maxConnections, 'syslog') : 0;
+      const maxConnections = (this.tcpMax.syslog = c.syslog.tcp ? this.boundConnections(c.syslog.maxConnections, 'syslog') : 0);
       await this.syslog.start({
         pipeline: this.pipeline,
         events: this.events.store,
@@ -268,6 +271,7 @@ export class Collector {
       if (this.syslog.addresses.tcp) this.addresses.syslogTcp = fmtAddr(this.syslog.addresses.tcp);
       if (this.syslog.addresses.udp) this.addresses.syslogUdp = fmtAddr(this.syslog.addresses.udp);
     }
+    this.checkConnectionLimits();
     this.slurpers.start();
     this.downtimes.start();
     this.events.start();
@@ -331,6 +335,25 @@ export class Collector {
       `the open-file limit (${limit.soft}, hard ${limit.hard}) is below ${listener}.maxConnections ${configured} + ${reserve} kept for the database, rrdcached, rrdtool and HTTP: at most ${bounded} ${listener === 'graphite' ? 'Graphite' : 'syslog'} TCP connections (raise the hard limit, e.g. LimitNOFILE= in systemd)`,
     );
     return bounded;
+  }
+
+  /**
+   * Each TCP listener alone is bounded above; here the two together (a descriptor per connection, whichever
+   * listener holds it) and the kernel's cap on the listen backlog, each said once at start.
+   */
+  private checkConnectionLimits(): void {
+    const c = this.config;
+    const both = c.graphite.tcp && c.syslog.tcp ? this.tcpMax.graphite + this.tcpMax.syslog : 0;
+    const limit = openFileLimit();
+    if (both && limit && limit.soft < both + fdReserve(limit.soft))
+      this.log.warn(
+        `the open-file limit (${limit.soft}, hard ${limit.hard}) is below Graphite and syslog TCP together: ${this.tcpMax.graphite} + ${this.tcpMax.syslog} connections + ${fdReserve(limit.soft)} kept for the database, rrdcached, rrdtool and HTTP; with both full, new connections fail (raise the hard limit, e.g. LimitNOFILE= in systemd, or lower graphite/syslog.maxConnections)`,
+      );
+    const cap = listenBacklogCap();
+    if ((c.graphite.tcp || c.syslog.tcp) && cap !== undefined && cap < LISTEN_BACKLOG)
+      this.log.warn(
+        `net.core.somaxconn is ${cap}: the TCP listen backlog is cut from ${LISTEN_BACKLOG} to ${cap}; more slurpers than that connecting at once wait for SYN retries (sysctl -w net.core.somaxconn=${LISTEN_BACKLOG})`,
+      );
   }
 
   /** Stops input first, then drains and flushes every accepted sample, then the backends. */

@@ -15,6 +15,7 @@ import { RrdArchive } from '../rrd/archive.js';
 import { parseDuration, parseTime } from '../util/time.js';
 import { VERSION } from '../version.js';
 import { ApiClient } from './client.js';
+import { eventCommands } from './event.js';
 import { sendCommand } from './send.js';
 import { USAGE_EXIT, UsageError } from './usage.js';
 
@@ -218,6 +219,7 @@ export async function main(argv: string[]): Promise<number> {
     });
 
   sendCommand(program);
+  eventCommands(program, apiOptions);
   downtimeCommands(program, apiOptions, client);
   alarmCommands(program, apiOptions, client);
   jobCommands(program, apiOptions, client);

@@ -63,6 +63,8 @@ test('the README shell examples run as written and do what they say', async () =
     assert.doesNotMatch(r.stderr, /already over/, 'no example files a downtime in the past');
     assert.doesNotMatch(r.stdout, /"error":/, 'no API example answers an error');
     assert.match(r.stdout, /"type":"job\.state"/, 'the event example is stored and read back');
+    assert.match(r.stdout, /^sent event job\.state to http/m, 'rexmon event send delivers the example');
+    assert.match(r.stdout, /"source":"wrapper01","labels":\{"experiment":"nova","schedd":"s01"\},"data":\{"job":"123\.0","to":"held"\}/);
     assert.match(
       r.stdout,
       /"type":"syslog","source":"[^"]+","labels":\{"app":"sshd","facility":"auth","severity":"warn"\}/,

@@ -81,7 +81,7 @@ export async function startGraphiteTcp(listen: string, deps: ListenerDeps, opts:
       sock.pause();
       waiting = (async () => {
         while (!deps.pipeline.push(batch, 'graphite_tcp')) {
-          if (await Promise.race([deps.pipeline.waitForSpace().then(() => false), giveUp])) {
+          if (await Promise.race([deps.pipeline.waitForSpace(batch.length).then(() => false), giveUp])) {
             deps.metrics.dropped.inc({ source: 'graphite_tcp', reason: 'shutdown' }, batch.length);
             deps.log.warn({ peer }, `${batch.length} samples dropped at shutdown: the queue stayed full`);
             break;

@@ -189,11 +189,15 @@ export class Pipeline {
     return n;
   }
 
-  /** Resolves when some queue space was freed, or after a second while the log refuses appends. */
-  waitForSpace(): Promise<void> {
+  /**
+   * Resolves when some queue space was freed for `n` more samples, or after a second while the log refuses
+   * appends. With room already there it resolves after pending I/O: a caller retrying push() in a loop must
+   * not spin on microtasks (with thousands of connections waiting that starved the writers and grew the heap).
+   */
+  waitForSpace(n = 1): Promise<void> {
     if (this.walFailing) return new Promise((r) => setTimeout(r, Math.max(10, this.walFailing!.nextProbe - Date.now())));
-    const full = this.lanes.find((l) => !l.queue.hasRoom(1 + this.reserved));
-    return full ? full.queue.waitForSpace() : Promise.resolve();
+    const full = this.lanes.find((l) => !l.queue.hasRoom(n + this.reserved));
+    return full ? full.queue.waitForSpace() : new Promise((r) => setImmediate(r));
   }
 
   depth(): Record<string, number> {

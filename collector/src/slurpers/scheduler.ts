@@ -140,7 +140,7 @@ export class SlurperScheduler {
     this.health.set(c.name, h);
     m.slurperSeconds.observe({ slurper: c.name }, (performance.now() - t0) / 1000);
     // Slurpers wait for room rather than drop: they can afford to be late.
-    while (!this.stopped && !this.deps.pipeline.push(samples, `slurper:${c.name}`)) await this.deps.pipeline.waitForSpace();
+    while (!this.stopped && !this.deps.pipeline.push(samples, `slurper:${c.name}`)) await this.deps.pipeline.waitForSpace(samples.length);
     return { samples: samples.length, errors };
   }
 

@@ -124,7 +124,7 @@ export async function startSyslogTcp(listen: string, deps: SyslogDeps, opts: Tcp
       sock.pause();
       waiting = (async () => {
         while (!taken()) {
-          const room = h.samples.length ? deps.pipeline.waitForSpace() : deps.sink.room();
+          const room = h.samples.length ? deps.pipeline.waitForSpace(h.samples.length) : deps.sink.room();
           if (await Promise.race([room.then(() => false), giveUp])) {
             deps.metrics.dropped.inc({ source: 'syslog_tcp', reason: 'shutdown' }, h.samples.length);
             deps.counters.eventsDropped.inc({ listener: 'syslog_tcp', reason: 'shutdown' }, h.events.length);

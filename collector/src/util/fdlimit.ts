@@ -26,3 +26,13 @@ export function openFileLimit(pid: number | 'self' = 'self'): FdLimit | undefine
 export function fdReserve(limit: number): number {
   return Math.min(512, Math.floor(limit / 4));
 }
+
+/** net.core.somaxconn, the kernel's cap on a listen backlog (Linux); undefined elsewhere. */
+export function listenBacklogCap(file = '/proc/sys/net/core/somaxconn'): number | undefined {
+  try {
+    const n = Number(readFileSync(file, 'utf8').trim());
+    return Number.isInteger(n) && n > 0 ? n : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -4,6 +4,12 @@ import net from 'node:net';
 import type { Logger } from 'pino';
 import { splitHostPort } from './net.js';
 
+/**
+ * Pending connections the kernel may queue before accept(): many slurpers reconnecting at once (after a
+ * collector restart) overflow node's default of 511 and wait for SYN retries. Linux caps it at net.core.somaxconn.
+ */
+export const LISTEN_BACKLOG = 4096;
+
 export interface DrainableConnection {
   idle(now: number): boolean;
   /** Closes the socket; resolves when its parsed input is handed over (or dropped when `giveUp` fires). */
@@ -35,7 +41,7 @@ export async function listenDraining(
   const { host, port } = splitHostPort(listen);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, host, () => resolve());
+    server.listen({ port, host, backlog: LISTEN_BACKLOG }, () => resolve());
   });
   return {
     address: () => server.address() as net.AddressInfo,

@@ -99,3 +99,36 @@ test('trim deletes sealed segments up to a checkpoint and never the open one or 
     await cleanup();
   }
 });
+
+test('appends arriving while seal() rotates the segment (and while a full segment rotates) are all written, none refused, seqs as replayed', async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    // Small segments: writes rotate too, beside the seals (checkpoints) running meanwhile.
+    const w = wal(dir, 'off', 4096);
+    assert.deepEqual([...w.replay()], []);
+    await w.open();
+    const appends: Promise<number>[] = [];
+    const seals: Promise<number>[] = [];
+    for (let round = 0; round < 200; round++) {
+      for (let k = 0; k < 5; k++) appends.push(w.append('src', [sample(round * 5 + k)]));
+      seals.push(w.seal());
+      // More appends while the old file is closing: they must wait for the new one, not write to a closed handle.
+      for (let k = 0; k < 3; k++) appends.push(w.append('src', [sample(100000 + round * 3 + k)]));
+      if (round % 20 === 0) await new Promise((r) => setImmediate(r));
+    }
+    const results = await Promise.allSettled(appends);
+    const refused = results.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason));
+    assert.deepEqual(refused, [], 'no append refused');
+    await Promise.all(seals);
+    await w.close();
+    const recs = [...wal(dir).replay()];
+    assert.equal(recs.length, appends.length);
+    assert.deepEqual(
+      recs.map((r) => r.seq),
+      results.map((r) => (r as PromiseFulfilledResult<number>).value).sort((a, b) => a - b),
+      'each record replays with the sequence number its append got',
+    );
+  } finally {
+    await cleanup();
+  }
+});

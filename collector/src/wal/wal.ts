@@ -128,8 +128,10 @@ export class WriteAheadLog {
   }
 
   private async startSegment(): Promise<void> {
+    // The new segment's first record is the oldest not yet written: appends queued meanwhile come after it.
+    const first = this.nextSeq - this.queued.length;
     await this.fh?.close();
-    this.segmentFirst = this.nextSeq;
+    this.segmentFirst = first;
     this.segmentSize = 0;
     this.fh = await open(path.join(this.opts.dir, String(this.segmentFirst).padStart(20, '0') + SUFFIX), 'a');
   }
@@ -200,7 +202,18 @@ export class WriteAheadLog {
   async seal(): Promise<number> {
     while (this.writing) await this.writing;
     const upTo = this.lastSeq;
-    if (this.segmentSize > 0) await this.startSegment();
+    if (this.segmentSize > 0) {
+      // As the writer: an append arriving while the old file closes queues for the new one instead of writing
+      // to a closed handle ("file closed", which refused input for seconds under many connections).
+      const rotate = this.startSegment();
+      this.writing = rotate
+        .catch(() => {})
+        .then(() => {
+          this.writing = undefined;
+          if (this.queued.length) this.writing = this.writeLoop();
+        });
+      await rotate;
+    }
     return upTo;
   }
 
