@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { alarmsSchema } from '../alarms/config.js';
 import { notifySchema } from '../notify/config.js';
 import { duration } from './duration.js';
+import { allowList, httpLimitsSchema, seriesLimitsSchema, tlsSchema } from './security.js';
 
 /** `host:port`, `false` turns a listener off. Port 0 picks a free port. */
 const hostPort = z
@@ -328,7 +329,12 @@ export const configSchema = z
   .object({
     dataDir: z.string().default('./data'),
     http: z
-      .object({ listen: hostPort.default('127.0.0.1:8080') })
+      .object({
+        listen: hostPort.default('127.0.0.1:8080'),
+        /** HTTPS instead of HTTP when given. */
+        tls: tlsSchema.optional(),
+        limits: httpLimitsSchema.prefault({}),
+      })
       .strict()
       .prefault({}),
     log: z
@@ -368,6 +374,10 @@ export const configSchema = z
         drainTimeout: duration.default(5),
         /** TCP connections beyond this are refused (counted, logged); also bounded by the open-file limit. */
         maxConnections: z.number().int().positive().default(10000),
+        /** The TCP listener speaks TLS when given. */
+        tls: tlsSchema.optional(),
+        /** Senders (TCP and UDP) allowed: default loopback, or anyone for TLS with clientCerts required. */
+        allow: allowList,
         mappings: z.array(graphiteMapping).default([]),
       })
       .strict()
@@ -383,6 +393,10 @@ export const configSchema = z
         maxConnections: z.number().int().positive().default(10000),
         /** Messages no mapping takes: stored as events of type `syslog` (event), or only counted (drop). */
         unmapped: z.enum(['event', 'drop']).default('event'),
+        /** The TCP listener speaks TLS when given. */
+        tls: tlsSchema.optional(),
+        /** Senders (TCP and UDP) allowed: default loopback, or anyone for TLS with clientCerts required. */
+        allow: allowList,
         mappings: z.array(syslogMapping).default([]),
       })
       .strict()
@@ -451,6 +465,8 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /** Bounds on new series, against senders that put a timestamp or an ID in a name. */
+    seriesLimits: seriesLimitsSchema.prefault({}),
     catalog: z
       .object({ refreshInterval: duration.default(10) })
       .strict()
