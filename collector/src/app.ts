@@ -35,6 +35,7 @@ import { isLoopback, splitHostPort } from './util/net.js';
 import { SeriesLimiter } from './limits/series.js';
 import { allowListFor } from './security/allow.js';
 import { TlsEndpoint } from './security/tls.js';
+import { exposureWarnings } from './security/exposure.js';
 import { VERSION } from './version.js';
 import { WriteAheadLog } from './wal/wal.js';
 
@@ -296,13 +297,7 @@ export class Collector {
       `rexmon collector ${VERSION} listening on ${this.addresses.http}`,
     );
     if (anonymousRead && !isLoopback(c.http.listen)) this.log.warn('anonymous read is on while the API listens beyond loopback');
-    if (!httpTls && !isLoopback(c.http.listen)) {
-      if (anonymousRead || c.auth.anonymousWrite)
-        this.log.warn(
-          `HTTP API on ${c.http.listen} without TLS and without auth (auth.anonymousRead/anonymousWrite): anyone who reaches it can use it; configure http.tls and tokens`,
-        );
-      else this.log.warn(`HTTP API on ${c.http.listen} without TLS: tokens and data cross the network in clear text; configure http.tls`);
-    }
+    for (const w of exposureWarnings(c, anonymousRead)) this.log.warn(w);
   }
 
   /**

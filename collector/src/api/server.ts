@@ -170,6 +170,8 @@ export function createApp(deps: ApiDeps): express.Express {
   });
 
   const api = express.Router();
+  // Queries in flight, their uploads included (a POST body is read inside the slot).
+  if (deps.limits) api.use(['/query', '/graph.png'], concurrencyLimit(deps.limits, deps.metrics.httpLimited));
   api.use(express.json({ limit: p.BODY_LIMIT }));
   /** A read served by GET and by POST with the same parameters in a form or JSON body (selectors too long for a URL). */
   const readRoute = (path: string, handler: RequestHandler) =>
@@ -179,10 +181,6 @@ export function createApp(deps: ApiDeps): express.Express {
       .post(read, ...p.fromBody, handler);
 
   api.get('/graph.png', challenge);
-  if (deps.limits) {
-    const running = concurrencyLimit(deps.limits, deps.metrics.httpLimited);
-    api.use(['/query', '/graph.png'], running);
-  }
   api.get('/openapi.json', read, (_req, res) => void res.json(openapi(deps.version)));
 
   api.get('/status', read, (_req, res) => {
