@@ -86,10 +86,10 @@ export class SeriesLimiter {
     let refusedKeys: Set<string> | undefined;
     const took: { key: string; source: boolean }[] = [];
     let first: { limit: SeriesLimitName; message: string } | undefined;
-    const keys = samples.map((s) => seriesKey(s.name, s.labels));
+    // Known series (nearly every sample) cost one key and one look-up; nothing is allocated for them.
     for (let i = 0; i < samples.length; i++) {
-      const key = keys[i];
-      if (refusedKeys?.has(key) || this.catalog.get(key) || this.pending.has(key)) continue;
+      const key = seriesKey(samples[i].name, samples[i].labels);
+      if (this.catalog.get(key) || (this.pending.size && this.pending.has(key)) || refusedKeys?.has(key)) continue;
       const why = this.take(samples[i].name, key, source, now, took);
       if (!why) continue;
       (refusedKeys ??= new Set()).add(key);
@@ -100,7 +100,7 @@ export class SeriesLimiter {
     if (whole) {
       for (const t of took) this.untake(t, source);
       admitted = [];
-    } else admitted = samples.filter((_, i) => !refusedKeys.has(keys[i]));
+    } else admitted = samples.filter((x) => !refusedKeys.has(seriesKey(x.name, x.labels)));
     const refused = samples.length - admitted.length;
     const label = this.named.has(source) || this.named.size < MAX_SOURCES ? (this.named.add(source), source) : 'other';
     this.refusedSamples.inc({ listener, source: label, limit: first!.limit }, refused);
