@@ -148,6 +148,25 @@ test(
   },
 );
 
+test('a TLS listener checks the allow-list before the handshake: refused as not_allowed, never as a failed handshake', { timeout: 30000 }, async () => {
+  const c = await startCollector({ graphite: { tcp: '127.0.0.1:0', udp: false, allow: ['10.0.0.0/8'], tls: { cert: pki.server.cert, key: pki.server.key } } });
+  try {
+    const ca = await readFile(pki.ca);
+    for (let i = 0; i < 3; i++) {
+      const r = await tlsSend(c.graphiteTcp!.port, { ca }, `tls.notallowed 1 ${now() - 120}\n`);
+      assert.equal(r.fingerprint, undefined, 'no certificate is shown to a refused address');
+    }
+    await waitFor(
+      'three refusals',
+      async () => metricValue(await metrics(c), 'rexmon_ingest_refused_total', { listener: 'graphite_tcp', reason: 'not_allowed' }) === 3,
+    );
+    assert.equal(metricValue(await metrics(c), 'rexmon_ingest_refused_total', { listener: 'graphite_tcp', reason: 'tls_handshake' }), 0);
+    assert.equal(inCatalog(c, 'tls.notallowed'), false);
+  } finally {
+    await c.stop();
+  }
+});
+
 test('HTTPS API: curl with the CA gets answers, curl without it and plain HTTP do not', { timeout: 60000 }, async () => {
   const c = await startCollector({ http: { listen: '127.0.0.1:0', tls: { cert: pki.server.cert, key: pki.server.key } } });
   try {
