@@ -59,7 +59,7 @@ export const httpLimitsSchema = z
     /** Requests per minute with one API token (or login). */
     requestsPerMinutePerToken: perMinute.default(36000),
     /** Range queries (/query, /graph.png) answered at once; more get 429. */
-    maxConcurrentQueries: perMinute.default(16),
+    maxConcurrentQueries: perMinute.default(64),
     /** Series × rows one query may read; more get 400. */
     maxQueryPoints: perMinute.default(20_000_000),
   })
