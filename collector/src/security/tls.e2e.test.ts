@@ -282,4 +282,7 @@ test('start warnings: HTTP beyond loopback without TLS warns (louder without aut
   const tokens = exposureWarnings(cfg({ http: { listen: '192.0.2.1:8080' } }), false);
   assert.match(tokens[0], /without TLS: API tokens and data cross the network in clear text/);
   assert.deepEqual(exposureWarnings(cfg({ http: { listen: '0.0.0.0:8080', tls: { cert: 'c', key: 'k' } } }), false), []);
+  const g = exposureWarnings(cfg({ graphite: { tcp: '0.0.0.0:2003', udp: false } }), true);
+  assert.deepEqual(g, ["graphite listens on 0.0.0.0:2003 but takes senders from loopback only: set graphite.allow to the senders' CIDR ranges"]);
+  assert.deepEqual(exposureWarnings(cfg({ graphite: { tcp: '0.0.0.0:2003', allow: ['10.0.0.0/8'] } }), true), []);
 });
