@@ -2,6 +2,7 @@
 import dgram from 'node:dgram';
 import { mkdir, readdir } from 'node:fs/promises';
 import { createServer, Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import net from 'node:net';
 import path from 'node:path';
 import { Duplex } from 'node:stream';
@@ -35,6 +36,10 @@ import { fdReserve, listenBacklogCap, openFileLimit } from './util/fdlimit.js';
 import { createLogger } from './util/log.js';
 import { isLoopback, splitHostPort } from './util/net.js';
 import { LISTEN_BACKLOG } from './util/tcp-listener.js';
+import { SeriesLimiter } from './limits/series.js';
+import { allowListFor } from './security/allow.js';
+import { TlsEndpoint } from './security/tls.js';
+import { exposureWarnings } from './security/exposure.js';
 import { VERSION } from './version.js';
 import { WriteAheadLog } from './wal/wal.js';
 
@@ -73,6 +78,9 @@ export class Collector {
   private tcp?: GraphiteTcp;
   private udp?: dgram.Socket;
   private syslog?: Syslog;
+  /** Certificates of the TLS listeners, re-read by reloadTls() (SIGHUP). */
+  private readonly tlsEndpoints: TlsEndpoint[] = [];
+  seriesLimiter!: SeriesLimiter;
   private refreshTimer?: NodeJS.Timeout;
   private checkpointTimer?: NodeJS.Timeout;
   private checkpointing?: Promise<void>;
@@ -114,6 +122,17 @@ export class Collector {
     const moved = await this.catalog.relocateRefusedFiles();
     if (moved) this.log.warn(`moved ${moved} RRD file(s) whose names rrdcached refuses ("../" inside) to their current names`);
     this.metrics.series.set(this.catalog.size);
+    this.seriesLimiter = new SeriesLimiter(c.seriesLimits, this.catalog, this.log, this.metrics.registry);
+    // Certificates are read before anything listens: a bad file stops the start with its config key named.
+    const tlsFor = (t: Config['http']['tls'], what: string) => {
+      if (!t) return undefined;
+      const e = new TlsEndpoint(t, what);
+      this.tlsEndpoints.push(e);
+      return e;
+    };
+    const httpTls = tlsFor(c.http.tls, 'http.tls');
+    const graphiteTls = tlsFor(c.graphite.tls, 'graphite.tls');
+    const syslogTls = tlsFor(c.syslog.tls, 'syslog.tls');
 
     // Also without rrdcached: the free-space check before a file is made reads the archive's file system.
     await mkdir(archiveRoot, { recursive: true });
@@ -181,7 +200,7 @@ export class Collector {
       });
       if (!this.givenSink) this.alarmSink = this.notifier;
     }
-    this.slurpers = new SlurperScheduler(c.slurpers, { pipeline: this.pipeline, metrics: this.metrics, mapper, log: this.log });
+    this.slurpers = new SlurperScheduler(c.slurpers, { pipeline: this.pipeline, metrics: this.metrics, mapper, log: this.log, gate: this.seriesLimiter });
     const graphs = new GraphRenderer(
       {
         find: (sel, limit) => this.catalog.find(sel, limit),
@@ -216,6 +235,9 @@ export class Collector {
       startedAt: Math.floor(Date.now() / 1000),
       flush: () => this.pipeline.flush(),
       downtimeCover: () => this.downtimes.coverAt(),
+      limits: c.http.limits,
+      seriesGate: this.seriesLimiter,
+      seriesRefusals: () => this.seriesLimiter.refusals(),
       routers: [
         this.downtimes.router({ auth: { anonymousRead, anonymousWrite: c.auth.anonymousWrite } }),
         this.events.router({ auth: { anonymousRead, anonymousWrite: c.auth.anonymousWrite } }),
@@ -233,7 +255,9 @@ export class Collector {
     }));
     const { host, port } = splitHostPort(c.http.listen);
     this.http = await new Promise<Server>((resolve, reject) => {
-      const s = createServer({ maxHeaderSize: MAX_HEADER_SIZE }, app);
+      const s = httpTls
+        ? httpTls.attach(createHttpsServer({ ...httpTls.serverOptions(), maxHeaderSize: MAX_HEADER_SIZE }, app))
+        : createServer({ maxHeaderSize: MAX_HEADER_SIZE }, app);
       s.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex & { _httpMessage?: { headersSent?: boolean } }) => {
         // As node's default handler: nothing to say on a reset socket or once a response has begun.
         if (err.code === 'ECONNRESET' || !socket.writable || socket._httpMessage?.headersSent) return void socket.destroy();
@@ -242,12 +266,20 @@ export class Collector {
       s.once('error', (e) => reject(new Error(`cannot listen on ${c.http.listen} for HTTP: ${e.message}`)));
       s.listen(port, host, () => resolve(s));
     });
-    this.addresses.http = `http://${fmtAddr(this.http.address() as net.AddressInfo)}`;
+    this.addresses.http = `${httpTls ? 'https' : 'http'}://${fmtAddr(this.http.address() as net.AddressInfo)}`;
 
-    const deps = { pipeline: this.pipeline, metrics: this.metrics, mapper, log: this.log, maxLineLength: c.graphite.maxLineLength };
+    const deps = {
+      pipeline: this.pipeline,
+      metrics: this.metrics,
+      mapper,
+      log: this.log,
+      maxLineLength: c.graphite.maxLineLength,
+      gate: this.seriesLimiter,
+      allow: allowListFor(c.graphite),
+    };
     if (c.graphite.tcp) {
       const maxConnections = (this.tcpMax.graphite = this.boundConnections(c.graphite.maxConnections, 'graphite'));
-      this.tcp = await startGraphiteTcp(c.graphite.tcp, deps, { drainTimeout: c.graphite.drainTimeout, maxConnections }).catch((e) => {
+      this.tcp = await startGraphiteTcp(c.graphite.tcp, deps, { drainTimeout: c.graphite.drainTimeout, maxConnections, tls: graphiteTls }).catch((e) => {
         throw new Error(`cannot listen on ${c.graphite.tcp} for Graphite TCP: ${e.message}`);
       });
       this.addresses.graphiteTcp = fmtAddr(this.tcp.address());
@@ -267,6 +299,8 @@ export class Collector {
         metrics: this.metrics,
         log: this.log.child({ stage: 'syslog' }),
         maxConnections,
+        gate: this.seriesLimiter,
+        tls: syslogTls,
       });
       if (this.syslog.addresses.tcp) this.addresses.syslogTcp = fmtAddr(this.syslog.addresses.tcp);
       if (this.syslog.addresses.udp) this.addresses.syslogUdp = fmtAddr(this.syslog.addresses.udp);
@@ -289,6 +323,7 @@ export class Collector {
       `rexmon collector ${VERSION} listening on ${this.addresses.http}`,
     );
     if (anonymousRead && !isLoopback(c.http.listen)) this.log.warn('anonymous read is on while the API listens beyond loopback');
+    for (const w of exposureWarnings(c, anonymousRead)) this.log.warn(w);
   }
 
   /**
@@ -309,6 +344,23 @@ export class Collector {
     }
     this.cachedProc = make();
     await this.cachedProc.start();
+  }
+
+  /** Re-reads every TLS certificate, key and CA (SIGHUP); one that is not usable keeps its old ones and is reported. */
+  reloadTls(): { reloaded: number; errors: string[] } {
+    const errors: string[] = [];
+    let reloaded = 0;
+    for (const e of this.tlsEndpoints) {
+      try {
+        e.reload();
+        reloaded++;
+      } catch (err) {
+        errors.push((err as Error).message);
+        this.log.error(`TLS reload: ${(err as Error).message}; the old certificate stays in use`);
+      }
+    }
+    this.log.info(`TLS reload: ${reloaded} of ${this.tlsEndpoints.length} certificate(s) re-read`);
+    return { reloaded, errors };
   }
 
   /** Flushes what was accepted into the files and trims the write-ahead log (one at a time). */

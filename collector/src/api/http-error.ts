@@ -22,7 +22,7 @@ export function sendError(res: Response, status: number, message: string, path?:
 export function errorHandler(log: (err: unknown, msg: string) => void) {
   return (err: unknown, req: Request, res: Response, _next: NextFunction) => {
     if (err instanceof HttpError) return sendError(res, err.status, err.message, err.path);
-    if (err instanceof ValidationError) return sendError(res, 400, err.message, err.path);
+    if (err instanceof ValidationError) return sendError(res, 400, err.message, err.path, 'limit' in err ? { limit: err.limit } : undefined);
     const e = err as { type?: string; status?: number; message?: string; limit?: number; length?: number };
     if (e.type === 'entity.parse.failed') return sendError(res, 400, `request body is not valid JSON: ${e.message}`, 'body');
     if (e.type === 'entity.too.large')

@@ -6,7 +6,10 @@ import { Catalog, labelNamesOf, labelValuesOf, SeriesEntry } from '../catalog/ca
 import { Metrics } from '../metrics/metrics.js';
 import { checkLabelName, checkSample, Labels, Sample, ValidationError } from '../model/series.js';
 import { Pipeline } from '../pipeline/pipeline.js';
-import { MAX_ROWS, QueryEngine, SERIES_FUNCTIONS, SeriesData } from '../query/engine.js';
+import { MAX_ROWS, QueryEngine, SERIES_FUNCTIONS, SeriesData, WorkLimitError } from '../query/engine.js';
+import type { HttpLimits } from '../config/security.js';
+import { concurrencyLimit, perAddressLimit, perTokenLimit } from '../limits/http.js';
+import type { SeriesGate } from '../limits/series.js';
 import { parseDuration } from '../util/time.js';
 import type { AlarmInstance } from '../alarms/types.js';
 import { PageDowntime, PageOptions, PageSlurper, statusPage } from '../web/status-page.js';
@@ -32,6 +35,12 @@ export interface ApiDeps {
   flush: () => Promise<void>;
   /** The downtime running now over a series, for `/query?downtimes=true` (one read of the downtime table per query). */
   downtimeCover?: () => Promise<(name: string, labels: Labels) => { id: number; kind: string; author: string; reason: string; end: number | null } | undefined>;
+  /** Request rates, concurrent queries, work per query; absent: none. */
+  limits?: HttpLimits;
+  /** New-series limits for POST /samples; absent: none. */
+  seriesGate?: SeriesGate;
+  /** Samples refused by the new-series limits, for the status page. */
+  seriesRefusals?: () => Promise<{ source: string; reason: string; count: number }[]>;
   /** Extra routers mounted under /api/v1 by other stages (downtimes, ...). */
   routers?: Router[];
   /** What the status page shows from other stages; each is optional (the page says when one is absent). */
@@ -102,7 +111,9 @@ export function createApp(deps: ApiDeps): express.Express {
     next();
   });
   // One rule on every route: a presented token that is malformed or unknown is 401, even where none is needed.
+  if (deps.limits) app.use(perAddressLimit(deps.limits, deps.metrics.httpLimited));
   app.use(authenticate(deps));
+  if (deps.limits) app.use(perTokenLimit(deps.limits, deps.metrics.httpLimited));
 
   app.get('/healthz', (_req, res) => void res.json({ status: 'ok' }));
   app.get('/readyz', (_req, res) => {
@@ -131,6 +142,7 @@ export function createApp(deps: ApiDeps): express.Express {
       count: v.value,
     }));
     const rejected = (await deps.metrics.rejected.get()).values.map((v) => ({ source: 'archive', reason: String(v.labels.reason), count: v.value }));
+    rejected.push(...((await deps.seriesRefusals?.()) ?? []));
     const st = deps.status ?? {};
     const facts = {
       version: deps.version,
@@ -162,6 +174,8 @@ export function createApp(deps: ApiDeps): express.Express {
   // Before the routes: the sub-routers would otherwise answer OPTIONS on their own, with the methods of
   // every route pattern that happens to match.
   api.use(methodNotAllowed(() => openapi(deps.version).paths));
+  // Queries in flight, their uploads included (a POST body is read inside the slot).
+  if (deps.limits) api.use(['/query', '/graph.png'], concurrencyLimit(deps.limits, deps.metrics.httpLimited));
   api.use(express.json({ limit: p.BODY_LIMIT }));
   /** A read served by GET and by POST with the same parameters in a form or JSON body (selectors too long for a URL). */
   const readRoute = (path: string, handler: RequestHandler) =>
@@ -231,17 +245,23 @@ export function createApp(deps: ApiDeps): express.Express {
       : [];
     by.forEach((b) => checkLabelName(b, 'by'));
     if (by.length && !agg) throw new ValidationError('`by` needs `agg`', 'by');
-    const result = await deps.query.run({
-      selectors: p.selectors(req, true),
-      from,
-      to,
-      step,
-      maxDataPoints: p.int(req, 'maxDataPoints', 2, MAX_ROWS),
-      cf: p.oneOf(req, 'cf', ['AVERAGE', 'MIN', 'MAX', 'LAST'] as const, 'AVERAGE')!,
-      agg,
-      by,
-      fn: p.oneOf(req, 'fn', SERIES_FUNCTIONS),
-    });
+    const result = await deps.query
+      .run({
+        selectors: p.selectors(req, true),
+        from,
+        to,
+        step,
+        maxDataPoints: p.int(req, 'maxDataPoints', 2, MAX_ROWS),
+        cf: p.oneOf(req, 'cf', ['AVERAGE', 'MIN', 'MAX', 'LAST'] as const, 'AVERAGE')!,
+        agg,
+        by,
+        fn: p.oneOf(req, 'fn', SERIES_FUNCTIONS),
+        maxPoints: deps.limits?.maxQueryPoints,
+      })
+      .catch((e) => {
+        if (e instanceof WorkLimitError) deps.metrics.httpLimited.inc({ limit: e.limit });
+        throw e;
+      });
     if (p.oneOf(req, 'downtimes', ['true', 'false'] as const) === 'true' && deps.downtimeCover) {
       // Each series says which downtime runs over it now, so a panel can show "in downtime" instead of red.
       const cover = await deps.downtimeCover();
@@ -283,6 +303,16 @@ export function createApp(deps: ApiDeps): express.Express {
       });
     }
     if (deps.stopping()) return sendError(res, 503, 'the collector is shutting down; nothing was stored, send again later');
+    if (deps.seriesGate) {
+      const pr = req.principal!;
+      const gated = deps.seriesGate.admit(samples, 'http', pr.anonymous ? (req.ip ?? '?') : `token:${pr.name}`, true);
+      if (gated.refused) {
+        // The per-minute budgets refill: retry later; the caps (per name, total) stay until series are removed.
+        const perMinute = gated.limit!.endsWith('PerMinute');
+        if (perMinute) res.set('Retry-After', '60');
+        return sendError(res, perMinute ? 429 : 422, `${gated.message}; nothing was stored`, undefined, { limit: gated.limit });
+      }
+    }
     // 202 only once the batch is in the write-ahead log.
     const accepted = deps.pipeline.push(samples, 'http');
     if (!accepted || !(await accepted)) {

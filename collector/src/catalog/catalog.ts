@@ -214,6 +214,11 @@ export class Catalog {
   }
 
   /** Series per metric name, from the name index (no search, no sort of every series). */
+  /** Series of one metric name. */
+  countOf(name: string): number {
+    return this.byName.get(name)?.size ?? 0;
+  }
+
   countsByName(): Map<string, number> {
     const out = new Map<string, number>();
     for (const [name, set] of this.byName) out.set(name, set.size);

@@ -86,6 +86,8 @@ export async function main(argv: string[]): Promise<number> {
         const onSignal = (sig: string) => (stopping ? collector.log.warn(`${sig}: already stopping (SIGKILL stops at once, losing the queues)`) : stop(sig));
         process.on('SIGINT', onSignal);
         process.on('SIGTERM', onSignal);
+        // SIGHUP re-reads TLS certificates (after a renewal) without a restart.
+        process.on('SIGHUP', () => void collector.reloadTls());
       });
       // Everything is stopped and written: a handle left open (a stuck client socket) must not keep the process alive.
       setTimeout(() => {

@@ -6,6 +6,7 @@ import { jobsSchema } from '../jobs/config.js';
 import { exportSchema } from '../export/config.js';
 import { notifySchema } from '../notify/config.js';
 import { duration } from './duration.js';
+import { allowList, httpLimitsSchema, seriesLimitsSchema, tlsSchema } from './security.js';
 
 /** `host:port`, `false` turns a listener off. Port 0 picks a free port. */
 const hostPort = z
@@ -330,7 +331,12 @@ export const configSchema = z
   .object({
     dataDir: z.string().default('./data'),
     http: z
-      .object({ listen: hostPort.default('127.0.0.1:8080') })
+      .object({
+        listen: hostPort.default('127.0.0.1:8080'),
+        /** HTTPS instead of HTTP when given. */
+        tls: tlsSchema.optional(),
+        limits: httpLimitsSchema.prefault({}),
+      })
       .strict()
       .prefault({}),
     log: z
@@ -370,6 +376,10 @@ export const configSchema = z
         drainTimeout: duration.default(5),
         /** TCP connections beyond this are refused (counted, logged); also bounded by the open-file limit. */
         maxConnections: z.number().int().positive().default(10000),
+        /** The TCP listener speaks TLS when given. */
+        tls: tlsSchema.optional(),
+        /** Senders (TCP and UDP) allowed: default loopback, or anyone for TLS with clientCerts required. */
+        allow: allowList,
         mappings: z.array(graphiteMapping).default([]),
       })
       .strict()
@@ -385,6 +395,10 @@ export const configSchema = z
         maxConnections: z.number().int().positive().default(10000),
         /** Messages no mapping takes: stored as events of type `syslog` (event), or only counted (drop). */
         unmapped: z.enum(['event', 'drop']).default('event'),
+        /** The TCP listener speaks TLS when given. */
+        tls: tlsSchema.optional(),
+        /** Senders (TCP and UDP) allowed: default loopback, or anyone for TLS with clientCerts required. */
+        allow: allowList,
         mappings: z.array(syslogMapping).default([]),
       })
       .strict()
@@ -453,6 +467,8 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /** Bounds on new series, against senders that put a timestamp or an ID in a name. */
+    seriesLimits: seriesLimitsSchema.prefault({}),
     catalog: z
       .object({ refreshInterval: duration.default(10) })
       .strict()

@@ -9,7 +9,11 @@ import { Pipeline } from '../pipeline/pipeline.js';
 import { GraphiteMapper, parseGraphiteLine } from './graphite.js';
 import { LineSplitter } from './lines.js';
 import { splitHostPort } from '../util/net.js';
-import { DrainableConnection, listenDraining } from '../util/tcp-listener.js';
+import { DrainableConnection, ingestServer, listenDraining, RateLimitedLog } from '../util/tcp-listener.js';
+import { AllowList } from '../security/allow.js';
+import type { TlsEndpoint } from '../security/tls.js';
+import type { SeriesGate } from '../limits/series.js';
+import { LOOPBACK } from '../config/security.js';
 
 export interface ListenerDeps {
   pipeline: Pipeline;
@@ -17,6 +21,10 @@ export interface ListenerDeps {
   mapper: GraphiteMapper;
   log: Logger;
   maxLineLength: number;
+  /** New-series limits; absent: none. */
+  gate?: SeriesGate;
+  /** Senders allowed (TCP and UDP); default loopback. */
+  allow?: AllowList;
 }
 
 /** Logs the first bad lines of each source in full, then only counts (a broken sender must not flood the log). */
@@ -37,6 +45,8 @@ export interface TcpOptions {
   drainTimeout: number;
   /** Connections beyond this are refused (closed at once) with a counter and a log line. */
   maxConnections: number;
+  /** The listener speaks TLS. */
+  tls?: TlsEndpoint;
 }
 
 export interface GraphiteTcp {
@@ -56,10 +66,23 @@ type Conn = DrainableConnection;
 export async function startGraphiteTcp(listen: string, deps: ListenerDeps, opts: TcpOptions): Promise<GraphiteTcp> {
   const errors = new ErrorReporter('graphite_tcp', deps);
   const conns = new Set<Conn>();
-  const server = net.createServer((sock) => {
+  const policy = {
+    allow: deps.allow ?? new AllowList(LOOPBACK),
+    tls: opts.tls,
+    onRefused: (reason: string) => deps.metrics.ingestRefused.inc({ listener: 'graphite_tcp', reason }),
+  };
+  const server = ingestServer('Graphite TCP', policy, deps.log, (sock) => {
     const peer = `${sock.remoteAddress}:${sock.remotePort}`;
     sock.setEncoding('utf8');
     let batch: Sample[] = [];
+    // New series in the lines just read are held to the limits (the earlier part of the batch passed already).
+    const gate = (from: number) => {
+      if (!deps.gate || batch.length === from) return;
+      const r = deps.gate.admit(from === 0 ? batch : batch.slice(from), 'graphite_tcp', sock.remoteAddress ?? '?');
+      if (!r.refused) return;
+      batch.length = from;
+      for (const s of r.admitted) batch.push(s);
+    };
     let waiting: Promise<void> | undefined;
     let lastData = Date.now();
     let giveUpNow!: () => void;
@@ -110,11 +133,15 @@ export async function startGraphiteTcp(listen: string, deps: ListenerDeps, opts:
     conns.add(conn);
     sock.on('data', (chunk: string) => {
       lastData = Date.now();
+      const from = batch.length;
       splitter.push(chunk);
+      gate(from);
       deliver();
     });
     sock.on('end', () => {
+      const from = batch.length;
       splitter.end();
+      gate(from);
       deliver();
     });
     // A sender gone while its lines wait for queue space stays listed, so close() waits for those lines.
@@ -135,9 +162,15 @@ export async function startGraphiteUdp(listen: string, deps: ListenerDeps): Prom
   const errors = new ErrorReporter('graphite_udp', deps);
   const { host, port } = splitHostPort(listen);
   const sock = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
+  const allow = deps.allow ?? new AllowList(LOOPBACK);
+  const refusals = new RateLimitedLog(deps.log, 10_000);
   sock.on('message', (msg, rinfo) => {
     const peer = `${rinfo.address}:${rinfo.port}`;
-    const batch: Sample[] = [];
+    if (!allow.allows(rinfo.address)) {
+      deps.metrics.ingestRefused.inc({ listener: 'graphite_udp', reason: 'not_allowed' });
+      return refusals.warn((n) => `Graphite UDP: ${n} datagram(s) refused (last from ${peer}): address not in the allow-list (${allow.ranges.join(', ')})`);
+    }
+    let batch: Sample[] = [];
     const now = Math.floor(Date.now() / 1000);
     const splitter = new LineSplitter(
       deps.maxLineLength,
@@ -151,7 +184,8 @@ export async function startGraphiteUdp(listen: string, deps: ListenerDeps): Prom
     );
     splitter.push(msg.toString('utf8'));
     splitter.end();
-    if (!deps.pipeline.push(batch, 'graphite_udp')) deps.metrics.dropped.inc({ source: 'graphite_udp', reason: 'queue_full' }, batch.length);
+    if (deps.gate && batch.length) batch = deps.gate.admit(batch, 'graphite_udp', rinfo.address).admitted;
+    if (batch.length && !deps.pipeline.push(batch, 'graphite_udp')) deps.metrics.dropped.inc({ source: 'graphite_udp', reason: 'queue_full' }, batch.length);
   });
   await new Promise<void>((resolve, reject) => {
     sock.once('error', reject);

@@ -27,6 +27,18 @@ export class Metrics {
     labelNames: ['listener'],
     registers: [this.registry],
   });
+  readonly ingestRefused = new Counter({
+    name: 'rexmon_ingest_refused_total',
+    help: 'Graphite and syslog connections and datagrams refused before reading, by listener and reason (not_allowed: sender outside the allow-list; tls_handshake; client_cert).',
+    labelNames: ['listener', 'reason'],
+    registers: [this.registry],
+  });
+  readonly httpLimited = new Counter({
+    name: 'rexmon_http_limited_total',
+    help: 'HTTP API requests refused by a limit (http.limits.*), by limit.',
+    labelNames: ['limit'],
+    registers: [this.registry],
+  });
   readonly written = new Counter({
     name: 'rexmon_samples_written_total',
     help: 'Values handed to the RRD archive (rrdcached or rrdtool).',

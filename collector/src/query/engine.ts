@@ -23,6 +23,13 @@ export interface QuerySpec {
   agg?: Aggregation;
   by?: string[];
   fn?: SeriesFunction;
+  /** Series × rows this query may read (http.limits.maxQueryPoints); absent or 0: no bound beyond the fixed ones. */
+  maxPoints?: number;
+}
+
+/** A query asked for more work than http.limits.maxQueryPoints allows (answered 400, counted by the API). */
+export class WorkLimitError extends ValidationError {
+  readonly limit = 'http.limits.maxQueryPoints';
 }
 
 export interface SeriesData {
@@ -79,6 +86,11 @@ export class QueryEngine {
     const matched = this.catalog.find(q.selectors, MAX_SERIES_PER_QUERY + 1);
     if (matched.length > MAX_SERIES_PER_QUERY) throw new ValidationError(`the matcher selects more than ${MAX_SERIES_PER_QUERY} series; narrow it`, 'match');
     const rows = Math.min(maxDataPoints, Math.ceil(range / step) + 1);
+    if (q.maxPoints && matched.length * rows > q.maxPoints)
+      throw new WorkLimitError(
+        `the query would read ${matched.length} series × ${rows} rows = ${matched.length * rows} points, more than the limit of ${q.maxPoints} (http.limits.maxQueryPoints): narrow the matcher, shorten the range or lower maxDataPoints`,
+        'match',
+      );
     let series = await this.read(matched, { cf: q.cf, from: q.from, to: q.to, step, rows });
     if (q.fn) series = series.map((s) => ({ ...s, values: applyFunction(q.fn!, s.timestamps, s.values) }));
     if (q.agg) series = aggregate(series, q.agg, q.by ?? []);

@@ -7,6 +7,7 @@ import { GraphiteMapper } from '../ingest/graphite.js';
 import { Metrics } from '../metrics/metrics.js';
 import { Sample } from '../model/series.js';
 import { Pipeline } from '../pipeline/pipeline.js';
+import type { SeriesGate } from '../limits/series.js';
 import { runCommand } from './command.js';
 import { CondorSlurper } from './condor/condor.js';
 import { HostSlurper } from './host.js';
@@ -17,6 +18,8 @@ export interface SlurperDeps {
   metrics: Metrics;
   mapper: GraphiteMapper;
   log: Logger;
+  /** New-series limits (the slurper is the sender); absent: none. */
+  gate?: SeriesGate;
 }
 
 /** One slurper's recent health, as the status page shows it. */
@@ -139,6 +142,7 @@ export class SlurperScheduler {
     h.last = { at, seconds: (performance.now() - t0) / 1000, result, samples: samples.length, errors, message };
     this.health.set(c.name, h);
     m.slurperSeconds.observe({ slurper: c.name }, (performance.now() - t0) / 1000);
+    if (this.deps.gate && samples.length) samples = this.deps.gate.admit(samples, 'slurper', c.name).admitted;
     // Slurpers wait for room rather than drop: they can afford to be late.
     while (!this.stopped && !this.deps.pipeline.push(samples, `slurper:${c.name}`)) await this.deps.pipeline.waitForSpace(samples.length);
     return { samples: samples.length, errors };

@@ -11,6 +11,9 @@ import type { Pipeline } from '../pipeline/pipeline.js';
 import { EventSink } from './event-sink.js';
 import { startSyslogTcp, startSyslogUdp, SyslogCounters, SyslogDeps, SyslogTcp } from './listeners.js';
 import { SyslogMapper } from './mapping.js';
+import type { SeriesGate } from '../limits/series.js';
+import { allowListFor } from '../security/allow.js';
+import type { TlsEndpoint } from '../security/tls.js';
 
 export { parseSyslog } from './parse.js';
 export { FrameSplitter } from './framing.js';
@@ -23,6 +26,9 @@ export interface SyslogStageDeps {
   log: Logger;
   /** The TCP connection limit after the open-file limit is taken into account. */
   maxConnections: number;
+  gate?: SeriesGate;
+  /** From syslog.tls. */
+  tls?: TlsEndpoint;
 }
 
 export class Syslog {
@@ -87,9 +93,11 @@ export class Syslog {
       counters,
       log: d.log,
       maxMessageSize: c.maxMessageSize,
+      gate: d.gate,
+      allow: allowListFor(c),
     };
     if (c.tcp) {
-      this.tcp = await startSyslogTcp(c.tcp, deps, { drainTimeout: c.drainTimeout, maxConnections: d.maxConnections }).catch((e) => {
+      this.tcp = await startSyslogTcp(c.tcp, deps, { drainTimeout: c.drainTimeout, maxConnections: d.maxConnections, tls: d.tls }).catch((e) => {
         throw new Error(`cannot listen on ${c.tcp} for syslog TCP: ${e.message}`);
       });
       this.addresses.tcp = this.tcp.address();

@@ -10,7 +10,11 @@ import type { Metrics } from '../metrics/metrics.js';
 import type { Sample } from '../model/series.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import { splitHostPort } from '../util/net.js';
-import { DrainableConnection, listenDraining } from '../util/tcp-listener.js';
+import { DrainableConnection, ingestServer, listenDraining, RateLimitedLog } from '../util/tcp-listener.js';
+import { AllowList } from '../security/allow.js';
+import type { TlsEndpoint } from '../security/tls.js';
+import type { SeriesGate } from '../limits/series.js';
+import { LOOPBACK } from '../config/security.js';
 import type { EventSink } from './event-sink.js';
 import { FrameSplitter } from './framing.js';
 import type { SyslogMapper } from './mapping.js';
@@ -32,6 +36,10 @@ export interface SyslogDeps {
   counters: SyslogCounters;
   log: Logger;
   maxMessageSize: number;
+  /** New-series limits; absent: none. */
+  gate?: SeriesGate;
+  /** Senders allowed (TCP and UDP); default loopback. */
+  allow?: AllowList;
 }
 
 type Listener = 'syslog_tcp' | 'syslog_udp';
@@ -78,7 +86,9 @@ class FrameHandler {
       this.deps.counters.mappingErrors.inc({ listener: this.listener }, mapped.errors.length);
       if (this.logged++ < 100) this.deps.log.warn({ peer: this.peer }, `syslog mapping: ${mapped.errors.join('; ')}`);
     }
-    for (const s of mapped.samples) this.samples.push(s);
+    const host = this.peer.replace(/:\d+$/, '');
+    const samples = this.deps.gate && mapped.samples.length ? this.deps.gate.admit(mapped.samples, this.listener, host).admitted : mapped.samples;
+    for (const s of samples) this.samples.push(s);
     if (mapped.event) this.events.push(mapped.event);
   }
 }
@@ -86,6 +96,8 @@ class FrameHandler {
 export interface TcpOptions {
   drainTimeout: number;
   maxConnections: number;
+  /** The listener speaks TLS. */
+  tls?: TlsEndpoint;
 }
 
 export interface SyslogTcp {
@@ -102,7 +114,12 @@ type Conn = DrainableConnection;
 
 export async function startSyslogTcp(listen: string, deps: SyslogDeps, opts: TcpOptions): Promise<SyslogTcp> {
   const conns = new Set<Conn>();
-  const server = net.createServer((sock) => {
+  const policy = {
+    allow: deps.allow ?? new AllowList(LOOPBACK),
+    tls: opts.tls,
+    onRefused: (reason: string) => deps.metrics.ingestRefused.inc({ listener: 'syslog_tcp', reason }),
+  };
+  const server = ingestServer('syslog TCP', policy, deps.log, (sock) => {
     const peer = `${sock.remoteAddress}:${sock.remotePort}`;
     const h = new FrameHandler('syslog_tcp', deps, peer);
     const splitter = new FrameSplitter(deps.maxMessageSize, h);
@@ -191,7 +208,15 @@ export async function startSyslogTcp(listen: string, deps: SyslogDeps, opts: Tcp
 export async function startSyslogUdp(listen: string, deps: SyslogDeps): Promise<dgram.Socket> {
   const { host, port } = splitHostPort(listen);
   const sock = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
+  const allow = deps.allow ?? new AllowList(LOOPBACK);
+  const refusals = new RateLimitedLog(deps.log, 10_000);
   sock.on('message', (msg, rinfo) => {
+    if (!allow.allows(rinfo.address)) {
+      deps.metrics.ingestRefused.inc({ listener: 'syslog_udp', reason: 'not_allowed' });
+      return refusals.warn(
+        (n) => `syslog UDP: ${n} datagram(s) refused (last from ${rinfo.address}:${rinfo.port}): address not in the allow-list (${allow.ranges.join(', ')})`,
+      );
+    }
     const h = new FrameHandler('syslog_udp', deps, `${rinfo.address}:${rinfo.port}`);
     // One message per datagram (RFC 5426); some senders end it with a LF (or NUL), which is not part of it.
     let end = msg.length;

@@ -1,7 +1,10 @@
 // What the plaintext TCP listeners (Graphite, syslog) share: a connection limit whose refusals are counted and
 // logged at most every 10 s, and a stop that drains each connection's parsed input within a bounded time.
 import net from 'node:net';
+import tls from 'node:tls';
 import type { Logger } from 'pino';
+import type { AllowList } from '../security/allow.js';
+import type { TlsEndpoint } from '../security/tls.js';
 import { splitHostPort } from './net.js';
 
 /**
@@ -9,6 +12,48 @@ import { splitHostPort } from './net.js';
  * collector restart) overflow node's default of 511 and wait for SYN retries. Linux caps it at net.core.somaxconn.
  */
 export const LISTEN_BACKLOG = 4096;
+/** Who may send to a listener: an address allow-list, and TLS when configured. */
+export interface SenderPolicy {
+  allow: AllowList;
+  tls?: TlsEndpoint;
+  /** Counts one refused connection or datagram: not_allowed (address), tls_handshake, client_cert. */
+  onRefused: (reason: 'not_allowed' | 'tls_handshake' | 'client_cert') => void;
+}
+
+/**
+ * A TCP server (TLS when the policy has it) that hands `onConnection` only sockets from allowed addresses (checked
+ * before any TLS handshake) whose client certificate, if any, verified. Refusals are counted and logged at most every 10 s.
+ */
+export function ingestServer(name: string, policy: SenderPolicy, log: Logger, onConnection: (sock: net.Socket) => void): net.Server {
+  const refusals = new RateLimitedLog(log, 10_000);
+  const refuse = (reason: 'not_allowed' | 'tls_handshake' | 'client_cert', peer: string, why: string) => {
+    policy.onRefused(reason);
+    refusals.warn((n) => `${name}: ${n} connection(s) refused (last from ${peer}): ${why}`);
+  };
+  const allowed = (sock: net.Socket) => {
+    if (policy.allow.allows(sock.remoteAddress)) return true;
+    refuse('not_allowed', `${sock.remoteAddress}:${sock.remotePort}`, `address not in the allow-list (${policy.allow.ranges.join(', ')})`);
+    sock.destroy();
+    return false;
+  };
+  if (!policy.tls) return net.createServer((sock) => allowed(sock) && onConnection(sock));
+  const endpoint = policy.tls;
+  const server = endpoint.attach(
+    tls.createServer(endpoint.serverOptions(), (sock) => {
+      const why = endpoint.clientRefusal(sock);
+      if (!why) return onConnection(sock);
+      refuse('client_cert', `${sock.remoteAddress}:${sock.remotePort}`, why);
+      sock.destroy();
+    }),
+  );
+  // Before the TLS handshake: a refused address costs no handshake.
+  server.prependListener('connection', (raw: net.Socket) => void allowed(raw));
+  server.on('tlsClientError', (err, sock) => {
+    if (sock.destroyed && !policy.allow.allows(sock.remoteAddress)) return; // refused above already
+    refuse('tls_handshake', `${sock.remoteAddress}:${sock.remotePort}`, `TLS handshake failed: ${err.message}`);
+  });
+  return server;
+}
 
 export interface DrainableConnection {
   idle(now: number): boolean;
