@@ -31,6 +31,8 @@ export interface ApiDeps {
   flush: () => Promise<void>;
   /** The downtime running now over a series, for `/query?downtimes=true` (one read of the downtime table per query). */
   downtimeCover?: () => Promise<(name: string, labels: Labels) => { id: number; kind: string; author: string; reason: string; end: number | null } | undefined>;
+  /** More for /readyz to show, by stage (e.g. forward: the forwarding state). */
+  readyDetails?: () => Record<string, unknown>;
   /** Extra routers mounted under /api/v1 by other stages (downtimes, ...). */
   routers?: Router[];
   /** What the status page shows from other stages; each is optional (the page says when one is absent). */
@@ -106,9 +108,10 @@ export function createApp(deps: ApiDeps): express.Express {
   app.get('/healthz', (_req, res) => void res.json({ status: 'ok' }));
   app.get('/readyz', (_req, res) => {
     const problems = deps.pipeline.problems();
+    const details = deps.ready() ? deps.readyDetails?.() : undefined;
     if (!deps.ready()) sendError(res, 503, 'starting or stopping');
-    else if (problems.length) sendError(res, 503, `not storing input: ${problems.join('; ')}`, undefined, { problems });
-    else res.json({ status: 'ready' });
+    else if (problems.length) sendError(res, 503, `not storing input: ${problems.join('; ')}`, undefined, { problems, ...details });
+    else res.json({ status: 'ready', ...details });
   });
   // Probes (load balancers, Kubernetes) need no token; /metrics and the rest are reads like any other.
   app.get('/metrics', read, async (_req, res) => {

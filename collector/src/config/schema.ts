@@ -2,6 +2,7 @@
 import { RE2JS } from 're2js';
 import { z } from 'zod';
 import { alarmsSchema } from '../alarms/config.js';
+import { forwardSchema } from '../forward/config.js';
 import { notifySchema } from '../notify/config.js';
 import { duration } from './duration.js';
 
@@ -471,6 +472,7 @@ export const configSchema = z
       .prefault({}),
     alarms: alarmsSchema.prefault({}),
     notify: notifySchema.prefault({}),
+    forward: forwardSchema.prefault({}),
   })
   .strict()
   .superRefine((c, ctx) => {
