@@ -71,7 +71,7 @@ export class Collector {
   wal?: WriteAheadLog;
   /** Hands what this collector accepted on to forward.url; absent without it. */
   forwarder?: ForwardSender;
-  private receiver?: ForwardReceiver;
+  receiver?: ForwardReceiver;
   private ready = false;
   /** From the first moment of stop(): ingest over HTTP says so instead of taking samples. */
   private stopping = false;

@@ -50,6 +50,8 @@ export class ForwardBuffer {
   private tail: Promise<unknown> = Promise.resolve();
   private waiters: (() => void)[] = [];
   private closed = false;
+  /** Set by a refused append, cleared by the next acknowledgement: a full buffer stays full for small batches too, so one state is reported. */
+  private full = false;
 
   constructor(private readonly opts: ForwardBufferOptions) {}
 
@@ -118,7 +120,10 @@ export class ForwardBuffer {
       if (this.closed || !this.fh) throw new Error('the forward buffer is closed');
       const seq = this.nextSeq;
       const rec = frame(build(seq));
-      if (this.bytesOnDisk + rec.length > this.opts.maxBytes) throw new BufferFull(this.bytesOnDisk, this.opts.maxBytes, rec.length);
+      if (this.full || this.bytesOnDisk + rec.length > this.opts.maxBytes) {
+        this.full = true;
+        throw new BufferFull(this.bytesOnDisk, this.opts.maxBytes, rec.length);
+      }
       let off = 0;
       try {
         while (off < rec.length) off += (await this.fh.write(rec, off, rec.length - off, this.segmentSize + off)).bytesWritten;
@@ -187,6 +192,7 @@ export class ForwardBuffer {
     await writeFile(tmp, String(seq) + '\n', { flush: true });
     await rename(tmp, path.join(this.opts.dir, CURSOR));
     this.acked = seq;
+    this.full = false;
     this.entries = this.entries.filter((e) => e.seq > seq);
     // In line with appends, so none writes to a segment being closed.
     const run = this.tail.then(async () => {
