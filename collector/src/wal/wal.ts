@@ -117,9 +117,9 @@ export class WriteAheadLog {
     }
   }
 
-  private async startSegment(): Promise<void> {
+  private async startSegment(first = this.nextSeq): Promise<void> {
     await this.fh?.close();
-    this.segmentFirst = this.nextSeq;
+    this.segmentFirst = first;
     this.segmentSize = 0;
     this.fh = await open(path.join(this.opts.dir, String(this.segmentFirst).padStart(20, '0') + SUFFIX), 'a');
   }
@@ -190,7 +190,14 @@ export class WriteAheadLog {
   async seal(): Promise<number> {
     while (this.writing) await this.writing;
     const upTo = this.lastSeq;
-    if (this.segmentSize > 0) await this.startSegment();
+    if (this.segmentSize > 0) {
+      // In the write loop's place: appends arriving meanwhile wait in the queue instead of writing to the segment being closed.
+      const rotating = this.startSegment(upTo + 1).finally(() => {
+        this.writing = this.queued.length ? this.writeLoop() : undefined;
+      });
+      this.writing = rotating;
+      await rotating;
+    }
     return upTo;
   }
 
