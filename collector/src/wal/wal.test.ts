@@ -107,7 +107,7 @@ test(
     const { dir, cleanup } = await tempDir();
     try {
       const w = wal(dir);
-      [...w.replay()];
+      assert.deepEqual([...w.replay()], []);
       await w.open();
       const results: Promise<number>[] = [];
       let stop = false;
