@@ -227,3 +227,56 @@ test('a receiver that refuses the token: counted as refused, state "refused" in 
     await central.stop();
   }
 });
+
+test('three tiers, site → region → central: the middle collector passes forwarded samples and events on, each tier adding its label', async () => {
+  const central = await startCollector({ auth: { anonymousWrite: true }, rrd: fine, pipeline: { flushInterval: 0 } });
+  const region = await startCollector({
+    auth: { anonymousWrite: true },
+    rrd: fine,
+    pipeline: { flushInterval: 0 },
+    forward: { url: central.url, labels: { region: 'r1', site: 'not-this' }, backoff: { min: 0.05, max: 0.2 } },
+  });
+  const site = await startCollector({
+    auth: { anonymousWrite: true },
+    rrd: fine,
+    pipeline: { flushInterval: 0 },
+    forward: { url: region.url, labels: { site: 'a' }, backoff: { min: 0.05, max: 0.2 } },
+  });
+  try {
+    const t = Math.floor(Date.now() / 1000) - 100;
+    const samples = Array.from({ length: 10 }, (_, i) => ({ name: 'fwd_chain', labels: { n: '1' }, value: i * 2, time: t + i }));
+    assert.equal((await api(site.url, '/api/v1/samples', { method: 'POST', body: JSON.stringify(samples) })).status, 202);
+    assert.equal(
+      (await api(site.url, '/api/v1/events', { method: 'POST', body: JSON.stringify({ type: 'fwd_chain', source: 'a', data: { k: 7 } }) })).status,
+      201,
+    );
+    for (const c of [site, region]) {
+      await c.collector.pipeline.flush();
+      await waitFor('forwarded', async () => c.collector.forwarder!.status().pendingBatches === 0 && c.collector.pipeline.depth().forward === 0, 30000);
+      await c.collector.pipeline.flush();
+      await waitFor('forwarded', async () => c.collector.forwarder!.status().pendingBatches === 0, 30000);
+    }
+    await central.collector.pipeline.flush();
+    const labels = { n: '1', region: 'r1', site: 'a' };
+    const got = await rrdFetch(path.join(central.dataDir, 'rrd', seriesFile('fwd_chain', labels)), 'LAST', t - 1, t + 9, 1);
+    assert.deepEqual(
+      Array.from({ length: 10 }, (_, i) => got.get(t + i)),
+      samples.map((s) => s.value),
+    );
+    const series = await api<{ data: { labels: object }[] }>(central.url, '/api/v1/series?match=fwd_chain');
+    assert.deepEqual(
+      series.body.data.map((s) => s.labels),
+      [labels],
+      'the site label from the first tier is kept, the region label added by the second',
+    );
+    const events = await api<{ data: { labels: object; data: { k: number } }[] }>(central.url, '/api/v1/events?type=fwd_chain');
+    assert.deepEqual(
+      events.body.data.map((e) => [e.data.k, e.labels]),
+      [[7, { region: 'r1', site: 'a' }]],
+    );
+  } finally {
+    await site.stop();
+    await region.stop();
+    await central.stop();
+  }
+});
