@@ -16,7 +16,8 @@ const base = Math.floor(Date.now() / 1000 / 60) * 60 - (N / SERIES + 10) * 60;
 const batches = [];
 for (let off = 0; off < N; off += BATCH) {
   const b = [];
-  for (let i = off; i < Math.min(N, off + BATCH); i++) b.push({ name: 'bench_fwd', labels: { n: String(i % SERIES) }, value: i, time: base + Math.floor(i / SERIES) * 60 });
+  for (let i = off; i < Math.min(N, off + BATCH); i++)
+    b.push({ name: 'bench_fwd', labels: { n: String(i % SERIES) }, value: i, time: base + Math.floor(i / SERIES) * 60 });
   batches.push(JSON.stringify(b));
 }
 
@@ -64,4 +65,6 @@ console.log(`${N.toLocaleString('en')} samples over ${SERIES} series, batches of
 console.log(`| path | time until the central collector took all | rate |`);
 console.log(`|---|---|---|`);
 console.log(`| POST to the central collector (baseline) | ${(direct / 1000).toFixed(2)} s | ${rate(direct)} |`);
-console.log(`| POST to a site collector, forwarded | ${(forwarded / 1000).toFixed(2)} s (site took them in ${(siteTook / 1000).toFixed(2)} s) | ${rate(forwarded)} |`);
+console.log(
+  `| POST to a site collector, forwarded | ${(forwarded / 1000).toFixed(2)} s (site took them in ${(siteTook / 1000).toFixed(2)} s) | ${rate(forwarded)} |`,
+);
