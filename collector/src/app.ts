@@ -17,6 +17,7 @@ import { Db, openDb } from './db/index.js';
 import { Downtimes } from './downtimes/index.js';
 import { Events } from './events/index.js';
 import { Exporter } from './export/index.js';
+import { ForwardReceiver, ForwardSender } from './forward/index.js';
 import { graphRouter } from './graph/api.js';
 import { GraphRenderer } from './graph/graph.js';
 import { GraphiteMapper } from './ingest/graphite.js';
@@ -85,6 +86,9 @@ export class Collector {
   private checkpointTimer?: NodeJS.Timeout;
   private checkpointing?: Promise<void>;
   wal?: WriteAheadLog;
+  /** Hands what this collector accepted on to forward.url; absent without it. */
+  forwarder?: ForwardSender;
+  receiver?: ForwardReceiver;
   private ready = false;
   /** From the first moment of stop(): ingest over HTTP says so instead of taking samples. */
   private stopping = false;
@@ -166,6 +170,12 @@ export class Collector {
       await this.exporter.start();
       this.pipeline.add(this.exporter);
     }
+    if (c.forward.url) {
+      // Before the log's replay: what an earlier run accepted is forwarded too (marked as a replay).
+      this.forwarder = new ForwardSender({ ...c.forward, url: c.forward.url }, { dataDir, registry: this.metrics.registry, log: this.stageLog('forward') });
+      await this.forwarder.start();
+      this.pipeline.add(this.forwarder);
+    }
     this.pipeline.start();
     if (this.wal) {
       // What an earlier run accepted but had not seen into the files goes first, before any new input.
@@ -190,6 +200,17 @@ export class Collector {
     });
     // Until the event queue has a lane per processor: folded inside each insert's transaction.
     if (c.jobs.enabled) this.events.store.onInsert((trx, events) => this.jobs.process(events, trx));
+    // Events once stored (API, syslog, forwarded from below) are handed on too; the store's transaction waits for the buffer.
+    if (this.forwarder) this.events.store.onInsert((_trx, events) => this.forwarder!.events.process(events));
+    this.receiver = new ForwardReceiver({
+      db: this.db,
+      pipeline: this.pipeline,
+      events: this.events.store,
+      registry: this.metrics.registry,
+      auth: { anonymousRead, anonymousWrite: c.auth.anonymousWrite },
+      idRetention: c.forward.idRetention,
+      log: this.stageLog('forward'),
+    });
     if (c.notify.smtp) {
       this.notifier = new Notifier(this.db, c.notify, {
         log: this.log.child({ stage: 'notify' }),
@@ -245,7 +266,9 @@ export class Collector {
         graphRouter(graphs, requireRole('viewer', { auth: { anonymousRead, anonymousWrite: c.auth.anonymousWrite } })),
         this.alarms.router({ auth: { anonymousRead, anonymousWrite: c.auth.anonymousWrite } }),
         outboxRoutes(this.db, { auth: { anonymousRead, anonymousWrite: c.auth.anonymousWrite } }),
+        this.receiver.router(),
       ],
+      readyDetails: () => (this.forwarder ? { forward: this.forwarder.status() } : {}),
       status: {
         alarms: () => (c.alarms.rules.length ? this.alarms.view.current() : undefined),
         page: c.web,
@@ -310,6 +333,7 @@ export class Collector {
     this.downtimes.start();
     this.events.start();
     if (c.jobs.enabled) this.jobs.start();
+    this.receiver.start();
     this.notifier?.start();
     await this.alarms.start();
     // Series added by other processes (rexmon import, other collectors on the same PostgreSQL).
@@ -376,6 +400,11 @@ export class Collector {
     return this.checkpointing;
   }
 
+  private stageLog(stage: string) {
+    const l = this.log.child({ stage });
+    return { info: (m: string) => l.info(m), warn: (m: string) => l.warn(m), error: (m: string) => l.error(m) };
+  }
+
   /** Past the open-file limit, accept() fails and libuv drops connections unseen: stay below it, with a reserve. */
   private boundConnections(configured: number, listener: 'graphite' | 'syslog'): number {
     const limit = openFileLimit();
@@ -439,6 +468,9 @@ export class Collector {
       this.http.closeAllConnections();
       await new Promise((r) => this.http!.close(r));
     }
+    await step('stopping the forward receiver', () => this.receiver?.stop());
+    // What is not yet acknowledged stays in the buffer and goes first at the next start.
+    await step('stopping forwarding', () => this.forwarder?.stop());
     await step('closing the rrdtool pipes', () => this.archive?.close());
     await step('closing the rrdcached client', () => this.cachedClient?.close());
     await step('stopping rrdcached', () => this.cachedProc?.stop());

@@ -41,6 +41,8 @@ export interface ApiDeps {
   seriesGate?: SeriesGate;
   /** Samples refused by the new-series limits, for the status page. */
   seriesRefusals?: () => Promise<{ source: string; reason: string; count: number }[]>;
+  /** More for /readyz to show, by stage (e.g. forward: the forwarding state). */
+  readyDetails?: () => Record<string, unknown>;
   /** Extra routers mounted under /api/v1 by other stages (downtimes, ...). */
   routers?: Router[];
   /** What the status page shows from other stages; each is optional (the page says when one is absent). */
@@ -118,9 +120,10 @@ export function createApp(deps: ApiDeps): express.Express {
   app.get('/healthz', (_req, res) => void res.json({ status: 'ok' }));
   app.get('/readyz', (_req, res) => {
     const problems = deps.pipeline.problems();
+    const details = deps.ready() ? deps.readyDetails?.() : undefined;
     if (!deps.ready()) sendError(res, 503, 'starting or stopping');
-    else if (problems.length) sendError(res, 503, `not storing input: ${problems.join('; ')}`, undefined, { problems });
-    else res.json({ status: 'ready' });
+    else if (problems.length) sendError(res, 503, `not storing input: ${problems.join('; ')}`, undefined, { problems, ...details });
+    else res.json({ status: 'ready', ...details });
   });
   // Probes (load balancers, Kubernetes) need no token; /metrics and the rest are reads like any other.
   app.get('/metrics', read, async (_req, res) => {

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { alarmsSchema } from '../alarms/config.js';
 import { jobsSchema } from '../jobs/config.js';
 import { exportSchema } from '../export/config.js';
+import { forwardSchema } from '../forward/config.js';
 import { notifySchema } from '../notify/config.js';
 import { duration } from './duration.js';
 import { allowList, httpLimitsSchema, seriesLimitsSchema, tlsSchema } from './security.js';
@@ -492,6 +493,7 @@ export const configSchema = z
     notify: notifySchema.prefault({}),
     /** Copies of the accepted samples sent elsewhere (Prometheus remote_write); off by default. */
     export: exportSchema.prefault({}),
+    forward: forwardSchema.prefault({}),
   })
   .strict()
   .superRefine((c, ctx) => {

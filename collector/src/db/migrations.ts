@@ -216,4 +216,18 @@ export const migrations: Record<string, Migration> = {
       await db.schema.dropTable('jobs');
     },
   },
+  '0008_forward_batches': {
+    async up(db) {
+      // Batch ids received from other collectors (sender + sequence): a repeat is answered without storing twice.
+      await db.schema.createTable('forward_batches', (t) => {
+        t.string('sender', 100).notNullable();
+        t.bigInteger('seq').notNullable();
+        t.bigInteger('received_at').notNullable().index(); // Unix s; pruned past forward.idRetention
+        t.primary(['sender', 'seq']);
+      });
+    },
+    async down(db) {
+      await db.schema.dropTable('forward_batches');
+    },
+  },
 };

@@ -34,8 +34,8 @@ export class EventStore {
     this.hooks.push(fn);
   }
 
-  /** Stores every event or none; returns how many. */
-  async insert(events: EventInput[], nowMs = Date.now()): Promise<number> {
+  /** Stores every event or none; returns how many. `within` writes more in the same transaction (a forwarded batch's id). */
+  async insert(events: EventInput[], nowMs = Date.now(), within?: (trx: Knex.Transaction) => Promise<unknown>): Promise<number> {
     const rows = events.map((e) => ({
       time: e.time,
       type: e.type,
@@ -47,6 +47,7 @@ export class EventStore {
     await this.db.transaction(async (trx) => {
       for (let i = 0; i < rows.length; i += INSERT_CHUNK) await trx('events').insert(rows.slice(i, i + INSERT_CHUNK));
       for (const h of this.hooks) await h(trx, events, nowMs);
+      await within?.(trx);
     });
     return rows.length;
   }

@@ -98,7 +98,11 @@ export class Pipeline {
   refusal(n = 1): string | undefined {
     if (this.stopped) return 'shutting down';
     if (this.walFailing) return `the write-ahead log cannot be written (${this.walFailing.message})`;
-    if (!this.hasRoom(n)) return 'the ingest queue is full';
+    if (!this.hasRoom(n)) {
+      // Name the processor that holds input up (e.g. a full forward buffer), not only the queue.
+      const stuck = this.lanes.find((l) => l.failing && !l.queue.hasRoom(n + this.reserved));
+      return stuck ? `the ingest queue is full (${stuck.processor.name}: ${stuck.failing!.message})` : 'the ingest queue is full';
+    }
     return undefined;
   }
 

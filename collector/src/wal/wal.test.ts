@@ -132,3 +132,39 @@ test('appends arriving while seal() rotates the segment (and while a full segmen
     await cleanup();
   }
 });
+
+test(
+  'appends that arrive while seal() changes segments wait for the new one (none fails on the closed file), and all come back',
+  { timeout: 60_000 },
+  async () => {
+    const { dir, cleanup } = await tempDir();
+    try {
+      const w = wal(dir);
+      assert.deepEqual([...w.replay()], []);
+      await w.open();
+      const results: Promise<number>[] = [];
+      let stop = false;
+      // Appends keep arriving, a few at a time, while the checkpoint seals again and again.
+      const load = (async () => {
+        for (let i = 0; !stop; i++) {
+          const some = [0, 1, 2].map(() => w.append('a', [sample(i)]));
+          results.push(...some);
+          await Promise.race([Promise.allSettled(some), new Promise((r) => setTimeout(r, 1))]);
+        }
+      })();
+      for (let i = 0; i < 200; i++) {
+        await w.seal();
+        await new Promise((r) => setTimeout(r, 2));
+      }
+      stop = true;
+      await load;
+      const settled = await Promise.allSettled(results);
+      const failed = settled.filter((s) => s.status === 'rejected').map((s) => String((s as PromiseRejectedResult).reason));
+      assert.deepEqual(failed.slice(0, 3), [], `${failed.length} of ${results.length} appends failed`);
+      await w.close();
+      assert.equal([...wal(dir).replay()].length, results.length);
+    } finally {
+      await cleanup();
+    }
+  },
+);

@@ -7,8 +7,8 @@ import { Buffer } from 'node:buffer';
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, truncateSync } from 'node:fs';
 import { FileHandle, open } from 'node:fs/promises';
 import path from 'node:path';
-import { crc32 } from 'node:zlib';
 import { Labels, Sample } from '../model/series.js';
+import { frame, records } from './records.js';
 
 export type FsyncPolicy = 'always' | 'interval' | 'off';
 
@@ -33,9 +33,7 @@ interface Waiter {
   reject: (e: Error) => void;
 }
 
-const HEADER = 8;
 const SUFFIX = '.wal';
-const MAX_RECORD = 256 * 1024 * 1024;
 
 /** Samples as compact arrays; NaN (unknown) goes through JSON as null. */
 function encode(source: string, samples: Sample[]): Buffer {
@@ -43,10 +41,7 @@ function encode(source: string, samples: Sample[]): Buffer {
     JSON.stringify({ s: source, x: samples.map((s) => (s.counter ? [s.name, s.labels, s.value, s.time, 1] : [s.name, s.labels, s.value, s.time])) }),
     'utf8',
   );
-  const head = Buffer.allocUnsafe(HEADER);
-  head.writeUInt32LE(payload.length, 0);
-  head.writeUInt32LE(crc32(payload), 4);
-  return Buffer.concat([head, payload]);
+  return frame(payload);
 }
 
 function decode(payload: Buffer): { source: string; samples: Sample[] } {
@@ -93,19 +88,14 @@ export class WriteAheadLog {
       const data = readFileSync(seg.file);
       let off = 0;
       let seq = seg.first;
-      while (off + HEADER <= data.length) {
-        const len = data.readUInt32LE(off);
-        const crc = data.readUInt32LE(off + 4);
-        if (len > MAX_RECORD || off + HEADER + len > data.length) break;
-        const payload = data.subarray(off + HEADER, off + HEADER + len);
-        if (crc32(payload) !== crc) break;
+      for (const r of records(data)) {
         let rec: { source: string; samples: Sample[] };
         try {
-          rec = decode(payload);
+          rec = decode(r.payload);
         } catch {
           break;
         }
-        off += HEADER + len;
+        off = r.end;
         this.nextSeq = Math.max(this.nextSeq, seq + 1);
         yield { seq: seq++, ...rec };
       }
