@@ -12,7 +12,7 @@ failed_parts=()
 # What the tests run for real: rrdtool, rrdcached, PostgreSQL, Prometheus Alertmanager, promtool (package prometheus),
 # the node exporter, collectd, Chromium (the status page), rsyslog (relays to the syslog listeners); Go for the plugin.
 source scripts/ensure-deps.sh
-ensure_apt rrdtool rrdcached postgresql prometheus-alertmanager prometheus prometheus-node-exporter collectd-core curl chromium rsyslog
+ensure_apt rrdtool rrdcached postgresql prometheus-alertmanager prometheus prometheus-node-exporter collectd-core curl chromium rsyslog apache2-utils
 ensure_npm || exit 1
 command -v go >/dev/null || { echo "Go is needed for the Grafana plugin's backend (see grafana-plugin/go.mod)" >&2; exit 1; }
 
