@@ -356,7 +356,8 @@ export class Collector {
     await this.auditConfig('config.reload', next);
     const applied = changed.filter((k) => k.startsWith('auth.'));
     const needRestart = changed.filter((k) => !k.startsWith('auth.'));
-    this.log.info(
+    // Changes that wait for a restart are a warning: the operator may think they are in force.
+    this.log[needRestart.length ? 'warn' : 'info'](
       `config reloaded${applied.length ? `; applied: ${applied.join(', ')}` : ''}${needRestart.length ? `; changed, takes effect at the next start: ${needRestart.join(', ')}` : ''}`,
     );
     return { applied, needRestart };
