@@ -57,10 +57,14 @@ declare module 'express-serve-static-core' {
   }
 }
 
+const CHALLENGE = 'Basic realm="rexmon", charset="UTF-8"';
+/** What a browser opens: the status page and its images. */
+const PAGES = new Set(['/', '/api/v1/graph.png']);
+
 /** Establishes who asks (token, user, trusted proxy header); bad credentials are always 401, even where none are needed. */
 export function authenticate(deps: Pick<ApiDeps, 'tokens' | 'auth' | 'authenticator'>) {
   const authenticator = deps.authenticator ?? new Authenticator(deps.tokens);
-  return async (req: Request, _res: Response, next: NextFunction) => {
+  return async (req: Request, res: Response, next: NextFunction) => {
     try {
       req.principal = await authenticator.identify({
         authorization: req.get('authorization'),
@@ -69,6 +73,8 @@ export function authenticate(deps: Pick<ApiDeps, 'tokens' | 'auth' | 'authentica
       });
       next();
     } catch (e) {
+      // A browser shown the page with a wrong login is asked again.
+      if (e instanceof AuthError && req.method === 'GET' && PAGES.has(req.path)) res.set('WWW-Authenticate', CHALLENGE);
       next(e instanceof AuthError ? new HttpError(e.status, e.message, e.param) : e);
     }
   };
@@ -123,7 +129,7 @@ export function createApp(deps: ApiDeps): express.Express {
   });
   // The page and its images: a browser asked for credentials offers the Basic prompt (token as the password).
   const challenge = (req: Request, res: Response, next: NextFunction) => {
-    if (!req.principal && !deps.auth.anonymousRead) res.set('WWW-Authenticate', 'Basic realm="rexmon", charset="UTF-8"');
+    if (!req.principal && !deps.auth.anonymousRead) res.set('WWW-Authenticate', CHALLENGE);
     next();
   };
   app.get('/', challenge, read, async (_req, res) => {
