@@ -13,7 +13,7 @@ failed_parts=()
 # the node exporter, collectd, Chromium (the status page), rsyslog (relays to the syslog listeners), python3 (the
 # Python event client is run by it), iproute2 (ss: listen backlogs), schemathesis (in a virtualenv); Go for the plugin.
 source scripts/ensure-deps.sh
-ensure_apt rrdtool rrdcached postgresql prometheus-alertmanager prometheus prometheus-node-exporter collectd-core curl chromium rsyslog python3 python3-venv iproute2
+ensure_apt rrdtool rrdcached postgresql prometheus-alertmanager prometheus prometheus-node-exporter collectd-core curl chromium rsyslog python3 python3-venv iproute2 apache2-utils
 ensure_npm || exit 1
 # schemathesis (PyPI) fuzzes the HTTP API from its OpenAPI document (collector/src/fuzz/).
 venv="$HOME/.cache/rexmon/schemathesis"

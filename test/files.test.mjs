@@ -318,7 +318,19 @@ describe('docker-compose.yml and the Dockerfile', () => {
     assert.ok(runtime.length > 0);
     for (const p of runtime) assert.ok(aptOf(final).includes(p), `the image installs ${p} (scripts/start.sh does)`);
     // .ci/run → npm test → scripts/test-all.sh: its packages are in the image or test-only, said here.
-    const testOnly = new Set(['postgresql', 'prometheus-alertmanager', 'prometheus', 'prometheus-node-exporter', 'collectd-core', 'chromium', 'rsyslog', 'python3', 'iproute2']);
+    const testOnly = new Set([
+      'postgresql',
+      'prometheus-alertmanager',
+      'prometheus',
+      'prometheus-node-exporter',
+      'collectd-core',
+      'chromium',
+      'rsyslog',
+      'python3',
+      'python3-venv',
+      'iproute2',
+      'apache2-utils',
+    ]);
     assert.match(read('.ci/run'), /npm test/);
     for (const p of ensured('scripts/test-all.sh'))
       assert.ok(aptOf(final).includes(p) || testOnly.has(p), `${p} (scripts/test-all.sh) is neither in the image nor listed as test-only`);

@@ -8,7 +8,8 @@ import path from 'node:path';
 import { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { Alarms, AlarmSink, LogSink } from './alarms/index.js';
-import { TokenStore } from './auth/tokens.js';
+import { AuditLog, auditRouter, configChanges, configDigests } from './audit/index.js';
+import { AuthStage } from './auth/index.js';
 import { clientErrorResponse, MAX_HEADER_SIZE } from './api/http-error.js';
 import { createApp, requireRole } from './api/server.js';
 import { Catalog } from './catalog/catalog.js';
@@ -63,6 +64,8 @@ export class Collector {
   alarms!: Alarms;
   /** remote_write endpoints; absent without export.remoteWrite. */
   exporter?: Exporter;
+  audit!: AuditLog;
+  auth!: AuthStage;
   /** Where alarm notices go: the one given to the constructor, else the notifier (with notify.smtp), else a log line per notice. */
   alarmSink: AlarmSink;
   /** Mail for alarms, downtimes and events; absent without notify.smtp. */
@@ -96,7 +99,8 @@ export class Collector {
   readonly addresses: { http?: string; graphiteTcp?: string; graphiteUdp?: string; syslogTcp?: string; syslogUdp?: string } = {};
 
   constructor(
-    readonly config: Config,
+    /** Replaced by reload(). */
+    public config: Config,
     log?: Logger,
     opts: { alarmSink?: AlarmSink } = {},
   ) {
@@ -189,7 +193,10 @@ export class Collector {
 
     const mapper = new GraphiteMapper(c.graphite.mappings);
     const query = new QueryEngine(this.catalog, this.archive, this.writer, (e) => c.rrd.templates[e.template]?.type === 'GAUGE');
-    const anonymousRead = c.auth.anonymousRead ?? isLoopback(c.http.listen);
+    this.audit = new AuditLog(this.db);
+    this.auth = new AuthStage(c, this.db, this.audit, this.log.child({ stage: 'auth' }));
+    const { anonymousRead } = this.auth.state;
+    const authDeps = { auth: this.auth.state };
     this.downtimes = new Downtimes(this.db, c.downtimes, this.log.child({ stage: 'downtimes' }), this.metrics.registry);
     this.events = new Events(this.db, c.events, this.log.child({ stage: 'events' }), this.metrics.registry);
     this.jobs = new Jobs(this.db, c.jobs, {
@@ -248,8 +255,10 @@ export class Collector {
       pipeline: this.pipeline,
       query,
       metrics: this.metrics,
-      tokens: new TokenStore(c.auth.tokens, this.db),
-      auth: { anonymousRead, anonymousWrite: c.auth.anonymousWrite },
+      tokens: this.auth.tokens,
+      authenticator: this.auth.authenticator,
+      auth: this.auth.state,
+      audit: this.audit,
       log: this.log,
       ready: () => this.ready,
       stopping: () => this.stopping,
@@ -260,12 +269,13 @@ export class Collector {
       seriesGate: this.seriesLimiter,
       seriesRefusals: () => this.seriesLimiter.refusals(),
       routers: [
-        this.downtimes.router({ auth: { anonymousRead, anonymousWrite: c.auth.anonymousWrite } }),
-        this.events.router({ auth: { anonymousRead, anonymousWrite: c.auth.anonymousWrite } }),
-        jobRouter(this.jobs, { auth: { anonymousRead, anonymousWrite: c.auth.anonymousWrite } }),
-        graphRouter(graphs, requireRole('viewer', { auth: { anonymousRead, anonymousWrite: c.auth.anonymousWrite } })),
-        this.alarms.router({ auth: { anonymousRead, anonymousWrite: c.auth.anonymousWrite } }),
-        outboxRoutes(this.db, { auth: { anonymousRead, anonymousWrite: c.auth.anonymousWrite } }),
+        this.downtimes.router(authDeps),
+        this.events.router(authDeps),
+        jobRouter(this.jobs, authDeps),
+        graphRouter(graphs, requireRole('viewer', authDeps)),
+        this.alarms.router(authDeps),
+        outboxRoutes(this.db, authDeps),
+        auditRouter(this.audit, requireRole('admin', authDeps)),
         this.receiver.router(),
       ],
       readyDetails: () => (this.forwarder ? { forward: this.forwarder.status() } : {}),
@@ -341,6 +351,7 @@ export class Collector {
       this.catalog.refresh().catch((e) => this.log.error({ err: e }, 'catalog refresh failed'));
     }, c.catalog.refreshInterval * 1000);
     this.refreshTimer.unref();
+    await this.auditConfig('config.start', c);
     this.ready = true;
     this.log.info(
       { ...this.addresses, dataDir, archive: archiveRoot, rrdcached: this.cachedClient?.address ?? 'off', anonymousRead, series: this.catalog.size },
@@ -437,6 +448,47 @@ export class Collector {
       );
   }
 
+  /** Writes which config sections changed since the last start or reload (names only, never values). */
+  private async auditConfig(action: 'config.start' | 'config.reload', c: Config, who = { who: 'collector', via: 'system' as const, from: 'local' }) {
+    const digests = configDigests(c);
+    const last = (await this.audit.list({ action: 'config.', limit: 1 }))[0];
+    const changed = last ? configChanges(last.details.digests as Record<string, string> | undefined, digests) : undefined;
+    if (action === 'config.reload' || !last || changed!.length)
+      await this.audit.record({ ...who, action, target: 'config', details: { changed: changed ?? 'first start', digests } });
+    return changed ?? [];
+  }
+
+  /**
+   * Applies a new config where that works without a restart (auth: tokens, users file, proxy, anonymous rules) and
+   * re-reads the users file; says which other changes wait for a restart. The caller validated `next`.
+   */
+  async reload(next: Config): Promise<{ applied: string[]; needRestart: string[] }> {
+    const changed = configChanges(configDigests(this.config), configDigests(next));
+    try {
+      this.auth.reload(next);
+    } catch (e) {
+      this.log.error(`config reload refused: ${(e as Error).message}`);
+      await this.audit.record({
+        who: 'collector',
+        via: 'system',
+        from: 'local',
+        action: 'config.reload-refused',
+        target: 'config',
+        details: { changed, error: (e as Error).message },
+      });
+      throw e;
+    }
+    this.config = next;
+    await this.auditConfig('config.reload', next);
+    const applied = changed.filter((k) => k.startsWith('auth.'));
+    const needRestart = changed.filter((k) => !k.startsWith('auth.'));
+    // Changes that wait for a restart are a warning: the operator may think they are in force.
+    this.log[needRestart.length ? 'warn' : 'info'](
+      `config reloaded${applied.length ? `; applied: ${applied.join(', ')}` : ''}${needRestart.length ? `; changed, takes effect at the next start: ${needRestart.join(', ')}` : ''}`,
+    );
+    return { applied, needRestart };
+  }
+
   /** Stops input first, then drains and flushes every accepted sample, then the backends. */
   async stop(): Promise<void> {
     this.ready = false;
@@ -444,6 +496,7 @@ export class Collector {
     clearInterval(this.refreshTimer);
     clearInterval(this.checkpointTimer);
     this.slurpers?.stop();
+    this.auth?.close();
     await this.alarms?.stop();
     await this.downtimes?.stop();
     await this.jobs?.stop();

@@ -38,7 +38,7 @@ const q = (params: string) => api<{ data: { series: Series[]; step: number } }>(
 test('roles: anonymous reads on loopback, writes need editor, token creation needs admin, bad tokens are 401', async () => {
   assert.equal((await api(c.url, '/api/v1/series')).status, 200);
   const who = await api<{ data: { name: string; role: string } }>(c.url, '/api/v1/auth/whoami', { token: 'config-secret' });
-  assert.deepEqual(who.body.data, { name: 'from-config', role: 'viewer' });
+  assert.deepEqual(who.body.data, { name: 'from-config', role: 'viewer', via: 'token' });
   const bad = await api(c.url, '/api/v1/series', { token: 'wrong' });
   assert.equal(bad.status, 401);
   assert.match(bad.body.error!.message, /unknown or revoked API token/);

@@ -24,7 +24,7 @@ const ok = (schema: object, description = 'OK') => ({
   description,
   content: { 'application/json': { schema: { type: 'object', properties: { data: schema } } } },
 });
-const bearer = [{ bearer: [] }];
+const bearer = [{ bearer: [] }, { basic: [] }];
 
 type Param = { name: string; in: string; required?: boolean; description?: string; schema: object };
 /**
@@ -40,6 +40,7 @@ const getAndPost = (op: { summary: string; parameters: Param[]; responses: objec
     get: op,
     post: {
       ...op,
+      'x-rexmon-role': 'viewer',
       summary: `${op.summary} (parameters in the body: a form, repeated keys allowed, or a JSON object)`,
       parameters: op.parameters.filter((x) => x.in !== 'query'),
       requestBody: { content: { 'application/x-www-form-urlencoded': { schema }, 'application/json': { schema } } },
@@ -89,13 +90,38 @@ function withCommonRefusals(paths: Record<string, object>): Record<string, objec
   return out;
 }
 
+const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
+/**
+ * Every operation says the role it needs in `x-rexmon-role` (the auth matrix test reads it): given where a path
+ * sets it, else viewer for GET and editor for the methods that change something.
+ */
+function withRoles(paths: Record<string, object>): Record<string, object> {
+  const out: Record<string, object> = {};
+  for (const [path, item] of Object.entries(paths)) {
+    const ops: Record<string, unknown> = {};
+    for (const [m, op] of Object.entries(item as Record<string, Record<string, unknown>>)) {
+      if (!METHODS.includes(m)) {
+        ops[m] = op;
+        continue;
+      }
+      const role = (op['x-rexmon-role'] as string | undefined) ?? (m === 'get' || m === 'head' ? 'viewer' : 'editor');
+      ops[m] = { ...op, 'x-rexmon-role': role, description: [op.description, `Needs role ${role} or above.`].filter(Boolean).join(' ') };
+    }
+    out[path] = ops;
+  }
+  return out;
+}
+
 export function openapi(version: string) {
   const doc = {
     openapi: '3.1.0',
     info: { title: 'rexmon collector API', version },
     servers: [{ url: '/api/v1' }],
     components: {
-      securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', description: 'An API token (rexmon token create)' },
+        basic: { type: 'http', scheme: 'basic', description: 'A user of auth.users.file and the password, or any name and an API token as the password' },
+      },
       schemas: {
         Error: {
           type: 'object',
@@ -133,8 +159,14 @@ export function openapi(version: string) {
       '/status': { get: { summary: 'Version, series count, uptime, queue depths', responses: { 200: ok({ type: 'object' }), 401: err } } },
       '/auth/whoami': {
         get: {
-          summary: "The caller's token name and role",
-          responses: { 200: ok({ type: 'object', properties: { name: { type: 'string' }, role: { type: 'string' } } }), 401: err },
+          summary: "The caller's token name, user or proxy identity, role, and how it was established",
+          responses: {
+            200: ok({
+              type: 'object',
+              properties: { name: { type: 'string' }, role: { type: 'string' }, via: { type: 'string', enum: ['token', 'user', 'proxy', 'anonymous'] } },
+            }),
+            401: err,
+          },
         },
       },
       '/series': getAndPost({
@@ -235,6 +267,7 @@ export function openapi(version: string) {
       '/tokens': {
         post: {
           summary: 'Create an API token (admin); the token is shown once',
+          'x-rexmon-role': 'admin',
           requestBody: {
             required: true,
             content: {
@@ -253,5 +286,5 @@ export function openapi(version: string) {
       ...extraPaths,
     } as Record<string, object>,
   };
-  return { ...doc, paths: withCommonRefusals(doc.paths) };
+  return { ...doc, paths: withCommonRefusals(withRoles(doc.paths)) };
 }

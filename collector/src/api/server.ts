@@ -1,7 +1,9 @@
 // The HTTP API (/api/v1), health endpoints, /metrics and the status page.
 import express, { NextFunction, Request, RequestHandler, Response, Router } from 'express';
 import { Logger } from 'pino';
+import { AuthError, Authenticator, peerAddress } from '../auth/authenticator.js';
 import { Principal, Role, ROLE_RANK, TokenStore } from '../auth/tokens.js';
+import { AuditLog, requester } from '../audit/index.js';
 import { Catalog, labelNamesOf, labelValuesOf, SeriesEntry } from '../catalog/catalog.js';
 import { Metrics } from '../metrics/metrics.js';
 import { checkLabelName, checkSample, Labels, Sample, ValidationError } from '../model/series.js';
@@ -25,7 +27,11 @@ export interface ApiDeps {
   query: QueryEngine;
   metrics: Metrics;
   tokens: TokenStore;
+  /** Tokens, users' logins and the proxy header; without it, tokens alone. */
+  authenticator?: Authenticator;
+  /** Mutable: a config reload changes it in place. */
   auth: { anonymousRead: boolean; anonymousWrite: boolean };
+  audit?: AuditLog;
   log: Logger;
   ready: () => boolean;
   /** True once the collector began to stop. */
@@ -63,24 +69,26 @@ declare module 'express-serve-static-core' {
   }
 }
 
-/** Authenticates the bearer token (a bad token is always 401) and checks the role the route needs. */
-export function authenticate(deps: Pick<ApiDeps, 'tokens' | 'auth'>) {
-  return async (req: Request, _res: Response, next: NextFunction) => {
-    const h = req.get('authorization');
-    if (!h) {
-      req.principal = undefined;
-      return next();
+const CHALLENGE = 'Basic realm="rexmon", charset="UTF-8"';
+/** What a browser opens: the status page and its images. */
+const PAGES = new Set(['/', '/api/v1/graph.png']);
+
+/** Establishes who asks (token, user, trusted proxy header); bad credentials are always 401, even where none are needed. */
+export function authenticate(deps: Pick<ApiDeps, 'tokens' | 'auth' | 'authenticator'>) {
+  const authenticator = deps.authenticator ?? new Authenticator(deps.tokens);
+  return async (req: Request, res: Response, next: NextFunction) => {
+    try {
+      req.principal = await authenticator.identify({
+        authorization: req.get('authorization'),
+        header: (name) => req.get(name),
+        peer: peerAddress(req.socket.remoteAddress),
+      });
+      next();
+    } catch (e) {
+      // A browser shown the page with a wrong login is asked again.
+      if (e instanceof AuthError && req.method === 'GET' && PAGES.has(req.path)) res.set('WWW-Authenticate', CHALLENGE);
+      next(e instanceof AuthError ? new HttpError(e.status, e.message, e.param) : e);
     }
-    const m = /^Bearer\s+(\S+)$/i.exec(h);
-    // Browsers cannot send a bearer token for a page or its images; they send Basic, the token as the password.
-    const basic = m ? undefined : /^Basic\s+([A-Za-z0-9+/=]+)$/i.exec(h);
-    const fromBasic = basic ? /^[^:]*:(\S+)$/.exec(Buffer.from(basic[1], 'base64').toString('utf8'))?.[1] : undefined;
-    if (!m && !fromBasic)
-      return next(new HttpError(401, 'Authorization header must be "Bearer <token>" (or Basic with the token as the password)', 'Authorization'));
-    const principal = await deps.tokens.lookup(m ? m[1] : fromBasic!);
-    if (!principal) return next(new HttpError(401, 'unknown or revoked API token', 'Authorization'));
-    req.principal = principal;
-    next();
   };
 }
 
@@ -93,9 +101,12 @@ export function requireRole(role: Role, deps: Pick<ApiDeps, 'auth'>) {
         req.principal = { name: 'anonymous', role, anonymous: true };
         return next();
       }
-      return next(new HttpError(401, `this needs an API token with role ${role} (Authorization: Bearer <token>)`, 'Authorization'));
+      return next(
+        new HttpError(401, `this needs an API token with role ${role} (Authorization: Bearer <token>) or the login of a user with it`, 'Authorization'),
+      );
     }
-    if (ROLE_RANK[pr.role] < ROLE_RANK[role]) return next(new HttpError(403, `token ${JSON.stringify(pr.name)} has role ${pr.role}; this needs ${role}`));
+    const what = pr.via === 'user' ? 'user' : pr.via === 'proxy' ? 'proxy user' : 'token';
+    if (ROLE_RANK[pr.role] < ROLE_RANK[role]) return next(new HttpError(403, `${what} ${JSON.stringify(pr.name)} has role ${pr.role}; this needs ${role}`));
     next();
   };
 }
@@ -133,7 +144,7 @@ export function createApp(deps: ApiDeps): express.Express {
   });
   // The page and its images: a browser asked for credentials offers the Basic prompt (token as the password).
   const challenge = (req: Request, res: Response, next: NextFunction) => {
-    if (!req.principal && !deps.auth.anonymousRead) res.set('WWW-Authenticate', 'Basic realm="rexmon", charset="UTF-8"');
+    if (!req.principal && !deps.auth.anonymousRead) res.set('WWW-Authenticate', CHALLENGE);
     next();
   };
   app.get('/', challenge, read, async (_req, res) => {
@@ -196,7 +207,14 @@ export function createApp(deps: ApiDeps): express.Express {
     });
   });
 
-  api.get('/auth/whoami', read, (req, res) => void res.json({ data: { name: req.principal!.name, role: req.principal!.role } }));
+  api.get(
+    '/auth/whoami',
+    read,
+    (req, res) =>
+      void res.json({
+        data: { name: req.principal!.name, role: req.principal!.role, via: req.principal!.anonymous ? 'anonymous' : (req.principal!.via ?? 'token') },
+      }),
+  );
 
   /** The series a look-up is about: the selectors' matches, with data in the optional from/to range. */
   const lookup = async (req: Request): Promise<{ entries: SeriesEntry[]; ranged: boolean }> => {
@@ -338,6 +356,7 @@ export function createApp(deps: ApiDeps): express.Express {
       throw new ValidationError('name must be a non-empty string (at most 200 characters)', 'name');
     if (typeof role !== 'string' || !(role in ROLE_RANK)) throw new ValidationError('role must be one of viewer, editor, admin', 'role');
     const token = await deps.tokens.create(name, role as Role);
+    await deps.audit?.record({ ...requester(req), action: 'token.create', target: `token ${name}`, details: { role } });
     res.status(201).json({ data: { name, role, token } });
   });
 

@@ -10,6 +10,8 @@ export interface Principal {
   name: string;
   role: Role;
   anonymous: boolean;
+  /** How it was established: an API token, a user's password, a trusted proxy's header. */
+  via?: 'token' | 'user' | 'proxy';
 }
 
 export function hashToken(token: string): string {

@@ -3,6 +3,8 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import path from 'node:path';
 import { alarmCommands } from '../alarms/cli.js';
 import { Collector, openDatabase } from '../app.js';
+import { AuditLog, cliRequester } from '../audit/index.js';
+import { userCommands } from '../auth/cli.js';
 import { createToken, Role } from '../auth/tokens.js';
 import { Catalog } from '../catalog/catalog.js';
 import { ConfigError, loadConfig } from '../config/load.js';
@@ -86,8 +88,30 @@ export async function main(argv: string[]): Promise<number> {
         const onSignal = (sig: string) => (stopping ? collector.log.warn(`${sig}: already stopping (SIGKILL stops at once, losing the queues)`) : stop(sig));
         process.on('SIGINT', onSignal);
         process.on('SIGTERM', onSignal);
-        // SIGHUP re-reads TLS certificates (after a renewal) without a restart.
-        process.on('SIGHUP', () => void collector.reloadTls());
+        // SIGHUP: TLS certificates (after a renewal), the config again (auth settings apply at once, the rest is
+        // named as waiting for a restart) and the users file.
+        process.on('SIGHUP', () => {
+          if (stopping) return;
+          collector.reloadTls();
+          let next;
+          try {
+            next = loadConfig(o.config, { dataDir: o.dataDir, listen: o.listen });
+          } catch (e) {
+            collector.log.error(`SIGHUP: config not reloaded: ${(e as Error).message}`);
+            collector.audit
+              .record({
+                who: 'collector',
+                via: 'system',
+                from: 'local',
+                action: 'config.reload-refused',
+                target: 'config',
+                details: { error: (e as Error).message },
+              })
+              .catch(() => {});
+            return;
+          }
+          collector.reload(next).catch(() => {});
+        });
       });
       // Everything is stopped and written: a handle left open (a stuck client socket) must not keep the process alive.
       setTimeout(() => {
@@ -215,11 +239,13 @@ export async function main(argv: string[]): Promise<number> {
       const db = await openDatabase(config);
       try {
         console.log(await createToken(db, o.name, o.role));
+        await new AuditLog(db).record({ ...cliRequester(), action: 'token.create', target: `token ${o.name}`, details: { role: o.role } });
       } finally {
         await db.destroy();
       }
     });
 
+  userCommands(program);
   sendCommand(program);
   eventCommands(program, apiOptions);
   downtimeCommands(program, apiOptions, client);

@@ -5,6 +5,7 @@ import { alarmsSchema } from '../alarms/config.js';
 import { jobsSchema } from '../jobs/config.js';
 import { exportSchema } from '../export/config.js';
 import { forwardSchema } from '../forward/config.js';
+import { cidrList } from '../auth/authenticator.js';
 import { notifySchema } from '../notify/config.js';
 import { duration } from './duration.js';
 import { allowList, httpLimitsSchema, seriesLimitsSchema, tlsSchema } from './security.js';
@@ -77,6 +78,45 @@ const tokenSchema = z
     role: z.enum(['viewer', 'editor', 'admin']),
     /** Hex SHA-256 of the token; the token itself never sits in the file. */
     sha256: z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 lowercase hex digits (sha256 of the token)'),
+  })
+  .strict();
+
+const role = z.enum(['viewer', 'editor', 'admin']);
+/** People's logins (HTTP Basic) from an htpasswd file (bcrypt, as `htpasswd -B` and `rexmon user` write it). */
+const usersSchema = z
+  .object({
+    /** Relative to dataDir. `user:hash` or `user:hash:role` lines. */
+    file: z.string().min(1),
+    /** The role of a line without a third field. */
+    defaultRole: role.default('viewer'),
+    /** A verified password is remembered (as a hash, in memory) this long, so a dashboard's requests do not each pay bcrypt. */
+    cacheTtl: duration.default(300),
+    /** The file is checked for changes this often (also re-read on SIGHUP). */
+    pollInterval: duration.refine((s) => s > 0, 'must be more than 0').default(2),
+  })
+  .strict();
+/** Trust a user name in a header set by a reverse proxy (SSO in front), only from these proxies. */
+const proxySchema = z
+  .object({
+    header: z.string().regex(/^[A-Za-z0-9-]+$/, 'an HTTP header name'),
+    trustedProxies: z
+      .array(
+        z.string().refine((v) => {
+          try {
+            cidrList([v]);
+            return true;
+          } catch {
+            return false;
+          }
+        }, 'expected an IP address or CIDR range, e.g. 10.0.0.5 or 10.0.0.0/24'),
+      )
+      .min(1),
+    /** Header with the role; missing in a request: defaultRole. */
+    roleHeader: z
+      .string()
+      .regex(/^[A-Za-z0-9-]+$/, 'an HTTP header name')
+      .optional(),
+    defaultRole: role.default('viewer'),
   })
   .strict();
 
@@ -355,6 +395,8 @@ export const configSchema = z
         /** Off unless the operator turns it on explicitly. */
         anonymousWrite: z.boolean().default(false),
         tokens: z.array(tokenSchema).default([]),
+        users: usersSchema.optional(),
+        proxy: proxySchema.optional(),
       })
       .strict()
       .prefault({}),

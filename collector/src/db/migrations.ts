@@ -230,4 +230,22 @@ export const migrations: Record<string, Migration> = {
       await db.schema.dropTable('forward_batches');
     },
   },
+  '0009_audit': {
+    async up(db) {
+      // Who changed what (downtimes, tokens, users, config), when and from where; never secrets.
+      await db.schema.createTable('audit_log', (t) => {
+        t.bigIncrements('id').primary();
+        t.bigInteger('at').notNullable().index(); // Unix ms
+        t.string('who', 200).notNullable().index(); // token name, user, proxy identity, "cli:<os user>", "collector"
+        t.string('via', 16).notNullable(); // token | user | proxy | anonymous | cli | system
+        t.string('from', 200).notNullable(); // peer address, or "cli@<host>", "local"
+        t.string('action', 64).notNullable().index(); // e.g. downtime.create, token.create, user.add, config.reload
+        t.string('target', 300).notNullable(); // e.g. downtime 12, token grafana, user alice
+        t.text('details').notNullable(); // JSON object
+      });
+    },
+    async down(db) {
+      await db.schema.dropTable('audit_log');
+    },
+  },
 };

@@ -4,6 +4,7 @@ import { HttpError } from '../api/http-error.js';
 import { extraPaths } from '../api/openapi.js';
 import * as p from '../api/params.js';
 import { requireRole } from '../api/server.js';
+import { requester } from '../audit/index.js';
 import { parseSelector } from '../matchers/selector.js';
 import { ValidationError } from '../model/series.js';
 import { Actor, DowntimeStore } from './store.js';
@@ -62,7 +63,8 @@ function actor(req: Request, fallback?: string): Actor {
   if (by !== undefined && (typeof by !== 'string' || by.trim() === '' || by.length > 200))
     throw new ValidationError('by must be a non-empty string naming who makes the change', 'by');
   const principal = req.principal?.name ?? 'anonymous';
-  return { actor: (by as string | undefined)?.trim() ?? fallback ?? principal, principal };
+  const { via, from } = requester(req);
+  return { actor: (by as string | undefined)?.trim() ?? fallback ?? principal, principal, via, from };
 }
 
 /** Whether a downtime touches [from, to): an occurrence, or the window of one not (yet) started. */

@@ -1,6 +1,7 @@
 // Downtimes in the SQL database (SQLite or PostgreSQL through knex), every change with a history row.
 import type { Knex } from 'knex';
 import { HttpError } from '../api/http-error.js';
+import { auditRow, AuditEntry } from '../audit/index.js';
 import { checkFields, Downtime, DowntimeFields, EDITABLE, Kind, stateAt } from './model.js';
 import { iso } from './tz.js';
 
@@ -9,6 +10,9 @@ export interface Actor {
   actor: string;
   /** The API token (or "anonymous", "reconciler", "grafana") the change came through. */
   principal: string;
+  /** For the audit log: how the principal was established and the peer address (default: system, local). */
+  via?: AuditEntry['via'];
+  from?: string;
 }
 
 export interface HistoryEntry {
@@ -210,7 +214,10 @@ export class DowntimeStore {
         .update({ triggered_at: t, updated_at: stamp, version: q.raw('version + 1') });
     let ok: boolean;
     if (this.db.client.config.client === 'better-sqlite3') {
-      ok = await this.sqliteAtomic(gate(this.db), this.db('downtime_history').insert(this.historyRow(id, stamp, who, 'trigger', changes)));
+      ok = await this.sqliteAtomic(gate(this.db), [
+        this.db('downtime_history').insert(this.historyRow(id, stamp, who, 'trigger', changes)),
+        this.db('audit_log').insert(this.auditRow(id, stamp, who, 'trigger', changes)),
+      ]);
     } else {
       ok = await this.db.transaction(async (trx) => {
         if ((await gate(trx)) !== 1) return false;
@@ -229,7 +236,7 @@ export class DowntimeStore {
    * stalling the event loop until SQLITE_BUSY; two collectors sharing a file in one process (or a race
    * between pools) would fail instead of one of them getting "already triggered".
    */
-  private async sqliteAtomic(gate: Knex.QueryBuilder, then: Knex.QueryBuilder): Promise<boolean> {
+  private async sqliteAtomic(gate: Knex.QueryBuilder, then: Knex.QueryBuilder[]): Promise<boolean> {
     type Stmt = { run: (...b: unknown[]) => { changes: number } };
     type Conn = { prepare: (sql: string) => Stmt; transaction: (fn: () => boolean) => { immediate: () => boolean } };
     const conn = (await this.db.client.acquireConnection()) as Conn;
@@ -241,7 +248,7 @@ export class DowntimeStore {
       return conn
         .transaction(() => {
           if (run(gate).changes !== 1) return false;
-          run(then);
+          then.forEach(run);
           return true;
         })
         .immediate();
@@ -280,7 +287,23 @@ export class DowntimeStore {
     return { downtime_id: id, at, actor: who.actor, principal: who.principal, action, changes: JSON.stringify(changes) };
   }
 
+  /** Every history entry is an audit entry too, in the same transaction. */
+  private auditRow(id: number, at: number, who: Actor, action: HistoryEntry['action'], changes: HistoryEntry['changes']): Row {
+    return auditRow(
+      {
+        who: who.principal,
+        via: who.via ?? 'system',
+        from: who.from ?? 'local',
+        action: `downtime.${action}`,
+        target: `downtime ${id}`,
+        details: { actor: who.actor, changes },
+      },
+      at * 1000,
+    );
+  }
+
   private async addHistory(trx: Knex.Transaction, id: number, at: number, who: Actor, action: HistoryEntry['action'], changes: HistoryEntry['changes']) {
     await trx('downtime_history').insert(this.historyRow(id, at, who, action, changes));
+    await trx('audit_log').insert(this.auditRow(id, at, who, action, changes));
   }
 }

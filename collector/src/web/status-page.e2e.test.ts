@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { Browser, chromium } from 'playwright-core';
 import { createToken } from '../auth/tokens.js';
 import { downtimeApi } from '../testing/downtimes.js';
-import { api, startCollector, TestCollector } from '../testing/harness.js';
+import { api, run, startCollector, tempDir, TestCollector } from '../testing/harness.js';
 
 const ARTIFACTS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../test-artifacts');
 const CHROMIUM = process.env.REXMON_CHROMIUM ?? '/usr/bin/chromium';
@@ -195,6 +195,28 @@ test('status page with anonymous read off: Chromium with the token as Basic cred
     await ctx.close();
   } finally {
     await locked.stop();
+  }
+});
+
+test('status page with anonymous read off: Chromium logs in as a user of the htpasswd file (made by the real htpasswd); a wrong password is refused', async () => {
+  const t = await tempDir();
+  const users = path.join(t.dir, 'users');
+  await run('htpasswd', ['-cbB', users, 'operator', 'operator-password']);
+  const locked = await startCollector({ auth: { anonymousRead: false, users: { file: users } } }, path.join(t.dir, 'data'));
+  try {
+    const ctx = await browser.newContext({ javaScriptEnabled: false, httpCredentials: { username: 'operator', password: 'operator-password' } });
+    const page = await ctx.newPage();
+    assert.equal((await page.goto(locked.url + '/'))!.status(), 200);
+    assert.match(await page.locator('h1').innerText(), /rexmon collector/);
+    await ctx.close();
+    const wrong = await browser.newContext({ javaScriptEnabled: false, httpCredentials: { username: 'operator', password: 'operator-passw0rd' } });
+    const res = await (await wrong.newPage()).goto(locked.url + '/');
+    assert.equal(res!.status(), 401);
+    assert.match(res!.headers()['www-authenticate'] ?? '', /^Basic realm="rexmon"/);
+    await wrong.close();
+  } finally {
+    await locked.stop();
+    await t.cleanup();
   }
 });
 
