@@ -64,8 +64,10 @@ export class RrdArchive {
   private nextReader = 0;
   private readonly madeDirs = new Map<string, Promise<void>>();
   private readonly flushers: RrdcachedClient[] = [];
+  private readonly rootSlash: string;
 
   constructor(private readonly opts: ArchiveOptions) {
+    this.rootSlash = path.resolve(opts.root) + '/';
     // Paths given to the pipes are absolute, so their working directory does not matter.
     this.writers = Array.from({ length: opts.writers }, () => new RrdtoolPipe(opts.rrdtool, opts.hooks));
     this.readers = Array.from({ length: opts.readers }, () => new RrdtoolPipe(opts.rrdtool, opts.hooks));
@@ -73,6 +75,16 @@ export class RrdArchive {
 
   get root(): string {
     return this.opts.root;
+  }
+
+  /**
+   * A file's name relative to the root, as rrdcached (-B) wants it. Native files are built with path.join under
+   * the root, so a prefix cut is exact; path.relative (3–4 µs a call, a tenth of the ingest CPU) only for others.
+   */
+  private relative(file: string): string {
+    const root = this.rootSlash;
+    if (file.startsWith(root) && !file.includes('/./') && !file.includes('/../') && !file.includes('//')) return file.slice(root.length);
+    return path.relative(this.opts.root, file);
   }
 
   /** Bytes an unprivileged writer may still use on the archive's file system. */
@@ -131,7 +143,7 @@ export class RrdArchive {
       const lines: string[] = [];
       const owner: number[] = [];
       jobs.forEach((j, idx) => {
-        const rel = path.relative(this.opts.root, j.file);
+        const rel = this.relative(j.file);
         for (let i = 0; i < j.times.length; i += VALUES_PER_LINE) {
           let line = `UPDATE ${rel}`;
           const end = Math.min(j.times.length, i + VALUES_PER_LINE);
@@ -180,7 +192,7 @@ export class RrdArchive {
       await c.sync();
       await Promise.all(
         files.map((f, i) =>
-          this.flushers[i % this.flushers.length].commandWithRetry(`FLUSH ${path.relative(this.opts.root, f)}`).catch((e: Error) => {
+          this.flushers[i % this.flushers.length].commandWithRetry(`FLUSH ${this.relative(f)}`).catch((e: Error) => {
             // rrdcached answers "no such file" for a file it holds nothing for: nothing to flush.
             if (/no such file|not found/i.test(e.message)) return;
             if (!(e instanceof RrdReplyError)) throw e;
@@ -251,7 +263,7 @@ export class RrdArchive {
    */
   async lastUpdate(file: string, opts: { direct?: boolean } = {}): Promise<number> {
     const c = opts.direct ? undefined : this.opts.cached;
-    const out = c ? (await c.commandWithRetry(`LAST ${path.relative(this.opts.root, file)}`)).message : await this.reader().run(`last ${arg(file)}`);
+    const out = c ? (await c.commandWithRetry(`LAST ${this.relative(file)}`)).message : await this.reader().run(`last ${arg(file)}`);
     const t = Number(out.trim());
     if (!Number.isFinite(t)) throw new RrdError(`unexpected answer to LAST for ${file}: ${JSON.stringify(out.slice(0, 80))}`);
     return t;
