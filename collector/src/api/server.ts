@@ -1,5 +1,6 @@
 // The HTTP API (/api/v1), health endpoints, /metrics and the status page.
 import express, { NextFunction, Request, RequestHandler, Response, Router } from 'express';
+import { Buffer } from 'node:buffer';
 import { Logger } from 'pino';
 import { Principal, Role, ROLE_RANK, TokenStore } from '../auth/tokens.js';
 import { Catalog, labelNamesOf, labelValuesOf, SeriesEntry } from '../catalog/catalog.js';
@@ -247,7 +248,11 @@ export function createApp(deps: ApiDeps): express.Express {
       }
     }
     deps.metrics.queryMs.observe((performance.now() - t0) / 1000);
-    res.json({ data: result });
+    // The same body and type as res.json, without the ETag: hashing a multi-megabyte answer costs more than a
+    // conditional request could save, as a range query's answer moves with the clock.
+    const body = JSON.stringify({ data: result });
+    res.type('application/json').setHeader('content-length', Buffer.byteLength(body));
+    res.end(body);
   });
 
   api.post('/samples', write, async (req, res) => {

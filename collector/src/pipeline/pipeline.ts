@@ -71,6 +71,8 @@ export class Pipeline {
   /** Set while the log refuses appends (disk full); one push a second is let through to probe. */
   private walFailing?: { since: number; message: string; nextProbe: number };
   private timeRefusalsLogged = 0;
+  /** waitForSpace() callers blocked only by reservations of appends in flight. */
+  private appendWaiters: (() => void)[] = [];
 
   constructor(
     private readonly opts: PipelineOptions,
@@ -125,6 +127,7 @@ export class Pipeline {
     return wal.append(source, ok).then(
       () => {
         this.reserved -= ok.length;
+        this.appendSettled();
         if (this.walFailing) this.opts.log(`write-ahead log writable again after ${Math.round((Date.now() - this.walFailing.since) / 1000)} s`);
         this.walFailing = undefined;
         this.enqueue(ok, source);
@@ -132,6 +135,7 @@ export class Pipeline {
       },
       (e: Error) => {
         this.reserved -= ok.length;
+        this.appendSettled();
         if (!this.walFailing) this.opts.log(`${e.message}: refusing input until it can be written`);
         this.walFailing = { since: this.walFailing?.since ?? Date.now(), message: e.message, nextProbe: Date.now() + 1000 };
         this.metrics.dropped.inc({ source, reason: 'wal_error' }, ok.length);
@@ -189,11 +193,23 @@ export class Pipeline {
     return n;
   }
 
-  /** Resolves when some queue space was freed, or after a second while the log refuses appends. */
+  /**
+   * Resolves when some queue space was freed, when an append to the log settled (its reservation released), or
+   * after a second while the log refuses appends. A push can be refused with room left for fewer samples than it
+   * brings, so this waits on the fullest queue's next take, never resolving at once while nothing changed: callers
+   * loop on push(), and an answer at once made them spin without yielding to I/O (a livelock, 4 GB of promises).
+   */
   waitForSpace(): Promise<void> {
     if (this.walFailing) return new Promise((r) => setTimeout(r, Math.max(10, this.walFailing!.nextProbe - Date.now())));
-    const full = this.lanes.find((l) => !l.queue.hasRoom(1 + this.reserved));
-    return full ? full.queue.waitForSpace() : Promise.resolve();
+    let fullest: Lane | undefined;
+    for (const l of this.lanes) if (l.queue.size > 0 && (!fullest || l.queue.size > fullest.queue.size)) fullest = l;
+    if (fullest) return fullest.queue.waitForSpace();
+    if (this.reserved > 0) return new Promise((r) => this.appendWaiters.push(r));
+    return Promise.resolve();
+  }
+
+  private appendSettled() {
+    for (const w of this.appendWaiters.splice(0)) w();
   }
 
   depth(): Record<string, number> {
