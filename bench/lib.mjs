@@ -46,7 +46,9 @@ export async function startCollector(dataDir, { graphiteMappings = '', extraConf
   const cfg = path.join(dataDir, 'bench.yaml');
   const mappings = graphiteMappings ? `  mappings:\n${graphiteMappings}` : '';
   writeFileSync(cfg, `graphite:\n  tcp: 127.0.0.1:${graphite}\n  udp: false\n${mappings}slurpers: []\nlog: {level: ${logLevel}}\n${extraConfig}`);
-  const child = spawn('node', [BIN, 'start', '--config', cfg, '--data-dir', dataDir, '--listen', `127.0.0.1:${http}`], { stdio: ['ignore', 'inherit', 'inherit'] });
+  // BENCH_NODE_ARGS: extra node flags for the collector, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile it.
+  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn('node', [...nodeArgs, BIN, 'start', '--config', cfg, '--data-dir', dataDir, '--listen', `127.0.0.1:${http}`], { stdio: ['ignore', 'inherit', 'inherit'] });
   const url = `http://127.0.0.1:${http}`;
   for (let i = 0; ; i++) {
     if (child.exitCode !== null) throw new Error('collector exited at start');

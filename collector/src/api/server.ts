@@ -1,5 +1,6 @@
 // The HTTP API (/api/v1), health endpoints, /metrics and the status page.
 import express, { NextFunction, Request, RequestHandler, Response, Router } from 'express';
+import { Buffer } from 'node:buffer';
 import { Logger } from 'pino';
 import { AuthError, Authenticator, peerAddress } from '../auth/authenticator.js';
 import { Principal, Role, ROLE_RANK, TokenStore } from '../auth/tokens.js';
@@ -292,9 +293,13 @@ export function createApp(deps: ApiDeps): express.Express {
       }
     }
     deps.metrics.queryMs.observe((performance.now() - t0) / 1000);
-    // Columns of float64 for a client that asks for them (the plugin); JSON for everyone else.
-    if (req.accepts(['application/json', QUERY_BINARY_TYPE]) === QUERY_BINARY_TYPE) res.type(QUERY_BINARY_TYPE).send(encodeQueryBinary(result));
-    else res.json({ data: result });
+    // Columns of float64 for a client that asks for them (the plugin); JSON for everyone else. Sent without an
+    // ETag: hashing a multi-megabyte answer costs more than a conditional request could save, as a range
+    // query's answer moves with the clock.
+    const columns = req.accepts(['application/json', QUERY_BINARY_TYPE]) === QUERY_BINARY_TYPE;
+    const body = columns ? encodeQueryBinary(result) : JSON.stringify({ data: result });
+    res.type(columns ? QUERY_BINARY_TYPE : 'application/json').setHeader('content-length', Buffer.byteLength(body));
+    res.end(body);
   });
 
   api.post('/samples', write, async (req, res) => {

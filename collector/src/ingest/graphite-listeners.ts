@@ -85,8 +85,14 @@ export async function startGraphiteTcp(listen: string, deps: ListenerDeps, opts:
     };
     let waiting: Promise<void> | undefined;
     let lastData = Date.now();
-    let giveUpNow!: () => void;
-    const giveUp = new Promise<boolean>((r) => (giveUpNow = () => r(true)));
+    // Not a promise raced against each wait: every Promise.race leaves a reaction on a promise that never settles,
+    // one per wait for queue space for as long as the connection lives.
+    let gaveUp = false;
+    let wake: (() => void) | undefined;
+    const giveUpNow = () => {
+      gaveUp = true;
+      wake?.();
+    };
     const splitter = new LineSplitter(
       deps.maxLineLength,
       (line) => {
@@ -104,7 +110,12 @@ export async function startGraphiteTcp(listen: string, deps: ListenerDeps, opts:
       sock.pause();
       waiting = (async () => {
         while (!deps.pipeline.push(batch, 'graphite_tcp')) {
-          if (await Promise.race([deps.pipeline.waitForSpace(batch.length).then(() => false), giveUp])) {
+          await new Promise<void>((r) => {
+            wake = r;
+            void deps.pipeline.waitForSpace(batch.length).then(r);
+          });
+          wake = undefined;
+          if (gaveUp) {
             deps.metrics.dropped.inc({ source: 'graphite_tcp', reason: 'shutdown' }, batch.length);
             deps.log.warn({ peer }, `${batch.length} samples dropped at shutdown: the queue stayed full`);
             break;

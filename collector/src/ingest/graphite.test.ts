@@ -76,3 +76,21 @@ test('an empty value field is refused, not read as "value = the timestamp"', () 
   // Aligned columns stay fine when all three fields are there.
   assert.deepEqual(ok('x   2\t\t1795300000'), { name: 'x', labels: {}, value: 2, time: 1795300000 });
 });
+
+test('a path is mapped and checked once: its samples share one series; a bad path stays an error every time; the memory is bounded', () => {
+  const m = new GraphiteMapper([{ match: 'lab.*.temp', name: 'temp', labels: { host: '$1' } }], 3);
+  const one = (line: string) => {
+    const r = parseGraphiteLine(line, m, 1000);
+    if (!r || 'error' in r) throw new Error(`expected a sample from ${line}`);
+    return r.sample;
+  };
+  const a = one('lab.h1.temp 1 1795300000');
+  const b = one('lab.h1.temp 2 1795300060');
+  assert.equal(a.labels, b.labels, 'the same labels object');
+  assert.deepEqual([b.name, b.labels, b.value, b.time], ['temp', { host: 'h1' }, 2, 1795300060]);
+  for (let i = 0; i < 2; i++)
+    assert.match((parseGraphiteLine('9bad.path 1 1795300000', m, 1000) as { error: string }).error, /metric name "9bad.path" is invalid/);
+  // Past its size the cache starts afresh: later lines still map right.
+  for (const h of ['h2', 'h3', 'h4', 'h5']) assert.deepEqual(one(`lab.${h}.temp 3 1795300000`).labels, { host: h });
+  assert.deepEqual(one('lab.h1.temp 4 1795300120').labels, { host: 'h1' });
+});

@@ -71,6 +71,8 @@ export class Pipeline {
   /** Set while the log refuses appends (disk full); one push a second is let through to probe. */
   private walFailing?: { since: number; message: string; nextProbe: number };
   private timeRefusalsLogged = 0;
+  /** waitForSpace() callers blocked only by reservations of appends in flight. */
+  private appendWaiters: (() => void)[] = [];
 
   constructor(
     private readonly opts: PipelineOptions,
@@ -129,6 +131,7 @@ export class Pipeline {
     return wal.append(source, ok).then(
       () => {
         this.reserved -= ok.length;
+        this.appendSettled();
         if (this.walFailing) this.opts.log(`write-ahead log writable again after ${Math.round((Date.now() - this.walFailing.since) / 1000)} s`);
         this.walFailing = undefined;
         this.enqueue(ok, source);
@@ -136,6 +139,7 @@ export class Pipeline {
       },
       (e: Error) => {
         this.reserved -= ok.length;
+        this.appendSettled();
         if (!this.walFailing) this.opts.log(`${e.message}: refusing input until it can be written`);
         this.walFailing = { since: this.walFailing?.since ?? Date.now(), message: e.message, nextProbe: Date.now() + 1000 };
         this.metrics.dropped.inc({ source, reason: 'wal_error' }, ok.length);
@@ -194,14 +198,22 @@ export class Pipeline {
   }
 
   /**
-   * Resolves when some queue space was freed for `n` more samples, or after a second while the log refuses
-   * appends. With room already there it resolves after pending I/O: a caller retrying push() in a loop must
-   * not spin on microtasks (with thousands of connections waiting that starved the writers and grew the heap).
+   * Resolves when some queue space was freed for `n` more samples, when an append to the log settled (its
+   * reservation released), or after a second while the log refuses appends. With room already there it resolves
+   * after pending I/O. Never at once while nothing changed: callers loop on push(), and an answer at once made them
+   * spin without yielding to I/O (a livelock that starved the writers and grew the heap to gigabytes).
    */
   waitForSpace(n = 1): Promise<void> {
     if (this.walFailing) return new Promise((r) => setTimeout(r, Math.max(10, this.walFailing!.nextProbe - Date.now())));
-    const full = this.lanes.find((l) => !l.queue.hasRoom(n + this.reserved));
-    return full ? full.queue.waitForSpace() : new Promise((r) => setImmediate(r));
+    const full = this.lanes.find((l) => !l.queue.hasRoom(n + this.reserved) && l.queue.size > 0);
+    if (full) return full.queue.waitForSpace();
+    // No room only because of appends in flight: their settling frees it.
+    if (this.reserved > 0) return new Promise((r) => this.appendWaiters.push(r));
+    return new Promise((r) => setImmediate(r));
+  }
+
+  private appendSettled() {
+    for (const w of this.appendWaiters.splice(0)) w();
   }
 
   depth(): Record<string, number> {

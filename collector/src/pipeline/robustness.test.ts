@@ -127,3 +127,40 @@ test('the pipeline splits a batch its processor throws on until the one bad samp
   assert.ok(logs.some((l) => /dropping a sample it cannot take: p \{\} 13/.test(l)));
   await p.stop();
 });
+
+test('a push refused with room left for fewer samples than it brings waits for the queue to drain, not in a spin', async () => {
+  const metrics = new Metrics();
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  let handled = 0;
+  const proc: Processor = {
+    name: 'slow',
+    async handle(batch: Sample[]) {
+      await gate;
+      handled += batch.length;
+    },
+  };
+  const p = new Pipeline({ queueCapacity: 100, batchSize: 10, flushInterval: 0, futureTolerance: 300, stopTimeout: 1, log: () => {} }, metrics);
+  p.add(proc);
+  p.start();
+  const t = now();
+  const batch = (n: number) => Array.from({ length: n }, (_, i) => ({ name: 'w', labels: {}, value: i, time: t }));
+  assert.equal(await p.push(batch(95), 'test'), true);
+  await new Promise((r) => setImmediate(r)); // the processor takes its first 10 and blocks
+  assert.equal(p.push(batch(20), 'test'), false, 'room for 15, not for 20');
+  // Before the fix this resolved at once (the queue had room for some), and a listener looping on push spun
+  // without yielding to I/O: the processor never ran and promises piled up until the heap ran out.
+  let woke = false;
+  const waiting = p.waitForSpace(20).then(() => (woke = true));
+  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+  assert.equal(woke, false, 'waits while nothing was taken');
+  release();
+  await waiting;
+  assert.ok(handled >= 10);
+  let pushed: false | Promise<boolean> = false;
+  while (!(pushed = p.push(batch(20), 'test'))) await p.waitForSpace(20);
+  assert.equal(await pushed, true);
+  await p.flush();
+  assert.equal(handled, 115);
+  await p.stop();
+});

@@ -64,8 +64,10 @@ export class RrdArchive {
   private nextReader = 0;
   private readonly madeDirs = new Map<string, Promise<void>>();
   private readonly flushers: RrdcachedClient[] = [];
+  private readonly rootSlash: string;
 
   constructor(private readonly opts: ArchiveOptions) {
+    this.rootSlash = path.resolve(opts.root) + '/';
     // Paths given to the pipes are absolute, so their working directory does not matter.
     this.writers = Array.from({ length: opts.writers }, () => new RrdtoolPipe(opts.rrdtool, opts.hooks));
     this.readers = Array.from({ length: opts.readers }, () => new RrdtoolPipe(opts.rrdtool, opts.hooks));
@@ -73,6 +75,16 @@ export class RrdArchive {
 
   get root(): string {
     return this.opts.root;
+  }
+
+  /**
+   * A file's name relative to the root, as rrdcached (-B) wants it. Native files are built with path.join under
+   * the root, so a prefix cut is exact; path.relative (3–4 µs a call, a tenth of the ingest CPU) only for others.
+   */
+  private relative(file: string): string {
+    const root = this.rootSlash;
+    if (file.startsWith(root) && !file.includes('/./') && !file.includes('/../') && !file.includes('//')) return file.slice(root.length);
+    return path.relative(this.opts.root, file);
   }
 
   /** Bytes an unprivileged writer may still use on the archive's file system. */
@@ -83,6 +95,10 @@ export class RrdArchive {
 
   get usesCached(): boolean {
     return this.opts.cached !== undefined;
+  }
+
+  get readerCount(): number {
+    return this.readers.length;
   }
 
   pids(): number[] {
@@ -131,7 +147,7 @@ export class RrdArchive {
       const lines: string[] = [];
       const owner: number[] = [];
       jobs.forEach((j, idx) => {
-        const rel = path.relative(this.opts.root, j.file);
+        const rel = this.relative(j.file);
         for (let i = 0; i < j.times.length; i += VALUES_PER_LINE) {
           let line = `UPDATE ${rel}`;
           const end = Math.min(j.times.length, i + VALUES_PER_LINE);
@@ -180,7 +196,7 @@ export class RrdArchive {
       await c.sync();
       await Promise.all(
         files.map((f, i) =>
-          this.flushers[i % this.flushers.length].commandWithRetry(`FLUSH ${path.relative(this.opts.root, f)}`).catch((e: Error) => {
+          this.flushers[i % this.flushers.length].commandWithRetry(`FLUSH ${this.relative(f)}`).catch((e: Error) => {
             // rrdcached answers "no such file" for a file it holds nothing for: nothing to flush.
             if (/no such file|not found/i.test(e.message)) return;
             if (!(e instanceof RrdReplyError)) throw e;
@@ -219,15 +235,20 @@ export class RrdArchive {
       throw new RrdError('rrdtool xport returned output that is not JSON', parts[0]);
     }
     const { start, step: realStep } = doc.meta;
-    const columns = specs.map(() => [] as (number | null)[]);
-    const timestamps: number[] = [];
-    doc.data.forEach((row, r) => {
-      timestamps.push(start + r * realStep);
-      for (let i = 0; i < specs.length; i++) {
-        const v = row[i];
-        columns[i].push(v === null || v === undefined || Number.isNaN(v) ? null : v);
+    // Plain loops, one column at a time: this runs for every value of every series read. push() keeps the arrays
+    // packed (new Array(n) would make them holey, and JSON.stringify takes a slower path over holey arrays).
+    const rows = doc.data;
+    const columns: (number | null)[][] = [];
+    for (let i = 0; i < specs.length; i++) {
+      const col: (number | null)[] = [];
+      for (let r = 0; r < rows.length; r++) {
+        const v = rows[r][i];
+        col.push(v === null || v === undefined || v !== v ? null : v); // v !== v: NaN
       }
-    });
+      columns.push(col);
+    }
+    const timestamps: number[] = [];
+    for (let r = 0; r < rows.length; r++) timestamps.push(start + r * realStep);
     return { start, step: realStep, columns, timestamps };
   }
 
@@ -251,7 +272,7 @@ export class RrdArchive {
    */
   async lastUpdate(file: string, opts: { direct?: boolean } = {}): Promise<number> {
     const c = opts.direct ? undefined : this.opts.cached;
-    const out = c ? (await c.commandWithRetry(`LAST ${path.relative(this.opts.root, file)}`)).message : await this.reader().run(`last ${arg(file)}`);
+    const out = c ? (await c.commandWithRetry(`LAST ${this.relative(file)}`)).message : await this.reader().run(`last ${arg(file)}`);
     const t = Number(out.trim());
     if (!Number.isFinite(t)) throw new RrdError(`unexpected answer to LAST for ${file}: ${JSON.stringify(out.slice(0, 80))}`);
     return t;

@@ -63,6 +63,7 @@ export class WriteAheadLog {
   private queued: Buffer[] = [];
   private queuedWaiters: Waiter[] = [];
   private writing?: Promise<void>;
+  private switching?: Promise<void>;
   private syncTimer?: NodeJS.Timeout;
   private unsynced = false;
   private closed = false;
@@ -117,13 +118,18 @@ export class WriteAheadLog {
     }
   }
 
+  /**
+   * Opens the next segment, then swaps it in and closes the old one: the handle in use is never a closed one. Its
+   * name is the seq of the first record not yet written (appends queued meanwhile get later seqs).
+   */
   private async startSegment(): Promise<void> {
-    // The new segment's first record is the oldest not yet written: appends queued meanwhile come after it.
     const first = this.nextSeq - this.queued.length;
-    await this.fh?.close();
+    const fh = await open(path.join(this.opts.dir, String(first).padStart(20, '0') + SUFFIX), 'a');
+    const old = this.fh;
+    this.fh = fh;
     this.segmentFirst = first;
     this.segmentSize = 0;
-    this.fh = await open(path.join(this.opts.dir, String(this.segmentFirst).padStart(20, '0') + SUFFIX), 'a');
+    await old?.close();
   }
 
   /** Appends one batch; resolves once it is written (and synced, with fsync: always). Rejects when the disk refuses it. */
@@ -138,6 +144,8 @@ export class WriteAheadLog {
   }
 
   private async writeLoop(): Promise<void> {
+    // A seal switching segments goes first: a record written into the old segment meanwhile would be trimmed with it.
+    while (this.switching) await this.switching.catch(() => {}); // a failed switch is the seal's to report
     while (this.queued.length) {
       const bufs = this.queued;
       const waiters = this.queuedWaiters;
@@ -190,19 +198,12 @@ export class WriteAheadLog {
    * Returns the last sequence number in the sealed segments: trim(it) may delete them once their values are stored.
    */
   async seal(): Promise<number> {
-    while (this.writing) await this.writing;
+    while (this.writing || this.switching) await (this.writing ?? this.switching!.catch(() => {}));
     const upTo = this.lastSeq;
     if (this.segmentSize > 0) {
-      // As the writer: an append arriving while the old file closes queues for the new one instead of writing
-      // to a closed handle ("file closed", which refused input for seconds under many connections).
-      const rotate = this.startSegment();
-      this.writing = rotate
-        .catch(() => {})
-        .then(() => {
-          this.writing = undefined;
-          if (this.queued.length) this.writing = this.writeLoop();
-        });
-      await rotate;
+      // Appends arriving now queue; their write loop waits for the switch (before, it wrote to the handle being closed).
+      this.switching = this.startSegment().finally(() => (this.switching = undefined));
+      await this.switching;
     }
     return upTo;
   }
@@ -224,7 +225,7 @@ export class WriteAheadLog {
   }
 
   async close(): Promise<void> {
-    while (this.writing) await this.writing;
+    while (this.writing || this.switching) await (this.writing ?? this.switching!.catch(() => {}));
     this.closed = true;
     clearInterval(this.syncTimer);
     await this.syncNow();
