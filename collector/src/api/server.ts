@@ -369,6 +369,13 @@ export function createApp(deps: ApiDeps): express.Express {
   api.use((req, _res, next) => next(new HttpError(404, `no such endpoint: ${req.method} /api/v1${req.path}`)));
   app.use('/api/v1', api);
   app.use((req, res) => sendError(res, 404, `no such endpoint: ${req.method} ${req.path}`));
+  // The fixed size limits are counted beside the configured ones.
+  app.use((err: unknown, _req: Request, _res: Response, next: NextFunction) => {
+    const e = err as { type?: string; status?: number; path?: string };
+    if (e?.type === 'entity.too.large') deps.metrics.httpLimited.inc({ limit: 'body_size' });
+    else if (err instanceof HttpError && err.status === 413 && err.path === 'body') deps.metrics.httpLimited.inc({ limit: 'samples_per_request' });
+    next(err);
+  });
   app.use(errorHandler((err, msg) => deps.log.error({ err }, msg)));
   return app;
 }

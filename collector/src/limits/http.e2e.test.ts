@@ -99,3 +99,20 @@ test('work per query: series × rows over http.limits.maxQueryPoints is 400 nami
     await c.stop();
   }
 });
+
+test('the fixed size limits are counted too: a body over 32 MiB and more than 100,000 samples are 413', { timeout: 60000 }, async () => {
+  const c = await startCollector({ auth: { anonymousWrite: true } });
+  try {
+    const big = await api<Err>(c.url, '/api/v1/samples', { method: 'POST', body: '[' + ' '.repeat(33 * 1024 * 1024) + ']' });
+    assert.equal(big.status, 413);
+    assert.match(big.body.error.message, /larger than the limit of 33554432 bytes/);
+    const many = JSON.stringify(Array.from({ length: 100001 }, () => ({ name: 'x', value: 1 })));
+    const r = await api<Err>(c.url, '/api/v1/samples', { method: 'POST', body: many });
+    assert.equal(r.status, 413);
+    assert.match(r.body.error.message, /at most 100000 samples per request; got 100001/);
+    assert.equal(await limited(c, 'body_size'), 1);
+    assert.equal(await limited(c, 'samples_per_request'), 1);
+  } finally {
+    await c.stop();
+  }
+});
