@@ -20,6 +20,7 @@ import { GraphRenderer } from './graph/graph.js';
 import { GraphiteMapper } from './ingest/graphite.js';
 import { GraphiteTcp, startGraphiteTcp, startGraphiteUdp } from './ingest/graphite-listeners.js';
 import { Metrics } from './metrics/metrics.js';
+import type { Sample } from './model/series.js';
 import { Notifier, outboxRoutes } from './notify/index.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import { QueryEngine } from './query/engine.js';
@@ -158,7 +159,13 @@ export class Collector {
       });
       if (!this.givenSink) this.alarmSink = this.notifier;
     }
-    this.slurpers = new SlurperScheduler(c.slurpers, { pipeline: this.pipeline, metrics: this.metrics, mapper, log: this.log });
+    // Handlers, counting rules and the store drain the event queue; what an earlier run accepted is queued again.
+    await this.events.open({
+      journal: c.events.journal ? { dir: path.join(dataDir, 'events-journal'), ...c.wal, segmentBytes: c.wal.segmentSize } : undefined,
+      push: (samples) => this.pushWaiting(samples, 'events:counters'),
+      sendMail: this.notifier ? (m) => this.notifier!.sendMail(m) : undefined,
+    });
+    this.slurpers = new SlurperScheduler(c.slurpers, { pipeline: this.pipeline, metrics: this.metrics, mapper, log: this.log, events: this.events });
     const graphs = new GraphRenderer(
       {
         find: (sel, limit) => this.catalog.find(sel, limit),
@@ -239,7 +246,7 @@ export class Collector {
       const maxConnections = c.syslog.tcp ? this.boundConnections(c.syslog.maxConnections, 'syslog') : 0;
       await this.syslog.start({
         pipeline: this.pipeline,
-        events: this.events.store,
+        events: { insert: (batch) => this.events.submit(batch) },
         metrics: this.metrics,
         log: this.log.child({ stage: 'syslog' }),
         maxConnections,
@@ -298,6 +305,19 @@ export class Collector {
     return this.checkpointing;
   }
 
+  /** Into the pipeline, waiting while it is full (counted events must not be dropped for a moment's backpressure). */
+  private async pushWaiting(samples: Sample[], source: string): Promise<void> {
+    for (;;) {
+      const r = this.pipeline.push(samples, source);
+      if (r !== false) {
+        if (!(await r)) this.log.error(`${samples.length} samples from ${source} refused by the write-ahead log`);
+        return;
+      }
+      if (this.pipeline.refusal(samples.length) === 'shutting down') return;
+      await this.pipeline.waitForSpace();
+    }
+  }
+
   /** Past the open-file limit, accept() fails and libuv drops connections unseen: stay below it, with a reserve. */
   private boundConnections(configured: number, listener: 'graphite' | 'syslog'): number {
     const limit = openFileLimit();
@@ -320,10 +340,11 @@ export class Collector {
     this.slurpers?.stop();
     await this.alarms?.stop();
     await this.downtimes?.stop();
-    await this.events?.stop();
-    await this.notifier?.stop();
     // TCP: idle connections are closed, busy ones drain for graphite.drainTimeout; their lines go in before the pipeline drains.
     await Promise.all([this.tcp?.close(), this.udp && new Promise((r) => this.udp!.close(() => r(undefined))), this.syslog?.close()]);
+    // Events after the listeners (syslog feeds them), before the notifier (handlers may mail) and the pipeline (counters push).
+    await this.events?.stop();
+    await this.notifier?.stop();
     await this.checkpointing;
     // A failed step is logged and the next still runs: a flush error must not leave rrdcached or the DB open.
     let failed: unknown;

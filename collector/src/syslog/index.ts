@@ -18,7 +18,8 @@ export { SyslogMapper } from './mapping.js';
 
 export interface SyslogStageDeps {
   pipeline: Pipeline;
-  events: EventStore;
+  /** Where syslog events go: the event queue (Events.submit), or a store directly. */
+  events: Pick<EventStore, 'insert'>;
   metrics: Metrics;
   log: Logger;
   /** The TCP connection limit after the open-file limit is taken into account. */

@@ -28,6 +28,14 @@ export interface WalRecord {
   samples: Sample[];
 }
 
+/** How a record's payload is written; the default holds sample batches, the event stage keeps event batches. */
+export interface WalCodec<T> {
+  encode(rec: T): Buffer;
+  decode(payload: Buffer): T;
+}
+
+export type SampleBatch = { source: string; samples: Sample[] };
+
 interface Waiter {
   resolve: () => void;
   reject: (e: Error) => void;
@@ -38,11 +46,17 @@ const SUFFIX = '.wal';
 const MAX_RECORD = 256 * 1024 * 1024;
 
 /** Samples as compact arrays; NaN (unknown) goes through JSON as null. */
-function encode(source: string, samples: Sample[]): Buffer {
-  const payload = Buffer.from(
-    JSON.stringify({ s: source, x: samples.map((s) => (s.counter ? [s.name, s.labels, s.value, s.time, 1] : [s.name, s.labels, s.value, s.time])) }),
-    'utf8',
-  );
+const sampleCodec: WalCodec<SampleBatch> = {
+  encode: ({ source, samples }) =>
+    Buffer.from(
+      JSON.stringify({ s: source, x: samples.map((s) => (s.counter ? [s.name, s.labels, s.value, s.time, 1] : [s.name, s.labels, s.value, s.time])) }),
+      'utf8',
+    ),
+  decode,
+};
+
+/** One record: [u32 length][u32 crc32][payload]. */
+function frame(payload: Buffer): Buffer {
   const head = Buffer.allocUnsafe(HEADER);
   head.writeUInt32LE(payload.length, 0);
   head.writeUInt32LE(crc32(payload), 4);
@@ -59,7 +73,7 @@ function decode(payload: Buffer): { source: string; samples: Sample[] } {
   };
 }
 
-export class WriteAheadLog {
+export class WriteAheadLog<T = SampleBatch> {
   private fh?: FileHandle;
   /** First sequence number of the open segment (its file name). */
   private segmentFirst = 0;
@@ -74,7 +88,14 @@ export class WriteAheadLog {
   /** Bytes in every segment on disk, for /metrics. */
   private bytesOnDisk = 0;
 
-  constructor(private readonly opts: WalOptions) {}
+  private readonly codec: WalCodec<T>;
+
+  constructor(
+    private readonly opts: WalOptions,
+    codec?: WalCodec<T>,
+  ) {
+    this.codec = codec ?? (sampleCodec as unknown as WalCodec<T>);
+  }
 
   private segments(): { first: number; file: string }[] {
     mkdirSync(this.opts.dir, { recursive: true });
@@ -88,7 +109,7 @@ export class WriteAheadLog {
    * Reads every record left by an earlier run, oldest first. A torn tail is cut off so that appends
    * continue after the last good record. Call once, before open().
    */
-  *replay(): Generator<WalRecord> {
+  *replay(): Generator<{ seq: number } & T> {
     for (const seg of this.segments()) {
       const data = readFileSync(seg.file);
       let off = 0;
@@ -99,9 +120,9 @@ export class WriteAheadLog {
         if (len > MAX_RECORD || off + HEADER + len > data.length) break;
         const payload = data.subarray(off + HEADER, off + HEADER + len);
         if (crc32(payload) !== crc) break;
-        let rec: { source: string; samples: Sample[] };
+        let rec: T;
         try {
-          rec = decode(payload);
+          rec = this.codec.decode(payload);
         } catch {
           break;
         }
@@ -136,9 +157,14 @@ export class WriteAheadLog {
 
   /** Appends one batch; resolves once it is written (and synced, with fsync: always). Rejects when the disk refuses it. */
   append(source: string, samples: Sample[]): Promise<number> {
+    return this.appendRecord({ source, samples } as unknown as T);
+  }
+
+  /** Appends one record of this log's codec; resolves with its sequence number once written (and synced, per policy). */
+  appendRecord(rec: T): Promise<number> {
     if (this.closed || !this.fh) return Promise.reject(new Error('write-ahead log is closed'));
     const seq = this.nextSeq++;
-    this.queued.push(encode(source, samples));
+    this.queued.push(frame(this.codec.encode(rec)));
     return new Promise<number>((resolve, reject) => {
       this.queuedWaiters.push({ resolve: () => resolve(seq), reject });
       if (!this.writing) this.writing = this.writeLoop();
