@@ -101,6 +101,11 @@ const MAX_BACKOFF_MS = 5000;
 
 export class TimeoutError extends Error {}
 
+function short(e: unknown): string {
+  const m = e instanceof Error ? e.message : String(e);
+  return m.length > 300 ? m.slice(0, 300) + '…' : m;
+}
+
 export class EventDispatcher {
   private readonly lanes: Lane[] = [];
   /** Per accepted batch: processors that have not taken it yet. */
@@ -201,7 +206,8 @@ export class EventDispatcher {
         end?.();
         const timeout = e instanceof TimeoutError;
         if (l.o.onError === 'retry' && !this.stopped) {
-          if (!l.failing) this.log(`event processor ${l.p.name} failed (${(e as Error).message}); retrying until it works`, e);
+          // The message only: a database error quotes the whole INSERT.
+          if (!l.failing) this.log(`event processor ${l.p.name} failed (${short(e)}); retrying until it works`);
           l.failing ??= { since: Date.now(), message: (e as Error).message };
           this.metrics?.retries.inc({ processor: l.p.name });
           await new Promise((r) => setTimeout(r, backoff));
