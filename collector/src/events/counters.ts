@@ -55,7 +55,7 @@ export class EventCounters implements EventProcessor {
 
   async process(events: EventInput[]): Promise<void> {
     this.rules.forEach((r, i) => {
-      let bad = 0;
+      let badValues = 0;
       let late = 0;
       for (const e of events) {
         if (!r.type.test(e.type)) continue;
@@ -63,7 +63,7 @@ export class EventCounters implements EventProcessor {
         if (r.c.sum !== undefined) {
           const x = e.data[r.c.sum];
           if (typeof x !== 'number') {
-            bad++;
+            badValues++;
             continue;
           }
           v = x;
@@ -72,6 +72,12 @@ export class EventCounters implements EventProcessor {
         for (const k of r.c.by) {
           const x = e.labels[k] ?? e.data[k] ?? (k === 'source' ? e.source : undefined);
           if (x !== undefined && x !== '') labels[k] = String(x);
+        }
+        // The normal naming checks, once per event: a series that could never be written is not remembered.
+        const bad = this.check(r, labels);
+        if (bad) {
+          this.stats.invalid(r.c.metric, bad);
+          continue;
         }
         let start = Math.floor(e.time / 1000);
         start -= start % r.c.interval;
@@ -85,7 +91,7 @@ export class EventCounters implements EventProcessor {
         if (!b) r.buckets.set(start, (b = new Map()));
         b.set(key, (b.get(key) ?? 0) + v);
       }
-      if (bad) this.stats.badValue(r.c.metric, bad);
+      if (badValues) this.stats.badValue(r.c.metric, badValues);
       if (late) this.stats.late(r.c.metric, late);
     });
   }
@@ -120,6 +126,16 @@ export class EventCounters implements EventProcessor {
       }
     });
     if (out.length) await this.push(out);
+  }
+
+  private check(r: Rule, labels: Labels): string | undefined {
+    try {
+      checkSample({ name: r.c.metric, labels, value: 0 }, 1);
+      return undefined;
+    } catch (e) {
+      if (!(e instanceof ValidationError)) throw e;
+      return `${e.path ? e.path + ': ' : ''}${e.message}`;
+    }
   }
 
   private sample(r: Rule, labels: Labels, value: number, time: number, out: Sample[]): void {
