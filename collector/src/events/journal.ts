@@ -54,7 +54,8 @@ export class EventJournal implements BatchTracker {
     await this.wal.open();
     // Replayed batches keep their numbers; everything at or below the first of them is done.
     this.doneUpTo = this.savedUpTo = out.length ? out[0].seq - 1 : this.wal.lastSeq;
-    for (let s = this.doneUpTo + 1; s <= this.wal.lastSeq; s++) if (!out.some((b) => b.seq === s)) this.finished.add(s);
+    const left = new Set(out.map((b) => b.seq));
+    for (let s = this.doneUpTo + 1; s <= this.wal.lastSeq; s++) if (!left.has(s)) this.finished.add(s);
     return out;
   }
 

@@ -69,7 +69,11 @@ export class Syslog {
         registers,
       }),
     };
-    const stored = new Counter({ name: 'rexmon_syslog_events_stored_total', help: 'Syslog messages stored as events.', registers });
+    const stored = new Counter({
+      name: 'rexmon_syslog_events_stored_total',
+      help: 'Syslog messages taken as events (into the event queue: journalled, then stored).',
+      registers,
+    });
     this.sink = new EventSink(d.events, {
       capacity: 20000,
       batchSize: 500,

@@ -226,7 +226,15 @@ export class WriteAheadLog<T = SampleBatch> {
   async seal(): Promise<number> {
     while (this.writing) await this.writing;
     const upTo = this.lastSeq;
-    if (this.segmentSize > 0) await this.startSegment();
+    if (this.segmentSize > 0) {
+      // Held as the write in flight, so an append meanwhile queues instead of writing to the closing file.
+      const sealing = this.startSegment().finally(() => {
+        this.writing = undefined;
+        if (this.queued.length) this.writing = this.writeLoop();
+      });
+      this.writing = sealing;
+      await sealing;
+    }
     return upTo;
   }
 
