@@ -149,10 +149,15 @@ export class WriteAheadLog<T = SampleBatch> {
   }
 
   private async startSegment(): Promise<void> {
-    await this.fh?.close();
-    this.segmentFirst = this.nextSeq;
+    // With fsync interval, what the closing segment holds is synced now (the timer syncs only the open one).
+    const old = this.fh;
+    if (old && this.opts.fsync === 'interval') await old.datasync();
+    const first = this.nextSeq;
+    // The new handle is in place before the old one closes: the sync timer never sees a closed one.
+    this.fh = await open(path.join(this.opts.dir, String(first).padStart(20, '0') + SUFFIX), 'a');
+    this.segmentFirst = first;
     this.segmentSize = 0;
-    this.fh = await open(path.join(this.opts.dir, String(this.segmentFirst).padStart(20, '0') + SUFFIX), 'a');
+    await old?.close();
   }
 
   /** Appends one batch; resolves once it is written (and synced, with fsync: always). Rejects when the disk refuses it. */
@@ -205,9 +210,11 @@ export class WriteAheadLog<T = SampleBatch> {
   }
 
   private async syncNow(): Promise<void> {
-    if (!this.unsynced || !this.fh) return;
+    const fh = this.fh;
+    if (!this.unsynced || !fh) return;
     this.unsynced = false;
-    await this.fh.datasync().catch((e: Error) => this.opts.log(`write-ahead log fdatasync failed: ${e.message}`));
+    // A segment sealed meanwhile was synced by startSegment(): its closed handle is no failure.
+    await fh.datasync().catch((e: Error) => fh === this.fh && this.opts.log(`write-ahead log fdatasync failed: ${e.message}`));
   }
 
   /** The sequence number of the last record appended (0 when none). */
