@@ -26,6 +26,7 @@ import { GraphiteTcp, startGraphiteTcp, startGraphiteUdp } from './ingest/graphi
 import { Jobs } from './jobs/index.js';
 import { jobRouter } from './jobs/api.js';
 import { Metrics } from './metrics/metrics.js';
+import type { Sample } from './model/series.js';
 import { Notifier, outboxRoutes } from './notify/index.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import { QueryEngine } from './query/engine.js';
@@ -203,12 +204,13 @@ export class Collector {
       log: this.log.child({ stage: 'jobs' }),
       registry: this.metrics.registry,
       push: (samples) => this.pipeline.push(samples, 'jobs'),
-      emit: (events) => this.events.store.insert(events),
+      // job.silent goes through the queue like any event: stored, folded into the job's history, forwarded.
+      emit: (events) => this.events.submit(events),
     });
-    // Until the event queue has a lane per processor: folded inside each insert's transaction.
-    if (c.jobs.enabled) this.events.store.onInsert((trx, events) => this.jobs.process(events, trx));
-    // Events once stored (API, syslog, forwarded from below) are handed on too; the store's transaction waits for the buffer.
-    if (this.forwarder) this.events.store.onInsert((_trx, events) => this.forwarder!.events.process(events));
+    // Job states and forwarding are processors of the event queue, each with its own lane (retried, never dropped).
+    if (c.jobs.enabled) this.events.addProcessor({ name: 'jobs', process: (events) => this.jobs.process(events) }, { onError: 'retry' });
+    // Events accepted (API, syslog, pull slurpers, forwarded from below) are handed on too.
+    if (this.forwarder) this.events.addProcessor(this.forwarder.events, { onError: 'retry' });
     this.receiver = new ForwardReceiver({
       db: this.db,
       pipeline: this.pipeline,
@@ -228,7 +230,13 @@ export class Collector {
       });
       if (!this.givenSink) this.alarmSink = this.notifier;
     }
-    this.slurpers = new SlurperScheduler(c.slurpers, { pipeline: this.pipeline, metrics: this.metrics, mapper, log: this.log, gate: this.seriesLimiter });
+    // Handlers, counting rules and the store drain the event queue; what an earlier run accepted is queued again.
+    await this.events.open({
+      journal: c.events.journal ? { dir: path.join(dataDir, 'events-journal'), ...c.wal, segmentBytes: c.wal.segmentSize } : undefined,
+      push: (samples) => this.pushWaiting(samples, 'events:counters'),
+      sendMail: this.notifier ? (m) => this.notifier!.sendMail(m) : undefined,
+    });
+    this.slurpers = new SlurperScheduler(c.slurpers, { pipeline: this.pipeline, metrics: this.metrics, mapper, log: this.log, gate: this.seriesLimiter, events: this.events });
     const graphs = new GraphRenderer(
       {
         find: (sel, limit) => this.catalog.find(sel, limit),
@@ -328,7 +336,7 @@ export class Collector {
       const maxConnections = (this.tcpMax.syslog = c.syslog.tcp ? this.boundConnections(c.syslog.maxConnections, 'syslog') : 0);
       await this.syslog.start({
         pipeline: this.pipeline,
-        events: this.events.store,
+        events: { insert: (batch) => this.events.submit(batch) },
         metrics: this.metrics,
         log: this.log.child({ stage: 'syslog' }),
         maxConnections,
@@ -416,6 +424,19 @@ export class Collector {
     return { info: (m: string) => l.info(m), warn: (m: string) => l.warn(m), error: (m: string) => l.error(m) };
   }
 
+  /** Into the pipeline, waiting while it is full (counted events must not be dropped for a moment's backpressure). */
+  private async pushWaiting(samples: Sample[], source: string): Promise<void> {
+    for (;;) {
+      const r = this.pipeline.push(samples, source);
+      if (r !== false) {
+        if (!(await r)) this.log.error(`${samples.length} samples from ${source} refused by the write-ahead log`);
+        return;
+      }
+      if (this.pipeline.refusal(samples.length) === 'shutting down') return;
+      await this.pipeline.waitForSpace(samples.length);
+    }
+  }
+
   /** Past the open-file limit, accept() fails and libuv drops connections unseen: stay below it, with a reserve. */
   private boundConnections(configured: number, listener: 'graphite' | 'syslog'): number {
     const limit = openFileLimit();
@@ -499,11 +520,13 @@ export class Collector {
     this.auth?.close();
     await this.alarms?.stop();
     await this.downtimes?.stop();
+    // TCP: idle connections are closed, busy ones drain for graphite.drainTimeout; their lines go in before the pipeline drains.
+    await Promise.all([this.tcp?.close(), this.udp && new Promise((r) => this.udp!.close(() => r(undefined))), this.syslog?.close()]);
+    // Job states before the events (they emit job.silent); events after the listeners (syslog feeds them), before the
+    // notifier (handlers may mail) and the pipeline (counters and job states push).
     await this.jobs?.stop();
     await this.events?.stop();
     await this.notifier?.stop();
-    // TCP: idle connections are closed, busy ones drain for graphite.drainTimeout; their lines go in before the pipeline drains.
-    await Promise.all([this.tcp?.close(), this.udp && new Promise((r) => this.udp!.close(() => r(undefined))), this.syslog?.close()]);
     await this.checkpointing;
     // A failed step is logged and the next still runs: a flush error must not leave rrdcached or the DB open.
     let failed: unknown;

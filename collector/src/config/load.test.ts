@@ -147,8 +147,9 @@ test('rexmon.example.yaml is valid and states the defaults', () => {
 
 test('events: retention and maxEvents default to 30 d and 1,000,000; bad values name the key', () => {
   const c = loadConfig(undefined);
-  assert.deepEqual(c.events, { retention: 30 * 86400, maxEvents: 1000000 });
-  assert.deepEqual(parseConfigText('events: {retention: 7d, maxEvents: 5000}', 'rexmon.yaml').events, { retention: 7 * 86400, maxEvents: 5000 });
+  const queue = { queue: 100000, journal: true, stopTimeout: 10, handlers: [], counters: [] };
+  assert.deepEqual(c.events, { retention: 30 * 86400, maxEvents: 1000000, ...queue });
+  assert.deepEqual(parseConfigText('events: {retention: 7d, maxEvents: 5000}', 'rexmon.yaml').events, { retention: 7 * 86400, maxEvents: 5000, ...queue });
   const p = problems(['events:', '  retention: 0', '  maxEvents: 1.5', '  keep: 1'].join('\n'));
   assert.ok(
     p.some((x) => /^events\.retention \(line 2\): must be more than 0/.test(x)),

@@ -7,6 +7,7 @@ import { exportSchema } from '../export/config.js';
 import { forwardSchema } from '../forward/config.js';
 import { cidrList } from '../auth/authenticator.js';
 import { notifySchema } from '../notify/config.js';
+import { parseSelector } from '../matchers/selector.js';
 import { duration } from './duration.js';
 import { allowList, httpLimitsSchema, seriesLimitsSchema, tlsSchema } from './security.js';
 
@@ -242,6 +243,8 @@ const slurper = z.discriminatedUnion('type', [
       /** argv: the executable then its arguments; no shell is involved. */
       command: z.array(z.string().min(1)).min(1),
       format: z.enum(['graphite', 'json', 'auto']).default('auto'),
+      /** events: the JSON output is events (an array, or {events: [...]}), fed to the event queue instead of samples. */
+      mode: z.enum(['samples', 'events']).default('samples'),
       env: z.record(z.string(), z.string()).default({}),
       labels: labelMap.default({}),
     })
@@ -253,6 +256,7 @@ const slurper = z.discriminatedUnion('type', [
       ...schedule,
       url: z.url(),
       format: z.enum(['prometheus', 'json', 'auto']).default('auto'),
+      mode: z.enum(['samples', 'events']).default('samples'),
       headers: z.record(z.string(), z.string()).default({}),
       labels: labelMap.default({}),
     })
@@ -358,14 +362,75 @@ const downtimes = z
   .strict();
 export type DowntimesConfig = z.infer<typeof downtimes>;
 
+const eventType = z.string().regex(/^[A-Za-z0-9_.:*-]{1,100}$/, "an event type: letters, digits, '_', '.', ':', '-' ('*' as a wildcard)");
+const selectorText = z.string().superRefine((s, ctx) => {
+  try {
+    parseSelector(s, 'match');
+  } catch (e) {
+    ctx.addIssue({ code: 'custom', message: (e as Error).message });
+  }
+});
+const eventHandler = z
+  .object({
+    /** Names the handler in logs and /metrics. */
+    name: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "1 to 64 of letters, digits, '_', '-'"),
+    /** A JavaScript module (path, relative to the working directory) exporting a function, or `handle`. */
+    module: z.string().min(1),
+    /** Event types it is called for ('*' wildcards); empty: every type. */
+    types: z.array(eventType).default([]),
+    /** A selector over the labels (`__name__` is the type), e.g. {station=~"fn.*"}. */
+    match: selectorText.optional(),
+    concurrency: z.number().int().min(1).max(1000).default(1),
+    /** Seconds one call may take; past it the call is counted as timed out and its slot freed. */
+    timeout: duration.refine((s) => s > 0, 'must be more than 0').default(30),
+    /** Events waiting for this handler. */
+    queue: z.number().int().positive().default(10000),
+    /** Handed to the module as ctx.options. */
+    options: z.record(z.string(), z.unknown()).default({}),
+  })
+  .strict();
+const labelKey = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'a label name: letters, digits, _');
+const eventCounter = z
+  .object({
+    /** Event type counted ('*' wildcards). */
+    type: eventType,
+    /** The series name, e.g. files_delivered. */
+    metric: z.string().regex(/^[A-Za-z_:][A-Za-z0-9_:]*$/, 'a metric name: letters, digits, _ and :'),
+    /** Labels of the series, each taken from the event's labels, else its data (`source`: the event's source). */
+    by: z.array(labelKey).default([]),
+    interval: duration.refine((s) => s >= 1, 'must be at least 1 s').default(60),
+    /** Sum this numeric data key instead of counting events. */
+    sum: z.string().min(1).optional(),
+  })
+  .strict();
+
 const events = z
   .object({
     /** Events older than this are deleted (hourly, and at start). */
     retention: duration.refine((s) => s > 0, 'must be more than 0').default(30 * 86400),
     /** Beyond this many, the oldest events are deleted. */
     maxEvents: z.number().int().positive().default(1000000),
+    /** Events each processor (store, counters, each handler) may hold waiting; a batch that does not fit is refused whole (503). */
+    queue: z.number().int().positive().default(100000),
+    /** Accepted batches are journalled (fsync per `wal.fsync`) before the 202 and replayed at start until every processor took them. */
+    journal: z.boolean().default(true),
+    /** Seconds stop() lets the processors drain; what is left stays in the journal for the next start. */
+    stopTimeout: duration.default(10),
+    /** Modules called for matching events, each with its own queue, concurrency and timeout. */
+    handlers: z.array(eventHandler).default([]),
+    /** Events counted into series, pushed into the pipeline at each interval's end. */
+    counters: z.array(eventCounter).default([]),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    const seen = new Set<string>();
+    c.handlers.forEach((h, i) => {
+      if (seen.has(h.name)) ctx.addIssue({ code: 'custom', path: ['handlers', i, 'name'], message: `duplicate handler name ${JSON.stringify(h.name)}` });
+      seen.add(h.name);
+    });
+  });
+export type EventHandlerConfig = z.infer<typeof eventHandler>;
+export type EventCounterConfig = z.infer<typeof eventCounter>;
 export type EventsConfig = z.infer<typeof events>;
 
 export const configSchema = z

@@ -21,12 +21,16 @@ after(async () => {
 
 type E = { id: number; time: number; type: string; source: string; labels: Record<string, string>; data: Record<string, unknown> };
 type Err = { error: { status: number; message: string; path?: string; errors?: { index: number; path: string; message: string }[] } };
-const post = (body: unknown, token = EDITOR) =>
-  api<{ data: { accepted: number } } & Partial<Err>>(c.url, '/api/v1/events', {
+/** POSTs, and after a 202 waits until every processor (the store) took the batch, so a read sees it. */
+const post = async (body: unknown, token = EDITOR) => {
+  const r = await api<{ data: { accepted: number } } & Partial<Err>>(c.url, '/api/v1/events', {
     method: 'POST',
     body: typeof body === 'string' ? body : JSON.stringify(body),
     token,
   });
+  if (r.status === 202) assert.ok(await c.collector.events.dispatcher.drain(10000), 'processors drained');
+  return r;
+};
 const get = async (query: string, token = VIEWER) => api<{ data: E[] }>(c.url, `/api/v1/events${query}`, { token });
 const list = async (query: string) => {
   const r = await get(query);
@@ -60,7 +64,7 @@ test('one event: stored with every field; time defaults to now', async () => {
     labels: { experiment: 'nova', site: '' },
     data: { file: '/pnfs/nova/raw/r1.root', bytes: 1073741824, checksumOk: true },
   });
-  assert.equal(r.status, 201, JSON.stringify(r.body));
+  assert.equal(r.status, 202, JSON.stringify(r.body));
   assert.deepEqual(r.body.data, { accepted: 1 });
   const [e] = await list('');
   assert.equal(typeof e.id, 'number');
@@ -81,7 +85,7 @@ test('times: Unix ms, Unix seconds, ISO 8601 (with and without zone offset) all 
     { type: 't', source: 'iso', time: new Date(T - 180000).toISOString() },
     { type: 't', source: 'iso-offset', time: '2026-11-22T08:00:00-06:00' },
   ]);
-  assert.equal(r.status, 201, JSON.stringify(r.body));
+  assert.equal(r.status, 202, JSON.stringify(r.body));
   const got = Object.fromEntries((await list('')).map((e) => [e.source, e.time]));
   assert.deepEqual(got, { ms: T + 123, s: T - 60000, 's-text': T - 120000, iso: T - 180000, 'iso-offset': Date.parse('2026-11-22T14:00:00Z') });
 });
@@ -96,7 +100,7 @@ test('many: 10,000 in one request; 10,001 is 413 and nothing is stored', async (
     data: { job: `${i}.0`, to: 'running' },
   }));
   const r = await post(batch);
-  assert.equal(r.status, 201, JSON.stringify(r.body).slice(0, 300));
+  assert.equal(r.status, 202, JSON.stringify(r.body).slice(0, 300));
   assert.equal(r.body.data.accepted, 10000);
   assert.equal(await count(), 10000);
   const tooMany = await post([...batch, batch[0]]);
@@ -185,7 +189,7 @@ test('filters: time range, type, source, selector over labels (__name__ = type),
     { type: 'disk.error', source: 'fnpc3001', time: T + 180000, labels: { host: 'fnpc3001' }, data: { device: 'sdb' } },
     { type: 'disk.error', source: 'fnpc3002', time: T + 240000 },
   ];
-  assert.equal((await post(seed)).status, 201);
+  assert.equal((await post(seed)).status, 202);
   const src = (es: E[]) => es.map((e) => e.source);
   assert.deepEqual(src(await list('')), ['fnpc3002', 'fnpc3001', 'dcache', 'schedd02', 'schedd01'], 'newest first');
   // Range, inclusive at both ends; every time form.
@@ -226,7 +230,7 @@ test('an answer cut by the limit says so: truncated and the total that matched',
 
 test('the default limit is 1000, the maximum 10000', async () => {
   await clear();
-  assert.equal((await post(Array.from({ length: 1500 }, (_, i) => ({ type: 'tick', source: 'clock', time: T + i })))).status, 201);
+  assert.equal((await post(Array.from({ length: 1500 }, (_, i) => ({ type: 'tick', source: 'clock', time: T + i })))).status, 202);
   const d = await list('');
   assert.equal(d.length, 1000);
   assert.equal(d[0].time, T + 1499);
@@ -271,7 +275,7 @@ test('retention: pruned at start (age, then count) and on demand', async () => {
       ...Array.from({ length: 8 }, (_, i) => ({ type: 'recent', source: `r${i}`, time: now - (i + 1) * 60000 })),
     ];
     const r = await api(a.url, '/api/v1/events', { method: 'POST', body: JSON.stringify(seed), token: EDITOR });
-    assert.equal(r.status, 201);
+    assert.equal(r.status, 202);
     await a.stop();
     a = undefined;
     // Restarted with the default 30 d retention and at most 5 events: the two old ones go, then the 3 oldest recent ones.

@@ -8,14 +8,19 @@ import { requireRole } from '../api/server.js';
 import { parseSelector } from '../matchers/selector.js';
 import { ValidationError } from '../model/series.js';
 import { checkEvent, checkEventType, EventInput, MAX_EVENTS_PER_REQUEST } from './model.js';
+import type { Admission } from './processor.js';
 import { EventStore } from './store.js';
 
 export interface EventRouterDeps {
   auth: { anonymousRead: boolean; anonymousWrite: boolean };
-  /** Events stored / refused, for /metrics. */
-  stored?: Counter;
+  /** Into the event queue, whole or not at all. */
+  accept: (events: EventInput[]) => Promise<Admission>;
+  /** Events refused as invalid, for /metrics. */
   rejected?: Counter;
 }
+
+/** Seconds a client is told to wait when the queue is full. */
+export const RETRY_AFTER = 1;
 
 export const DEFAULT_LIMIT = 1000;
 export const MAX_LIMIT = 10000;
@@ -70,9 +75,13 @@ export function eventRouter(store: EventStore, deps: EventRouterDeps): Router {
         errors: errors.slice(0, 100),
       });
     }
-    const n = await store.insert(events, now);
-    deps.stored?.inc(n);
-    res.status(201).json({ data: { accepted: n } });
+    // 202 once the batch is journalled and queued to every processor; stored (and handled) a moment later.
+    const r = await deps.accept(events);
+    if (!r.ok) {
+      res.set('Retry-After', String(RETRY_AFTER));
+      return sendError(res, 503, `${r.reason}; nothing was taken, send the batch again later`, undefined, r.processor ? { processor: r.processor } : undefined);
+    }
+    res.status(202).json({ data: { accepted: events.length } });
   });
 
   r.get('/events', read, async (req, res) => {
@@ -170,12 +179,19 @@ Object.assign(extraPaths, {
       },
     },
     post: {
-      summary: `Store one event or an array of at most ${MAX_EVENTS_PER_REQUEST} (editor); taken whole or not at all`,
+      summary: `Queue one event or an array of at most ${MAX_EVENTS_PER_REQUEST} (editor) for the store, counting rules and handlers; taken whole or not at all`,
       requestBody: {
         required: true,
         content: { 'application/json': { schema: { oneOf: [eventIn, { type: 'array', items: eventIn, maxItems: MAX_EVENTS_PER_REQUEST }] } } },
       },
-      responses: { 201: ok({ type: 'object', properties: { accepted: { type: 'integer' } } }, 'Stored'), 400: err, 401: err, 403: err, 413: err },
+      responses: {
+        202: ok({ type: 'object', properties: { accepted: { type: 'integer' } } }, 'Accepted: journalled and queued; stored and handled shortly'),
+        400: err,
+        401: err,
+        403: err,
+        413: err,
+        503: { ...err, description: 'A queue is full or the journal cannot be written; nothing was taken. Retry-After says when to try again' },
+      },
     },
   },
 });

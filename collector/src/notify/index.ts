@@ -3,6 +3,7 @@
 // Delivery is at-least-once with a window of one SQL update: a message is marked `sending` (with a lease)
 // before the SMTP dialogue and `sent` right after the server's 250; only a crash between those two
 // re-sends it, with the same Message-ID.
+import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import { Counter, Gauge, Registry } from 'prom-client';
@@ -127,6 +128,23 @@ export class Notifier implements AlarmSink {
     this.timer.unref();
     this.watch?.start();
     this.kick();
+  }
+
+  /**
+   * One mail now, outside the outbox (for event handler modules, whose own queue retries or counts a failure):
+   * the same SMTP set-up and sender; throws when the server refuses it or cannot be reached.
+   */
+  async sendMail(m: { to: string[]; subject: string; text: string }): Promise<void> {
+    if (!m.to.length) throw new Error('sendMail: no recipient');
+    const r = await this.mailer.send({
+      from: this.config.from,
+      to: m.to,
+      subject: m.subject,
+      text: m.text,
+      messageId: `<${randomUUID()}@${domainOf(this.config.from)}>`,
+      date: Date.now(),
+    });
+    if (!r.accepted.length) throw new Error(`the SMTP server refused every recipient (${r.rejected.join(', ')})`);
   }
 
   /** Stops looking; a send in flight finishes (bounded by the SMTP timeouts), so nothing is left `sending`. */

@@ -404,7 +404,7 @@ test('an event handler mails the station admin when a disk reports errors (and o
     { type: 'disk.smart', source: 'smartd@fnpc8', time, labels: { host: 'fnpc8' }, data: { status: 'ok', device: 'sdb' } },
     { type: 'job.held', source: 'schedd', time, data: { status: 'error' } },
   ]);
-  assert.equal(r.status, 201);
+  assert.equal(r.status, 202);
   await waitFor('the mail', async () => smtp.mails.length === 1);
   await new Promise((res) => setTimeout(res, 300));
   assert.equal(smtp.mails.length, 1);
@@ -435,7 +435,7 @@ test('event data cannot add headers or recipients: a newline in a templated subj
   });
   const device = 'sda\r\nBcc: thief@evil.example\r\n\r\nforged body';
   const r = await api(url, '/api/v1/events', { method: 'POST', body: JSON.stringify({ type: 'disk.error', source: 'smartd', data: { device } }) });
-  assert.equal(r.status, 201);
+  assert.equal(r.status, 202);
   await waitFor('the mail', async () => smtp.mails.length === 1);
   const m = smtp.mails[0];
   assert.equal(m.subject, 'Disk sda Bcc: thief@evil.example forged body');

@@ -2,7 +2,7 @@
 // the lab's existing shell slurpers plug in unchanged.
 import { startChild } from './child.js';
 import { GraphiteMapper } from '../ingest/graphite.js';
-import { parseGraphiteText, parseJsonSamples, Parsed } from './parse.js';
+import { parseGraphiteText, parseJsonEvents, parseJsonSamples, Parsed } from './parse.js';
 
 export interface CommandResult extends Parsed {
   exitCode: number | null;
@@ -16,7 +16,7 @@ const MAX_OUTPUT = 64 * 1024 * 1024;
 
 export function runCommand(
   argv: string[],
-  opts: { timeoutSeconds: number; env: Record<string, string>; format: 'graphite' | 'json' | 'auto'; mapper: GraphiteMapper },
+  opts: { timeoutSeconds: number; env: Record<string, string>; format: 'graphite' | 'json' | 'auto'; mapper: GraphiteMapper; mode?: 'samples' | 'events' },
 ): Promise<CommandResult> {
   return new Promise((resolve) => {
     let stdout = '';
@@ -28,7 +28,16 @@ export function runCommand(
       const text = timedOut || overflow ? stdout.slice(0, stdout.lastIndexOf('\n') + 1) : stdout;
       const trimmed = text.trimStart();
       const json = opts.format === 'json' || (opts.format === 'auto' && trimmed.startsWith('['));
-      const parsed = trimmed === '' ? { samples: [], errors: [] } : json ? parseJsonSamples(text, now) : parseGraphiteText(text, opts.mapper, now);
+      const parsed =
+        opts.mode === 'events'
+          ? trimmed === ''
+            ? { samples: [], errors: [], events: [] }
+            : parseJsonEvents(text, Date.now())
+          : trimmed === ''
+            ? { samples: [], errors: [] }
+            : json
+              ? parseJsonSamples(text, now)
+              : parseGraphiteText(text, opts.mapper, now);
       if (overflow) parsed.errors.push(`output larger than ${MAX_OUTPUT} bytes; the command was killed`);
       resolve({ ...parsed, exitCode: code, signal, timedOut, stderr: child.stderr().trim(), spawnError: child.spawnError() });
     });

@@ -1,10 +1,46 @@
 // Parsers for what slurpers read: Graphite plaintext, JSON sample arrays, the Prometheus text format.
 import { GraphiteMapper, parseGraphiteLine } from '../ingest/graphite.js';
-import { checkSample, Labels, Sample } from '../model/series.js';
+import { checkEvent, EventInput } from '../events/model.js';
+import { checkSample, Labels, Sample, ValidationError } from '../model/series.js';
 
 export interface Parsed {
   samples: Sample[];
   errors: string[];
+  /** Slurpers in events mode. */
+  events?: EventInput[];
+}
+
+/**
+ * Pull mode: a JSON array of events, or `{"events": [...]}`, each checked as POST /api/v1/events checks it.
+ * A bad event is reported and skipped; the good ones are kept.
+ */
+export function parseJsonEvents(text: string, nowMs: number): Parsed {
+  const out: Parsed = { samples: [], errors: [], events: [] };
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (e) {
+    out.errors.push(`not valid JSON: ${(e as Error).message}`);
+    return out;
+  }
+  const list = Array.isArray(doc)
+    ? doc
+    : typeof doc === 'object' && doc !== null && Array.isArray((doc as { events?: unknown }).events)
+      ? (doc as { events: unknown[] }).events
+      : undefined;
+  if (!list) {
+    out.errors.push('expected a JSON array of events or {"events": [...]}');
+    return out;
+  }
+  list.forEach((item, i) => {
+    try {
+      out.events!.push(checkEvent(item, nowMs, `[${i}]`));
+    } catch (e) {
+      if (!(e instanceof ValidationError)) throw e;
+      out.errors.push(`${e.path ? e.path + ': ' : ''}${e.message}`);
+    }
+  });
+  return out;
 }
 
 export function parseGraphiteText(text: string, mapper: GraphiteMapper, now: number): Parsed {

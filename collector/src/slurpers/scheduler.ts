@@ -3,6 +3,7 @@
 import { Cron } from 'croner';
 import { Logger } from 'pino';
 import { SlurperConfig } from '../config/schema.js';
+import type { EventInput } from '../events/model.js';
 import { GraphiteMapper } from '../ingest/graphite.js';
 import { Metrics } from '../metrics/metrics.js';
 import { Sample } from '../model/series.js';
@@ -20,6 +21,8 @@ export interface SlurperDeps {
   log: Logger;
   /** New-series limits (the slurper is the sender); absent: none. */
   gate?: SeriesGate;
+  /** The event queue, for slurpers in events mode (waits while it is full). */
+  events?: { submit(events: EventInput[]): Promise<number> };
 }
 
 /** One slurper's recent health, as the status page shows it. */
@@ -32,7 +35,7 @@ export interface SlurperStatus {
   runs: number;
   /** Runs whose result was not ok. */
   failedRuns: number;
-  last?: { at: number; seconds: number; result: string; samples: number; errors: number; message?: string };
+  last?: { at: number; seconds: number; result: string; samples: number; errors: number; message?: string; events?: number };
 }
 
 export class SlurperScheduler {
@@ -61,7 +64,7 @@ export class SlurperScheduler {
   }
 
   /** One run of one slurper; resolves when its samples are in the pipeline. Exposed for tests and `rexmon` tools. */
-  async runOnce(c: SlurperConfig): Promise<{ samples: number; errors: number }> {
+  async runOnce(c: SlurperConfig): Promise<{ samples: number; errors: number; events?: number }> {
     if (this.running.has(c.name)) {
       this.deps.metrics.slurperRuns.inc({ slurper: c.name, result: 'skipped_overlap' });
       this.deps.log.warn({ slurper: c.name }, 'previous run still going; skipping this one');
@@ -74,6 +77,7 @@ export class SlurperScheduler {
     const log = this.deps.log.child({ slurper: c.name });
     const m = this.deps.metrics;
     let samples: Sample[] = [];
+    let events: EventInput[] = [];
     let errors = 0;
     let result = 'ok';
     try {
@@ -82,8 +86,9 @@ export class SlurperScheduler {
         if (!h) this.hosts.set(c.name, (h = new HostSlurper(c.prefix)));
         samples = await h.collect();
       } else if (c.type === 'command') {
-        const r = await runCommand(c.command, { timeoutSeconds: c.timeout, env: c.env, format: c.format, mapper: this.deps.mapper });
+        const r = await runCommand(c.command, { timeoutSeconds: c.timeout, env: c.env, format: c.format, mapper: this.deps.mapper, mode: c.mode });
         samples = r.samples;
+        events = r.events ?? [];
         for (const e of r.errors) log.warn(`bad output: ${e}`);
         if (r.errors.length) message = `bad output: ${r.errors[0]}`;
         m.slurperErrors.inc({ slurper: c.name, kind: 'bad_line' }, r.errors.length);
@@ -118,8 +123,9 @@ export class SlurperScheduler {
         if (r.problems.some((p) => p.kind === 'timeout')) result = 'timeout';
         else if (r.problems.some((p) => p.failed)) result = 'error';
       } else {
-        const r = await scrapeHttp(c.url, { timeoutSeconds: c.timeout, headers: c.headers, format: c.format });
+        const r = await scrapeHttp(c.url, { timeoutSeconds: c.timeout, headers: c.headers, format: c.format, mode: c.mode });
         samples = r.samples;
+        events = r.events ?? [];
         for (const e of r.errors) log.warn(e);
         m.slurperErrors.inc({ slurper: c.name, kind: r.status >= 400 ? 'http_status' : 'bad_line' }, r.errors.length);
         errors += r.errors.length;
@@ -134,18 +140,37 @@ export class SlurperScheduler {
     } finally {
       this.running.delete(c.name);
     }
-    if ('labels' in c && Object.keys(c.labels).length) samples = samples.map((s) => ({ ...s, labels: { ...c.labels, ...s.labels } }));
+    if ('labels' in c && Object.keys(c.labels).length) {
+      samples = samples.map((s) => ({ ...s, labels: { ...c.labels, ...s.labels } }));
+      events = events.map((e) => ({ ...e, labels: { ...c.labels, ...e.labels } }));
+    }
     m.slurperRuns.inc({ slurper: c.name, result });
     const h = this.health.get(c.name) ?? { runs: 0, failedRuns: 0 };
     h.runs++;
     if (result !== 'ok') h.failedRuns++;
-    h.last = { at, seconds: (performance.now() - t0) / 1000, result, samples: samples.length, errors, message };
+    h.last = {
+      at,
+      seconds: (performance.now() - t0) / 1000,
+      result,
+      samples: samples.length,
+      errors,
+      message,
+      ...(events.length ? { events: events.length } : {}),
+    };
     this.health.set(c.name, h);
     m.slurperSeconds.observe({ slurper: c.name }, (performance.now() - t0) / 1000);
-    if (this.deps.gate && samples.length) samples = this.deps.gate.admit(samples, 'slurper', c.name).admitted;
+    if (events.length) {
+      if (!this.deps.events) log.error(`${events.length} events read but no event queue is wired; dropped`);
+      else
+        await this.deps.events.submit(events).catch((e: Error) => {
+          m.slurperErrors.inc({ slurper: c.name, kind: 'events_refused' });
+          log.error(`${events.length} events not taken: ${e.message}`);
+        });
+    }
     // Slurpers wait for room rather than drop: they can afford to be late.
+    if (this.deps.gate && samples.length) samples = this.deps.gate.admit(samples, 'slurper', c.name).admitted;
     while (!this.stopped && !this.deps.pipeline.push(samples, `slurper:${c.name}`)) await this.deps.pipeline.waitForSpace(samples.length);
-    return { samples: samples.length, errors };
+    return { samples: samples.length, errors, ...(events.length ? { events: events.length } : {}) };
   }
 
   /** Every configured slurper with its last run, in config order. */

@@ -18,7 +18,7 @@ export class EventSink {
   private waiters: (() => void)[] = [];
 
   constructor(
-    private readonly store: EventStore,
+    private readonly store: Pick<EventStore, 'insert'>,
     private readonly opts: EventSinkOptions,
   ) {}
 

@@ -21,7 +21,8 @@ export { SyslogMapper } from './mapping.js';
 
 export interface SyslogStageDeps {
   pipeline: Pipeline;
-  events: EventStore;
+  /** Where syslog events go: the event queue (Events.submit), or a store directly. */
+  events: Pick<EventStore, 'insert'>;
   metrics: Metrics;
   log: Logger;
   /** The TCP connection limit after the open-file limit is taken into account. */
@@ -74,7 +75,11 @@ export class Syslog {
         registers,
       }),
     };
-    const stored = new Counter({ name: 'rexmon_syslog_events_stored_total', help: 'Syslog messages stored as events.', registers });
+    const stored = new Counter({
+      name: 'rexmon_syslog_events_stored_total',
+      help: 'Syslog messages taken as events (into the event queue: journalled, then stored).',
+      registers,
+    });
     this.sink = new EventSink(d.events, {
       capacity: 20000,
       batchSize: 500,

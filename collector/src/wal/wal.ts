@@ -28,6 +28,14 @@ export interface WalRecord {
   samples: Sample[];
 }
 
+/** How a record's payload is written; the default holds sample batches, the event stage keeps event batches. */
+export interface WalCodec<T> {
+  encode(rec: T): Buffer;
+  decode(payload: Buffer): T;
+}
+
+export type SampleBatch = { source: string; samples: Sample[] };
+
 interface Waiter {
   resolve: () => void;
   reject: (e: Error) => void;
@@ -36,13 +44,14 @@ interface Waiter {
 const SUFFIX = '.wal';
 
 /** Samples as compact arrays; NaN (unknown) goes through JSON as null. */
-function encode(source: string, samples: Sample[]): Buffer {
-  const payload = Buffer.from(
-    JSON.stringify({ s: source, x: samples.map((s) => (s.counter ? [s.name, s.labels, s.value, s.time, 1] : [s.name, s.labels, s.value, s.time])) }),
-    'utf8',
-  );
-  return frame(payload);
-}
+const sampleCodec: WalCodec<SampleBatch> = {
+  encode: ({ source, samples }) =>
+    Buffer.from(
+      JSON.stringify({ s: source, x: samples.map((s) => (s.counter ? [s.name, s.labels, s.value, s.time, 1] : [s.name, s.labels, s.value, s.time])) }),
+      'utf8',
+    ),
+  decode: (payload) => decode(payload),
+};
 
 function decode(payload: Buffer): { source: string; samples: Sample[] } {
   const doc = JSON.parse(payload.toString('utf8')) as { s: string; x: [string, Labels, number | null, number, 1?][] };
@@ -54,7 +63,7 @@ function decode(payload: Buffer): { source: string; samples: Sample[] } {
   };
 }
 
-export class WriteAheadLog {
+export class WriteAheadLog<T = SampleBatch> {
   private fh?: FileHandle;
   /** First sequence number of the open segment (its file name). */
   private segmentFirst = 0;
@@ -70,7 +79,14 @@ export class WriteAheadLog {
   /** Bytes in every segment on disk, for /metrics. */
   private bytesOnDisk = 0;
 
-  constructor(private readonly opts: WalOptions) {}
+  private readonly codec: WalCodec<T>;
+
+  constructor(
+    private readonly opts: WalOptions,
+    codec?: WalCodec<T>,
+  ) {
+    this.codec = codec ?? (sampleCodec as unknown as WalCodec<T>);
+  }
 
   private segments(): { first: number; file: string }[] {
     mkdirSync(this.opts.dir, { recursive: true });
@@ -84,15 +100,15 @@ export class WriteAheadLog {
    * Reads every record left by an earlier run, oldest first. A torn tail is cut off so that appends
    * continue after the last good record. Call once, before open().
    */
-  *replay(): Generator<WalRecord> {
+  *replay(): Generator<{ seq: number } & T> {
     for (const seg of this.segments()) {
       const data = readFileSync(seg.file);
       let off = 0;
       let seq = seg.first;
       for (const r of records(data)) {
-        let rec: { source: string; samples: Sample[] };
+        let rec: T;
         try {
-          rec = decode(r.payload);
+          rec = this.codec.decode(r.payload);
         } catch {
           break;
         }
@@ -124,6 +140,8 @@ export class WriteAheadLog {
    */
   private async startSegment(): Promise<void> {
     const first = this.nextSeq - this.queued.length;
+    // With fsync interval, what the closing segment holds is synced now (the timer syncs only the open one).
+    if (this.fh && this.opts.fsync === 'interval') await this.fh.datasync();
     const fh = await open(path.join(this.opts.dir, String(first).padStart(20, '0') + SUFFIX), 'a');
     const old = this.fh;
     this.fh = fh;
@@ -134,9 +152,14 @@ export class WriteAheadLog {
 
   /** Appends one batch; resolves once it is written (and synced, with fsync: always). Rejects when the disk refuses it. */
   append(source: string, samples: Sample[]): Promise<number> {
+    return this.appendRecord({ source, samples } as unknown as T);
+  }
+
+  /** Appends one record of this log's codec; resolves with its sequence number once written (and synced, per policy). */
+  appendRecord(rec: T): Promise<number> {
     if (this.closed || !this.fh) return Promise.reject(new Error('write-ahead log is closed'));
     const seq = this.nextSeq++;
-    this.queued.push(encode(source, samples));
+    this.queued.push(frame(this.codec.encode(rec)));
     return new Promise<number>((resolve, reject) => {
       this.queuedWaiters.push({ resolve: () => resolve(seq), reject });
       if (!this.writing) this.writing = this.writeLoop();
@@ -179,9 +202,11 @@ export class WriteAheadLog {
   }
 
   private async syncNow(): Promise<void> {
-    if (!this.unsynced || !this.fh) return;
+    const fh = this.fh;
+    if (!this.unsynced || !fh) return;
     this.unsynced = false;
-    await this.fh.datasync().catch((e: Error) => this.opts.log(`write-ahead log fdatasync failed: ${e.message}`));
+    // A segment sealed meanwhile was synced by startSegment(): its closed handle is no failure.
+    await fh.datasync().catch((e: Error) => fh === this.fh && this.opts.log(`write-ahead log fdatasync failed: ${e.message}`));
   }
 
   /** The sequence number of the last record appended (0 when none). */
