@@ -236,7 +236,14 @@ export class Collector {
       push: (samples) => this.pushWaiting(samples, 'events:counters'),
       sendMail: this.notifier ? (m) => this.notifier!.sendMail(m) : undefined,
     });
-    this.slurpers = new SlurperScheduler(c.slurpers, { pipeline: this.pipeline, metrics: this.metrics, mapper, log: this.log, gate: this.seriesLimiter, events: this.events });
+    this.slurpers = new SlurperScheduler(c.slurpers, {
+      pipeline: this.pipeline,
+      metrics: this.metrics,
+      mapper,
+      log: this.log,
+      gate: this.seriesLimiter,
+      events: this.events,
+    });
     const graphs = new GraphRenderer(
       {
         find: (sel, limit) => this.catalog.find(sel, limit),

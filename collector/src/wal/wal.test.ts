@@ -169,7 +169,6 @@ test(
   },
 );
 
-
 test('appends arriving while a seal switches segments are all written, in the new segment, and trim keeps them', async () => {
   const { dir, cleanup } = await tempDir();
   try {
