@@ -99,3 +99,35 @@ test('trim deletes sealed segments up to a checkpoint and never the open one or 
     await cleanup();
   }
 });
+
+test('appends made while a checkpoint seals the segment are written to the new one, none refused', async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const w = wal(dir);
+    await w.open();
+    const seqs: number[] = [];
+    const expected: number[] = [];
+    // A checkpoint's seal races appends issued before, during and after it (the bench's "file closed").
+    for (let round = 0; round < 20; round++) {
+      const early = await Promise.all(Array.from({ length: 5 }, (_, i) => w.append('r', [sample(round * 100 + i)])));
+      // The seal starts closing its file at once; these appends come right behind it.
+      const sealed = w.seal();
+      const during = Array.from({ length: 5 }, (_, i) => w.append('r', [sample(round * 100 + 50 + i)]));
+      await sealed;
+      seqs.push(...early, ...(await Promise.all(during)));
+      expected.push(...[0, 1, 2, 3, 4].map((i) => round * 100 + i), ...during.map((_, i) => round * 100 + 50 + i));
+    }
+    await w.close();
+    const recs = [...wal(dir).replay()];
+    assert.deepEqual(
+      recs.map((r) => r.seq),
+      seqs,
+    );
+    assert.deepEqual(
+      recs.map((r) => r.samples[0].labels.i),
+      expected.map(String),
+    );
+  } finally {
+    await cleanup();
+  }
+});

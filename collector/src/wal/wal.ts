@@ -128,8 +128,10 @@ export class WriteAheadLog {
   }
 
   private async startSegment(): Promise<void> {
+    // Appends still queued (issued while the last write ran) go into the new segment: it starts at the first.
+    const first = this.nextSeq - this.queued.length;
     await this.fh?.close();
-    this.segmentFirst = this.nextSeq;
+    this.segmentFirst = first;
     this.segmentSize = 0;
     this.fh = await open(path.join(this.opts.dir, String(this.segmentFirst).padStart(20, '0') + SUFFIX), 'a');
   }
@@ -200,7 +202,13 @@ export class WriteAheadLog {
   async seal(): Promise<number> {
     while (this.writing) await this.writing;
     const upTo = this.lastSeq;
-    if (this.segmentSize > 0) await this.startSegment();
+    if (this.segmentSize > 0) {
+      // The change of segment holds the write loop: an append made meanwhile waits in the queue for the new
+      // file instead of writing to the one being closed ("file closed", which refused input).
+      const rotation = this.startSegment();
+      this.writing = rotation.catch(() => {}).then(() => this.writeLoop());
+      await rotation;
+    }
     return upTo;
   }
 
