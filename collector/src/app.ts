@@ -50,6 +50,9 @@ export function openDatabase(config: Config): Promise<Db> {
   return openDb({ client: config.database.client, filename: path.resolve(config.dataDir, config.database.filename), connection: config.database.connection });
 }
 
+/** How long POST /admin/flush waits for the event processors (a hung handler must not hold it for ever). */
+const EVENT_DRAIN_MS = 10_000;
+
 export class Collector {
   readonly metrics = new Metrics();
   readonly log: Logger;
@@ -209,8 +212,10 @@ export class Collector {
     });
     // Job states and forwarding are processors of the event queue, each with its own lane (retried, never dropped).
     if (c.jobs.enabled) this.events.addProcessor({ name: 'jobs', process: (events) => this.jobs.process(events) }, { onError: 'retry' });
-    // Events accepted (API, syslog, pull slurpers, forwarded from below) are handed on too.
-    if (this.forwarder) this.events.addProcessor(this.forwarder.events, { onError: 'retry' });
+    // Events stored (API, syslog, pull slurpers, forwarded from below) are handed on in the store's transaction:
+    // the store takes each event exactly once (a batch replayed from the journal is known by its key), so
+    // nothing is forwarded twice.
+    if (this.forwarder) this.events.store.onInsert((_trx, events) => this.forwarder!.events.process(events));
     this.receiver = new ForwardReceiver({
       db: this.db,
       pipeline: this.pipeline,
@@ -278,7 +283,11 @@ export class Collector {
       ready: () => this.ready,
       stopping: () => this.stopping,
       startedAt: Math.floor(Date.now() / 1000),
-      flush: () => this.pipeline.flush(),
+      // The event processors first: job states and counting rules push samples of their own.
+      flush: async () => {
+        await this.events.drain(EVENT_DRAIN_MS);
+        await this.pipeline.flush();
+      },
       downtimeCover: () => this.downtimes.coverAt(),
       limits: c.http.limits,
       seriesGate: this.seriesLimiter,

@@ -248,4 +248,17 @@ export const migrations: Record<string, Migration> = {
       await db.schema.dropTable('audit_log');
     },
   },
+  '0010_event_batches': {
+    async up(db) {
+      // Keys of event batch parts the store took (journal batch id, processor, part): one replayed after a
+      // crash is skipped, so the store and what runs in its transaction (forwarding) see each event once.
+      await db.schema.createTable('event_batches', (t) => {
+        t.string('key', 200).primary();
+        t.bigInteger('at').notNullable().index(); // Unix ms
+      });
+    },
+    async down(db) {
+      await db.schema.dropTable('event_batches');
+    },
+  },
 };

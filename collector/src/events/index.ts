@@ -1,6 +1,7 @@
 // The event stage: accepted batches go through the journal into the dispatcher, whose processors (the store,
 // counting rules, handlers, and whatever app.ts adds) each drain their own queue; plus the API router and
 // retention (pruned at start and hourly), behind one small interface the collector wires in.
+import { randomUUID } from 'node:crypto';
 import { Router } from 'express';
 import { Logger } from 'pino';
 import { Counter, Gauge, Registry } from 'prom-client';
@@ -110,8 +111,9 @@ export class Events {
     this.addProcessor(
       {
         name: 'store',
-        process: async (events) => {
-          const n = await this.store.insert(events);
+        // Exactly once: a batch part replayed after a crash is known by its key and skipped.
+        process: async (events, key) => {
+          const n = await this.store.insert(events, Date.now(), undefined, key);
           this.stored?.inc(n);
         },
       },
@@ -125,7 +127,7 @@ export class Events {
     if (this.config.journal && deps.journal) {
       this.journal = new EventJournal({ ...deps.journal, log: (m) => this.log.warn(m) });
       const left = await this.journal.open();
-      for (const b of left) this.dispatcher.enqueue(b.events, b.seq);
+      for (const b of left) this.dispatcher.enqueue(b.events, b.seq, b.id);
       if (left.length) this.log.info(`events: ${left.length} batch(es) accepted by an earlier run queued again from the journal`);
       this.trimTimer = setInterval(() => void this.journal?.trim(), TRIM_INTERVAL_MS);
       this.trimTimer.unref();
@@ -162,10 +164,12 @@ export class Events {
       return refuse('queue_full', full.reason, full.processor);
     }
     let seq: number | undefined;
+    let id: string | undefined;
     if (this.journal) {
       this.reserved += events.length;
       try {
-        seq = await this.journal.append(events);
+        id = randomUUID();
+        seq = await this.journal.append(events, id);
       } catch (e) {
         this.log.error({ err: e }, 'events: the journal cannot be written');
         return refuse('journal_error', `the event journal cannot be written (${(e as Error).message})`);
@@ -173,7 +177,7 @@ export class Events {
         this.reserved -= events.length;
       }
     }
-    seq = this.dispatcher.enqueue(events, seq);
+    seq = this.dispatcher.enqueue(events, seq, id);
     this.accepted?.inc(events.length);
     return { ok: true, seq };
   }
@@ -221,6 +225,11 @@ export class Events {
   }
 
   /** Stops taking events, lets the processors drain (events.stopTimeout), pushes ended counter intervals, closes the journal. */
+  /** Resolves once every processor took what was accepted so far (or after timeoutMs); true when all drained. */
+  drain(timeoutMs: number): Promise<boolean> {
+    return this.opened ? this.dispatcher.drain(timeoutMs) : Promise.resolve(true);
+  }
+
   async stop(): Promise<void> {
     clearInterval(this.timer);
     this.timer = undefined;

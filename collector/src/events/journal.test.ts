@@ -1,5 +1,6 @@
 // The event journal on a real directory: batches finish out of order; only what every processor took is
 // forgotten, and a reopen offers the rest again with their numbers.
+import { randomUUID } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { test } from 'node:test';
@@ -15,7 +16,7 @@ test('out-of-order completion: the done point stops at the oldest unfinished bat
   try {
     let j = open(dir);
     assert.deepEqual(await j.open(), []);
-    const seqs = [await j.append([ev(1), ev(2)]), await j.append([ev(3)]), await j.append([ev(4)])];
+    const seqs = [await j.append([ev(1), ev(2)], randomUUID()), await j.append([ev(3)], randomUUID()), await j.append([ev(4)], randomUUID())];
     assert.deepEqual(seqs, [1, 2, 3]);
     j.done(2);
     j.done(3);
@@ -35,7 +36,7 @@ test('out-of-order completion: the done point stops at the oldest unfinished bat
     j.done(2);
     assert.equal(j.unfinished, 0);
     await j.trim();
-    assert.equal(await j.append([ev(5)]), 4, 'numbers continue after the replayed ones');
+    assert.equal(await j.append([ev(5)], randomUUID()), 4, 'numbers continue after the replayed ones');
     j.done(4);
     await j.close();
 
@@ -55,11 +56,11 @@ test('appends while the log is sealed for a trim all land (no write to a closing
   try {
     let j = open(dir);
     await j.open();
-    const first = await j.append([ev(0)]);
+    const first = await j.append([ev(0)], randomUUID());
     j.done(first);
     // The trim seals the open segment (everything is done) while 200 appends are in flight.
     const trimming = j.trim();
-    const appends = Array.from({ length: 200 }, (_, i) => j.append([ev(i + 1)]));
+    const appends = Array.from({ length: 200 }, (_, i) => j.append([ev(i + 1)], randomUUID()));
     await trimming;
     const seqs = await Promise.all(appends);
     assert.equal(new Set(seqs).size, 200);

@@ -10,12 +10,18 @@ import type { EventInput } from './model.js';
 import type { BatchTracker } from './processor.js';
 
 export interface EventBatch {
+  /** Random, made when the batch was accepted: the same batch replayed after a crash keeps it (the store skips it). */
+  id?: string;
   events: EventInput[];
 }
 
 const codec: WalCodec<EventBatch> = {
-  encode: (b) => Buffer.from(JSON.stringify(b.events), 'utf8'),
-  decode: (p) => ({ events: JSON.parse(p.toString('utf8')) as EventInput[] }),
+  encode: (b) => Buffer.from(JSON.stringify({ i: b.id, e: b.events }), 'utf8'),
+  decode: (p) => {
+    const doc = JSON.parse(p.toString('utf8')) as EventInput[] | { i?: string; e: EventInput[] };
+    // A bare array: a journal written before batches had ids.
+    return Array.isArray(doc) ? { events: doc } : { id: doc.i, events: doc.e };
+  },
 };
 
 export interface JournalOptions {
@@ -42,15 +48,15 @@ export class EventJournal implements BatchTracker {
   }
 
   /** Batches left unfinished by an earlier run, oldest first; then opens the log for appends. */
-  async open(): Promise<{ seq: number; events: EventInput[] }[]> {
+  async open(): Promise<{ seq: number; id?: string; events: EventInput[] }[]> {
     let done = 0;
     try {
       done = Number(readFileSync(this.doneFile, 'utf8').trim()) || 0;
     } catch {
       // No file: nothing was finished, or the journal is new.
     }
-    const out: { seq: number; events: EventInput[] }[] = [];
-    for (const r of this.wal.replay()) if (r.seq > done) out.push({ seq: r.seq, events: r.events });
+    const out: { seq: number; id?: string; events: EventInput[] }[] = [];
+    for (const r of this.wal.replay()) if (r.seq > done) out.push({ seq: r.seq, id: r.id, events: r.events });
     await this.wal.open();
     // Replayed batches keep their numbers; everything at or below the first of them is done.
     this.doneUpTo = this.savedUpTo = out.length ? out[0].seq - 1 : this.wal.lastSeq;
@@ -60,8 +66,8 @@ export class EventJournal implements BatchTracker {
   }
 
   /** Resolves with the batch's number once it is written (and synced per policy). */
-  append(events: EventInput[]): Promise<number> {
-    return this.wal.appendRecord({ events });
+  append(events: EventInput[], id: string): Promise<number> {
+    return this.wal.appendRecord({ id, events });
   }
 
   done(seq: number): void {

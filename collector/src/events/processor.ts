@@ -8,7 +8,11 @@ import type { EventInput } from './model.js';
 
 export interface EventProcessor {
   readonly name: string;
-  process(events: EventInput[]): Promise<void>;
+  /**
+   * `key`, when given, names this call's events for good: the same batch part offered again after a crash
+   * (replayed from the journal) has the same key, so a processor that must not apply it twice can tell.
+   */
+  process(events: EventInput[], key?: string): Promise<void>;
 }
 
 export interface ProcessorOptions {
@@ -34,6 +38,7 @@ export interface BatchTracker {
 interface Item {
   seq: number;
   events: EventInput[];
+  key?: string;
 }
 
 interface Lane {
@@ -159,7 +164,7 @@ export class EventDispatcher {
    * Queues the events to every processor meant for them (no room check: call refusal() first; a replay from
    * the journal goes in whatever the room). `seq` names the batch for the tracker; default the next number.
    */
-  enqueue(events: EventInput[], seq = this.nextSeq++): number {
+  enqueue(events: EventInput[], seq = this.nextSeq++, id?: string): number {
     this.nextSeq = Math.max(this.nextSeq, seq + 1);
     const parts = this.split(events);
     let lanes = 0;
@@ -169,7 +174,7 @@ export class EventDispatcher {
       lanes++;
       for (let j = 0; j < mine.length; j += l.o.batchSize) {
         const chunk = mine.slice(j, j + l.o.batchSize);
-        l.items.push({ seq, events: chunk });
+        l.items.push({ seq, events: chunk, key: id && `${id}:${l.p.name}:${j}` });
         // Chunks of one batch each count once towards pending.
         if (j > 0) lanes++;
       }
@@ -196,7 +201,7 @@ export class EventDispatcher {
     for (;;) {
       const end = this.metrics?.seconds.startTimer({ processor: l.p.name });
       try {
-        await this.call(l, item.events);
+        await this.call(l, item.events, item.key);
         end?.();
         if (l.failing) this.log(`event processor ${l.p.name}: working again after ${Math.round((Date.now() - l.failing.since) / 1000)} s`);
         l.failing = undefined;
@@ -248,8 +253,8 @@ export class EventDispatcher {
   }
 
   /** process() bounded by the lane's timeout; a hung call is left behind and its slot freed. */
-  private call(l: Lane, events: EventInput[]): Promise<void> {
-    const p = l.p.process(events);
+  private call(l: Lane, events: EventInput[], key?: string): Promise<void> {
+    const p = l.p.process(events, key);
     if (!l.o.timeoutMs) return p;
     const ms = l.o.timeoutMs;
     let timer: NodeJS.Timeout | undefined;

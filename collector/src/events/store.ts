@@ -18,6 +18,9 @@ export interface EventQuery {
 
 type Row = { id: number | string; time: number | string; type: string; source: string; labels: string; data: string };
 
+/** How long a stored batch part's key is kept (see insert). */
+const BATCH_KEY_RETENTION_MS = 24 * 3600 * 1000;
+
 /** Rows per INSERT, so SQLite's and PostgreSQL's bound-parameter limits are never reached. */
 const INSERT_CHUNK = 500;
 /** Rows read per round while selectors filter in memory. */
@@ -43,7 +46,7 @@ export class EventStore {
   }
 
   /** Stores every event or none; returns how many. `within` writes more in the same transaction (a forwarded batch's id). */
-  async insert(events: EventInput[], nowMs = Date.now(), within?: (trx: Knex.Transaction) => Promise<unknown>): Promise<number> {
+  async insert(events: EventInput[], nowMs = Date.now(), within?: (trx: Knex.Transaction) => Promise<unknown>, key?: string): Promise<number> {
     const rows = events.map((e) => ({
       time: e.time,
       type: e.type,
@@ -52,11 +55,17 @@ export class EventStore {
       data: JSON.stringify(e.data),
       created_at: nowMs,
     }));
+    let stored = rows.length;
     await this.db.transaction(async (trx) => {
       // better-sqlite3 waits for a lock synchronously, stalling the whole process for busy_timeout: here it
       // gives up almost at once instead, and the event queue retries later (events/processor.ts).
       if (this.sqlite) await trx.raw(`PRAGMA busy_timeout = ${EVENTS_BUSY_MS}`);
       try {
+        // A batch part stored before (offered again after a crash): nothing, and no hook, a second time.
+        if (key !== undefined) {
+          if (await trx('event_batches').where({ key }).first()) return void (stored = 0);
+          await trx('event_batches').insert({ key, at: nowMs });
+        }
         for (let i = 0; i < rows.length; i += INSERT_CHUNK) await trx('events').insert(rows.slice(i, i + INSERT_CHUNK));
         for (const h of this.hooks) await h(trx, events, nowMs);
         await within?.(trx);
@@ -64,7 +73,7 @@ export class EventStore {
         if (this.sqlite) await trx.raw(`PRAGMA busy_timeout = ${SQLITE_BUSY_MS}`);
       }
     });
-    return rows.length;
+    return stored;
   }
 
   /** Events matching q, newest first (ties: newest id first). */
@@ -133,6 +142,10 @@ export class EventStore {
 
   /** Deletes events older than `retentionMs` before `nowMs`, then the oldest beyond `maxEvents`; returns how many went. */
   async prune(retentionMs: number, maxEvents: number, nowMs = Date.now()): Promise<{ expired: number; overflow: number }> {
+    // Batch keys matter only while the journal may offer their batch again: a day is plenty.
+    await this.db('event_batches')
+      .where('at', '<', nowMs - BATCH_KEY_RETENTION_MS)
+      .delete();
     const expired = await this.db('events')
       .where('time', '<', nowMs - retentionMs)
       .delete();

@@ -174,7 +174,8 @@ test('a full forward buffer refuses input with a clear 503 (counted, in /readyz)
       60000,
     );
     const late = await api(site.url, '/api/v1/events', { method: 'POST', body: JSON.stringify({ type: 'fwd_full', source: 'test', data: { k: 2 } }) });
-    assert.equal(late.status, 201);
+    assert.equal(late.status, 202);
+    await site.collector.events.drain(30_000);
     await site.collector.pipeline.flush();
     await waitFor('the last batches forwarded', async () => site.collector.forwarder!.status().pendingBatches === 0, 30000);
     await central.collector.pipeline.flush();
@@ -210,7 +211,8 @@ test('a receiver that refuses the token: counted as refused, state "refused" in 
   const site = await startCollector({ auth: { anonymousWrite: true }, forward: { url: central.url, tokenFile, backoff: { min: 0.05, max: 0.1 } } });
   try {
     const r = await api(site.url, '/api/v1/events', { method: 'POST', body: JSON.stringify({ type: 'fwd_tok', source: 'test' }) });
-    assert.equal(r.status, 201);
+    assert.equal(r.status, 202);
+    await site.collector.events.drain(30_000);
     const st = await waitFor('refused', async () => {
       const s = site.collector.forwarder!.status();
       return s.state === 'refused' && s;
@@ -248,9 +250,10 @@ test('three tiers, site → region → central: the middle collector passes forw
     assert.equal((await api(site.url, '/api/v1/samples', { method: 'POST', body: JSON.stringify(samples) })).status, 202);
     assert.equal(
       (await api(site.url, '/api/v1/events', { method: 'POST', body: JSON.stringify({ type: 'fwd_chain', source: 'a', data: { k: 7 } }) })).status,
-      201,
+      202,
     );
     for (const c of [site, region]) {
+      await c.collector.events.drain(30_000);
       await c.collector.pipeline.flush();
       await waitFor('forwarded', async () => c.collector.forwarder!.status().pendingBatches === 0 && c.collector.pipeline.depth().forward === 0, 30000);
       await c.collector.pipeline.flush();

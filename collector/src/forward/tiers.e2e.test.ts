@@ -78,7 +78,7 @@ class Load {
           body: JSON.stringify({ type: 'fwd_tier', source: this.name, data: { k } }),
         });
         await r.text();
-        if (r.status === 201) this.ackedEvents.add(k);
+        if (r.status === 202) this.ackedEvents.add(k);
       } catch {
         /* down */
       }
@@ -146,7 +146,7 @@ async function verifyEvents(s: ChildCollector, c: ChildCollector, load: Load) {
   const dup = ks.filter((k, i) => ks[i - 1] === k);
   assert.deepEqual(dup, [], 'no event twice at the centre');
   // What the site holds is at the centre. The one way the centre may hold more: the site was killed after the
-  // event went into its forward buffer but before its own commit — the client got no 201 for that one.
+  // event went into its forward buffer but before its own commit — the client got no 202 for that one.
   const site = new Set(at.body.data.map((e) => e.data.k));
   assert.deepEqual(
     [...site].filter((k) => !ks.includes(k)),

@@ -54,7 +54,8 @@ test('schemathesis over every operation of the OpenAPI document: no 5xx, nothing
   ];
   const out: string[] = [];
   const code = await new Promise<number | null>((resolve, reject) => {
-    const p = spawn(ST, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SCHEMATHESIS_HOOKS: '' } });
+    // In the collector's temp dir: schemathesis keeps a cache (.schemathesis/) where it runs.
+    const p = spawn(ST, args, { cwd: c.dataDir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SCHEMATHESIS_HOOKS: '' } });
     p.stdout.on('data', (d) => out.push(String(d)));
     p.stderr.on('data', (d) => out.push(String(d)));
     p.on('error', reject);

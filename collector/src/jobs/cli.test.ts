@@ -38,7 +38,8 @@ before(async () => {
       e('job.submitted', '2.0', 1, { experiment: 'dune', site: 'CERN' }),
     ]),
   });
-  assert.equal(r.status, 201);
+  assert.equal(r.status, 202);
+  await c.collector.events.drain(30_000);
 });
 after(async () => {
   await c?.stop();
