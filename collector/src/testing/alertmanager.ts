@@ -2,11 +2,11 @@
 // stopped by the PID started here. `up()` after `down()` keeps the data dir, so silences survive as in
 // production; `kill()` is a crash (SIGKILL: what was not yet snapshotted is lost) and `up({ empty: true })`
 // starts it on an empty storage directory, as after a lost volume.
-import { ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { testDaemon } from './daemon.js';
 import { freePort } from './harness.js';
 
 const binary = () => process.env.REXMON_ALERTMANAGER ?? '/usr/bin/prometheus-alertmanager';
@@ -47,51 +47,25 @@ export async function startAlertmanager(o: { binary?: string; readyTimeoutMs?: n
   await writeFile(config, 'route:\n  receiver: "null"\n  group_wait: 1s\nreceivers:\n  - name: "null"\n');
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  let child: ChildProcess | undefined;
-  let log = '';
-
+  const daemon = testDaemon({
+    name: 'alertmanager',
+    binary: BINARY,
+    args: [
+      `--config.file=${config}`,
+      `--storage.path=${path.join(dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--cluster.listen-address=',
+      '--log.level=warn',
+    ],
+    readyUrl: `${url}/-/ready`,
+    readyMs,
+    graceMs: 5000,
+  });
   const up = async (o: { empty?: boolean } = {}) => {
     if (o.empty) await rm(path.join(dir, 'data'), { recursive: true, force: true });
-    const c = spawn(
-      BINARY,
-      [
-        `--config.file=${config}`,
-        `--storage.path=${path.join(dir, 'data')}`,
-        `--web.listen-address=127.0.0.1:${port}`,
-        '--cluster.listen-address=',
-        '--log.level=warn',
-      ],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
-    child = c;
-    c.stderr!.on('data', (b) => (log = (log + b).slice(-4000)));
-    c.on('error', (e) => (log += `\n${e.message}`));
-    const deadline = Date.now() + readyMs;
-    for (;;) {
-      if (c.exitCode !== null) throw new Error(`alertmanager exited: ${log}`);
-      const ok = await fetch(`${url}/-/ready`).then(
-        (r) => r.ok,
-        () => false,
-      );
-      if (ok) return;
-      if (Date.now() > deadline) {
-        // Stop the process started here (by its PID) before giving up, so no Alertmanager outlives the test.
-        await down();
-        throw new Error(`alertmanager not ready within ${readyMs / 1000} s: ${log}`);
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await daemon.up();
   };
-  const down = async (signal: NodeJS.Signals = 'SIGTERM') => {
-    const c = child;
-    child = undefined;
-    if (!c || c.exitCode !== null || c.signalCode !== null) return;
-    const exited = new Promise((r) => c.once('exit', r));
-    c.kill(signal);
-    const t = setTimeout(() => c.kill('SIGKILL'), 5000);
-    await exited;
-    clearTimeout(t);
-  };
+  const down = daemon.down;
   try {
     await up();
   } catch (e) {

@@ -1,11 +1,11 @@
 // A real Prometheus (Debian `prometheus`) for tests, with its remote_write receiver on, on a free loopback port,
 // its own config and TSDB in a temp dir, stopped by the PID started here. `down()` then `up()` keeps the TSDB
 // (what it accepted survives, as in production).
-import { ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { testDaemon } from './daemon.js';
 import { freePort } from './harness.js';
 
 const binary = () => process.env.REXMON_PROMETHEUS ?? '/usr/bin/prometheus';
@@ -34,51 +34,20 @@ export async function startPrometheus(o: { readyTimeoutMs?: number } = {}): Prom
   await writeFile(config, 'global:\n  scrape_interval: 1h\nscrape_configs: []\n');
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  let child: ChildProcess | undefined;
-  let log = '';
-
-  const down = async () => {
-    const c = child;
-    child = undefined;
-    if (!c || c.exitCode !== null || c.signalCode !== null) return;
-    const exited = new Promise((r) => c.once('exit', r));
-    c.kill('SIGTERM');
-    const t = setTimeout(() => c.kill('SIGKILL'), 10000);
-    await exited;
-    clearTimeout(t);
-  };
-  const up = async () => {
-    // Already running: a second one could not bind the port, and would hide the first from down().
-    if (child && child.exitCode === null && child.signalCode === null) return;
-    const c = spawn(
-      binary(),
-      [
-        `--config.file=${config}`,
-        `--storage.tsdb.path=${path.join(dir, 'data')}`,
-        `--web.listen-address=127.0.0.1:${port}`,
-        '--web.enable-remote-write-receiver',
-        '--log.level=warn',
-      ],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
-    child = c;
-    c.stderr!.on('data', (b) => (log = (log + b).slice(-4000)));
-    c.on('error', (e) => (log += `\n${e.message}`));
-    const deadline = Date.now() + readyMs;
-    for (;;) {
-      if (c.exitCode !== null) throw new Error(`prometheus exited: ${log}`);
-      const ok = await fetch(`${url}/-/ready`).then(
-        (r) => r.ok,
-        () => false,
-      );
-      if (ok) return;
-      if (Date.now() > deadline) {
-        await down();
-        throw new Error(`prometheus not ready within ${readyMs / 1000} s: ${log}`);
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  };
+  const { up, down } = testDaemon({
+    name: 'prometheus',
+    binary: binary(),
+    args: [
+      `--config.file=${config}`,
+      `--storage.tsdb.path=${path.join(dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--web.enable-remote-write-receiver',
+      '--log.level=warn',
+    ],
+    readyUrl: `${url}/-/ready`,
+    readyMs,
+    graceMs: 10000,
+  });
   try {
     await up();
   } catch (e) {
