@@ -16,12 +16,12 @@ const MAGIC = 'RXQUERY1';
 
 type BinarySeries = { name: string; labels: Record<string, string>; downtime?: unknown; rows: number; start?: number; interval?: number };
 
-/** The times of a series as start + i*interval, when they are exactly that (RRD rows always are). */
-function regular(ts: number[]): { start: number; interval: number } | undefined {
-  if (ts.length < 2) return ts.length === 1 ? { start: ts[0], interval: 0 } : { start: 0, interval: 0 };
+/** The first `rows` times of a series as start + i*interval, when they are exactly that (RRD rows always are). */
+function regular(ts: number[], rows: number): { start: number; interval: number } | undefined {
+  if (rows < 2) return rows === 1 ? { start: ts[0], interval: 0 } : { start: 0, interval: 0 };
   const start = ts[0];
   const interval = ts[1] - ts[0];
-  for (let i = 2; i < ts.length; i++) if (ts[i] !== start + i * interval) return undefined;
+  for (let i = 2; i < rows; i++) if (ts[i] !== start + i * interval) return undefined;
   return { start, interval };
 }
 
@@ -31,7 +31,7 @@ export function encodeQueryBinary(result: QueryResult): Buffer {
   let floats = 0;
   for (const s of result.series) {
     const rows = Math.min(s.timestamps.length, s.values.length);
-    const r = regular(s.timestamps.slice(0, rows));
+    const r = regular(s.timestamps, rows);
     const downtime = (s as { downtime?: unknown }).downtime;
     heads.push({ name: s.name, labels: s.labels, ...(downtime ? { downtime } : {}), rows, ...(r ?? {}) });
     regulars.push(r !== undefined);

@@ -1,7 +1,6 @@
 // Events in the SQL database (SQLite or PostgreSQL through knex): batches stored in one transaction,
 // read newest first with filters, pruned by age and by count.
 import type { Knex } from 'knex';
-import { SQLITE_BUSY_MS } from '../db/index.js';
 import { matchesLabels, Selector } from '../matchers/selector.js';
 import { EventInput, StoredEvent } from './model.js';
 
@@ -29,17 +28,11 @@ const SCAN_CHUNK = 2000;
 /** Runs inside an insert's transaction: what it writes commits, or not, with the events (the notifier's handlers). */
 export type InsertHook = (trx: Knex.Transaction, events: EventInput[], nowMs: number) => Promise<void>;
 
-/** How long an insert waits for SQLite's write lock (ms), and what the connection waits otherwise (db/index.ts). */
-/** The store's own lock wait: its queue retries, so it need not wait at all. */
-const EVENTS_BUSY_MS = 20;
-
 export class EventStore {
   private readonly hooks: InsertHook[] = [];
-  private readonly sqlite: boolean;
 
-  constructor(private readonly db: Knex) {
-    this.sqlite = String((db.client as { config?: { client?: unknown } }).config?.client) === 'better-sqlite3';
-  }
+  // A locked SQLite fails after the connection's short busy_timeout (db/index.ts); the event queue retries.
+  constructor(private readonly db: Knex) {}
 
   onInsert(fn: InsertHook): void {
     this.hooks.push(fn);
@@ -57,21 +50,14 @@ export class EventStore {
     }));
     let stored = rows.length;
     await this.db.transaction(async (trx) => {
-      // better-sqlite3 waits for a lock synchronously, stalling the whole process for busy_timeout: here it
-      // gives up almost at once instead, and the event queue retries later (events/processor.ts).
-      if (this.sqlite) await trx.raw(`PRAGMA busy_timeout = ${EVENTS_BUSY_MS}`);
-      try {
-        // A batch part stored before (offered again after a crash): nothing, and no hook, a second time.
-        if (key !== undefined) {
-          if (await trx('event_batches').where({ key }).first()) return void (stored = 0);
-          await trx('event_batches').insert({ key, at: nowMs });
-        }
-        for (let i = 0; i < rows.length; i += INSERT_CHUNK) await trx('events').insert(rows.slice(i, i + INSERT_CHUNK));
-        for (const h of this.hooks) await h(trx, events, nowMs);
-        await within?.(trx);
-      } finally {
-        if (this.sqlite) await trx.raw(`PRAGMA busy_timeout = ${SQLITE_BUSY_MS}`);
+      // A batch part stored before (offered again after a crash): nothing, and no hook, a second time.
+      if (key !== undefined) {
+        if (await trx('event_batches').where({ key }).first()) return void (stored = 0);
+        await trx('event_batches').insert({ key, at: nowMs });
       }
+      for (let i = 0; i < rows.length; i += INSERT_CHUNK) await trx('events').insert(rows.slice(i, i + INSERT_CHUNK));
+      for (const h of this.hooks) await h(trx, events, nowMs);
+      await within?.(trx);
     });
     return stored;
   }

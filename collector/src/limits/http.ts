@@ -17,46 +17,42 @@ function refuse(res: Response, counter: Limited, limit: string, message: string)
   sendError(res, 429, message, undefined, { limit });
 }
 
-/** Requests per minute from one address (before authentication, so failed logins count too); probes are not limited. */
-export function perAddressLimit(limits: HttpLimits, counter: Limited): RequestHandler {
-  const n = limits.requestsPerMinutePerAddress;
+/** A fixed one-minute window of `n` requests per key; off when `n` is 0. `setting` names the limit in refusals. */
+function perMinute(
+  n: number,
+  counter: Limited,
+  setting: string,
+  o: { identifier?: string; skip: (req: Request) => boolean; key: (req: Request) => string; who: (req: Request) => string },
+): RequestHandler {
   if (!n) return (_req, _res, next) => next();
   return rateLimit({
     windowMs: 60_000,
     limit: n,
     standardHeaders: 'draft-7',
     legacyHeaders: false,
+    ...(o.identifier ? { identifier: o.identifier } : {}),
+    skip: o.skip,
+    keyGenerator: o.key,
+    handler: (req, res) => refuse(res, counter, setting, `more than ${n} requests in a minute ${o.who(req)} (${setting}); retry later`),
+  });
+}
+
+/** Requests per minute from one address (before authentication, so failed logins count too); probes are not limited. */
+export function perAddressLimit(limits: HttpLimits, counter: Limited): RequestHandler {
+  return perMinute(limits.requestsPerMinutePerAddress, counter, 'http.limits.requestsPerMinutePerAddress', {
     skip: (req) => PROBES.has(req.path),
-    keyGenerator: (req) => ipKeyGenerator(req.ip ?? req.socket.remoteAddress ?? '', false),
-    handler: (req, res) =>
-      refuse(
-        res,
-        counter,
-        'http.limits.requestsPerMinutePerAddress',
-        `more than ${n} requests in a minute from ${req.ip} (http.limits.requestsPerMinutePerAddress); retry later`,
-      ),
+    key: (req) => ipKeyGenerator(req.ip ?? req.socket.remoteAddress ?? '', false),
+    who: (req) => `from ${req.ip}`,
   });
 }
 
 /** Requests per minute with one token (after authentication; anonymous requests are held by the address limit only). */
 export function perTokenLimit(limits: HttpLimits, counter: Limited): RequestHandler {
-  const n = limits.requestsPerMinutePerToken;
-  if (!n) return (_req, _res, next) => next();
-  return rateLimit({
-    windowMs: 60_000,
-    limit: n,
-    standardHeaders: 'draft-7',
-    legacyHeaders: false,
+  return perMinute(limits.requestsPerMinutePerToken, counter, 'http.limits.requestsPerMinutePerToken', {
     identifier: 'token',
     skip: (req) => !req.principal || req.principal.anonymous === true || PROBES.has(req.path),
-    keyGenerator: (req) => `token:${req.principal!.name}`,
-    handler: (req, res) =>
-      refuse(
-        res,
-        counter,
-        'http.limits.requestsPerMinutePerToken',
-        `more than ${n} requests in a minute with token ${JSON.stringify(req.principal?.name)} (http.limits.requestsPerMinutePerToken); retry later`,
-      ),
+    key: (req) => `token:${req.principal!.name}`,
+    who: (req) => `with token ${JSON.stringify(req.principal?.name)}`,
   });
 }
 
