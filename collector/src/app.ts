@@ -159,6 +159,7 @@ export class Collector {
       rrdtool: c.rrd.rrdtool,
       writers: c.rrd.writers,
       readers: c.rrd.readers,
+      directRead: c.rrd.directRead,
       cached: this.cachedClient,
       hooks: {
         onLatency: (s) => this.metrics.rrdLatency.observe(s),

@@ -262,7 +262,7 @@ export class Evaluator implements AlarmView {
     let end = ts.length;
     // rrdtool answers the interval holding `now` too, unknown until it closes (unless the live point filled it);
     // the one that just closed may still wait for a value sent late. Neither counts as missing data.
-    while (end > 0 && ts[end - 1] > now - step && vs[end - 1] === null) end--;
+    while (end > 0 && ts[end - 1] > now - step && Number.isNaN(vs[end - 1])) end--;
     const start = Math.max(0, end - rule.cfg.steps);
     const value = rule.aggregate(vs.slice(start, end));
     let inst = map.get(e.key);
@@ -289,7 +289,7 @@ export class Evaluator implements AlarmView {
       map.set(e.key, inst);
     }
     for (let k = end - 1; k >= 0; k--)
-      if (vs[k] !== null) {
+      if (!Number.isNaN(vs[k])) {
         inst.lastSeen = Math.max(inst.lastSeen ?? 0, ts[k]);
         break;
       }

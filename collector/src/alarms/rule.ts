@@ -40,7 +40,7 @@ export class Rule {
   }
 
   /** The value judged from the newest `steps` values (nulls are unknown and skipped); null when none is known. */
-  aggregate(values: (number | null)[]): number | null {
+  aggregate(values: Iterable<number | null>): number | null {
     let n = 0;
     let acc = 0;
     let last: number | null = null;

@@ -18,7 +18,7 @@ import type { AlarmInstance } from '../alarms/types.js';
 import { PageDowntime, PageOptions, PageSlurper, statusPage } from '../web/status-page.js';
 import { errorHandler, HttpError, sendError } from './http-error.js';
 import { openapi } from './openapi.js';
-import { encodeQueryBinary, QUERY_BINARY_TYPE } from './query-binary.js';
+import { encodeQueryBinary, encodeQueryJson, QUERY_BINARY_TYPE } from './query-binary.js';
 import * as p from './params.js';
 
 export interface ApiDeps {
@@ -297,7 +297,7 @@ export function createApp(deps: ApiDeps): express.Express {
     // ETag: hashing a multi-megabyte answer costs more than a conditional request could save, as a range
     // query's answer moves with the clock.
     const columns = req.accepts(['application/json', QUERY_BINARY_TYPE]) === QUERY_BINARY_TYPE;
-    const body = columns ? encodeQueryBinary(result) : JSON.stringify({ data: result });
+    const body = columns ? encodeQueryBinary(result) : encodeQueryJson(result);
     res.type(columns ? QUERY_BINARY_TYPE : 'application/json').setHeader('content-length', Buffer.byteLength(body));
     res.end(body);
   });

@@ -537,6 +537,8 @@ export const configSchema = z
         /** rrdtool pipes for creating files (and writing when rrdcached is off); creation is mostly system time, so more than the cores helps. */
         writers: z.number().int().min(1).max(16).default(4),
         readers: z.number().int().min(1).max(16).default(2),
+        /** Series are read from the RRD files themselves where their layout allows (else and when false: `rrdtool xport`). */
+        directRead: z.boolean().default(true),
         /** New RRD files are not made (their samples wait, reported in /readyz) when less than this would stay free. */
         minFreeBytes: z
           .number()

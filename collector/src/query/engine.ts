@@ -36,7 +36,8 @@ export interface SeriesData {
   name: string;
   labels: Labels;
   timestamps: number[];
-  values: (number | null)[];
+  /** One per timestamp; NaN where nothing is known (null in the JSON answer). */
+  values: Float64Array;
 }
 
 export interface QueryResult {
@@ -178,11 +179,11 @@ async function lastUpdateOf(archive: RrdArchive, e: SeriesEntry): Promise<number
  * rrdtool only fills a row once its interval is over, so the newest value would be missing until the next one
  * arrives. For gauges, the row whose interval holds the last update shows the last value written, if still empty.
  */
-export function withLivePoint(e: SeriesEntry, timestamps: number[], values: (number | null)[], gauge: boolean): (number | null)[] {
+export function withLivePoint(e: SeriesEntry, timestamps: number[], values: Float64Array, gauge: boolean): Float64Array {
   if (!gauge || e.lastValue === undefined || e.lastUpdate === 0 || timestamps.length === 0) return values;
   const step = timestamps.length > 1 ? timestamps[1] - timestamps[0] : 0;
   const row = timestamps.findIndex((t) => e.lastUpdate > t - step && e.lastUpdate <= t);
-  if (row >= 0 && values[row] === null) values[row] = e.lastValue;
+  if (row >= 0 && Number.isNaN(values[row])) values[row] = e.lastValue;
   return values;
 }
 
@@ -191,18 +192,17 @@ export function withLivePoint(e: SeriesEntry, timestamps: number[], values: (num
  * a negative difference is a counter reset and gives null, as does the first row or a row next to an unknown one.
  * delta: the difference between consecutive rows, sign kept (a gauge's change per step).
  */
-export function applyFunction(fn: SeriesFunction, timestamps: number[], values: (number | null)[]): (number | null)[] {
+export function applyFunction(fn: SeriesFunction, timestamps: number[], values: Float64Array): Float64Array {
   return values.map((v, i) => {
-    const prev = i > 0 ? values[i - 1] : null;
-    if (v === null || prev === null) return null;
-    const d = v - prev;
+    const prev = i > 0 ? values[i - 1] : NaN;
+    const d = v - prev; // NaN when either is unknown
     if (fn === 'delta') return d;
     const dt = timestamps[i] - timestamps[i - 1];
-    return d < 0 || !(dt > 0) ? null : d / dt;
+    return d < 0 || !(dt > 0) ? NaN : d / dt;
   });
 }
 
-/** Combines series point by point within groups of equal `by` labels; nulls are skipped (count counts non-null). */
+/** Combines series point by point within groups of equal `by` labels; unknowns are skipped (count counts known ones). */
 export function aggregate(series: SeriesData[], agg: Aggregation, by: string[]): SeriesData[] {
   const groups = new Map<string, { labels: Labels; names: Set<string>; members: SeriesData[] }>();
   for (const s of series) {
@@ -222,7 +222,7 @@ export function aggregate(series: SeriesData[], agg: Aggregation, by: string[]):
         let a = acc.get(t);
         if (!a) acc.set(t, (a = { sum: 0, min: Infinity, max: -Infinity, n: 0 }));
         const v = s.values[i];
-        if (v === null) return;
+        if (Number.isNaN(v)) return;
         a.sum += v;
         a.min = Math.min(a.min, v);
         a.max = Math.max(a.max, v);
@@ -230,9 +230,9 @@ export function aggregate(series: SeriesData[], agg: Aggregation, by: string[]):
       });
     }
     const timestamps = [...acc.keys()].sort((a, b) => a - b);
-    const values = timestamps.map((t) => {
+    const values = Float64Array.from(timestamps, (t) => {
       const a = acc.get(t)!;
-      if (a.n === 0) return null; // nothing known there: no value, not a count of 0
+      if (a.n === 0) return NaN; // nothing known there: no value, not a count of 0
       if (agg === 'count') return a.n;
       return agg === 'sum' ? a.sum : agg === 'avg' ? a.sum / a.n : agg === 'min' ? a.min : a.max;
     });
