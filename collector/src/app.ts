@@ -214,9 +214,10 @@ export class Collector {
     // Job states and forwarding are processors of the event queue, each with its own lane (retried, never dropped).
     if (c.jobs.enabled) this.events.addProcessor({ name: 'jobs', process: (events) => this.jobs.process(events) }, { onError: 'retry' });
     // Events stored (API, syslog, pull slurpers, forwarded from below) are handed on in the store's transaction:
-    // the store takes each event exactly once (a batch replayed from the journal is known by its key), so
-    // nothing is forwarded twice.
-    if (this.forwarder) this.events.store.onInsert((_trx, events) => this.forwarder!.events.process(events));
+    // the store takes each event exactly once (a batch replayed from the journal is known by its key). A crash
+    // after the forward buffer took a batch but before the store's commit offers that batch again: the key goes
+    // along, and the receiver stores a key it has seen once only.
+    if (this.forwarder) this.events.store.onInsert((_trx, events, _now, key) => this.forwarder!.events.process(events, key));
     this.receiver = new ForwardReceiver({
       db: this.db,
       pipeline: this.pipeline,

@@ -61,6 +61,12 @@ export function encodeQueryBinary(result: QueryResult): Buffer {
 
 /** The JSON answer, `{"data": result}`, with null where a value is unknown. */
 export function encodeQueryJson(result: QueryResult): string {
-  // A plain array of doubles takes JSON.stringify's fast path, and it writes NaN as null.
-  return JSON.stringify({ data: { ...result, series: result.series.map((s) => ({ ...s, values: Array.from(s.values) })) } });
+  // A plain array of doubles takes JSON.stringify's fast path, and it writes NaN as null. (A loop of push:
+  // Array.from goes through the iterator, and new Array(n) makes a holey array, slower to write.)
+  const plain = (v: Float64Array) => {
+    const a: number[] = [];
+    for (let i = 0; i < v.length; i++) a.push(v[i]);
+    return a;
+  };
+  return JSON.stringify({ data: { ...result, series: result.series.map((s) => ({ ...s, values: plain(s.values) })) } });
 }

@@ -26,7 +26,8 @@ const INSERT_CHUNK = 500;
 const SCAN_CHUNK = 2000;
 
 /** Runs inside an insert's transaction: what it writes commits, or not, with the events (the notifier's handlers). */
-export type InsertHook = (trx: Knex.Transaction, events: EventInput[], nowMs: number) => Promise<void>;
+/** Runs in the store's transaction; `key` is the batch part's key when the events came with one (see insert). */
+export type InsertHook = (trx: Knex.Transaction, events: EventInput[], nowMs: number, key?: string) => Promise<void>;
 
 export class EventStore {
   private readonly hooks: InsertHook[] = [];
@@ -56,7 +57,7 @@ export class EventStore {
         await trx('event_batches').insert({ key, at: nowMs });
       }
       for (let i = 0; i < rows.length; i += INSERT_CHUNK) await trx('events').insert(rows.slice(i, i + INSERT_CHUNK));
-      for (const h of this.hooks) await h(trx, events, nowMs);
+      for (const h of this.hooks) await h(trx, events, nowMs, key);
       await within?.(trx);
     });
     return stored;

@@ -3,6 +3,7 @@
 // recorded in forward_batches — with the events, in one transaction. A batch seen before is answered with
 // success and not stored again. Requests of one sender are taken one at a time, so a retry that overtakes the
 // request it repeats waits for it. Ids older than forward.idRetention are pruned hourly.
+import { createHash } from 'node:crypto';
 import express, { Router } from 'express';
 import type { Knex } from 'knex';
 import { Counter, Registry } from 'prom-client';
@@ -69,7 +70,7 @@ export class ForwardReceiver {
 
   private async store(
     sender: string,
-    batches: { seq: number; samples: Sample[]; events: EventInput[] }[],
+    batches: { seq: number; samples: Sample[]; events: EventInput[]; key?: string }[],
   ): Promise<{ stored: number; duplicates: number } | { stored: number; refused: string }> {
     const { db, pipeline, events } = this.deps;
     const seen = new Set<number>();
@@ -94,7 +95,9 @@ export class ForwardReceiver {
         if (!accepted || !(await accepted)) return { stored, refused: pipeline.refusal(b.samples.length) ?? 'the ingest queue is full' };
       }
       const row = { sender, seq: b.seq, received_at: Math.floor(Date.now() / 1000) };
-      if (b.events.length) await events.insert(b.events, Date.now(), (trx) => trx(TABLE).insert(row));
+      // Events the sender stored once but sent twice (it crashed between its forward buffer and its commit, and
+      // its journal offered them again under a new seq) share their key: stored here once.
+      if (b.events.length) await events.insert(b.events, Date.now(), (trx) => trx(TABLE).insert(row), b.key && storeKey(sender, b.key));
       else await db(TABLE).insert(row);
       seen.add(b.seq);
       stored++;
@@ -157,6 +160,11 @@ Object.assign(extraPaths, {
                       q: { type: 'integer', minimum: 1, description: 'Sequence number, increasing per sender' },
                       s: { type: 'array', description: 'Samples as [name, labels, value|null, time (Unix s), flags?]; flags 1 = counter, 2 = replayed' },
                       e: { type: 'array', description: 'Events as POST /events takes them (time in Unix ms)' },
+                      k: {
+                        type: 'string',
+                        pattern: '^[A-Za-z0-9_.:/-]{1,200}$',
+                        description: "The sender's key for these events: sent again under a new q, they are stored once",
+                      },
                     },
                   },
                 },
@@ -186,3 +194,9 @@ Object.assign(extraPaths, {
     },
   },
 });
+
+/** This collector's store key for a sender's events key; a long one (a chain of tiers) by its digest. */
+function storeKey(sender: string, key: string): string {
+  const k = `${sender}/${key}`;
+  return k.length <= 200 ? k : `sha256:${createHash('sha256').update(k).digest('hex')}`;
+}

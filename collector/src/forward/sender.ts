@@ -17,7 +17,8 @@ import { WireSample } from './wire.js';
 /** The shape of an event processor in the event queue (engineer (a)'s `{ name; process(events) }`). */
 export interface EventProcessor {
   readonly name: string;
-  process(events: EventInput[]): Promise<void>;
+  /** `key`: the store's key for this batch part (see EventStore.insert), sent along so a resend is known. */
+  process(events: EventInput[], key?: string): Promise<void>;
 }
 
 export interface ForwardStatus {
@@ -106,11 +107,11 @@ export class ForwardSender implements Processor {
     const events = cfg.events;
     this.events = {
       name: 'forward',
-      process: async (list: EventInput[]) => {
+      process: async (list: EventInput[], key?: string) => {
         if (!events || list.length === 0) return;
         const out = list.map((e) => ({ ...e, labels: withLabels(e.labels, add) }));
         try {
-          await this.append({ e: out }, true, 'events', list.length);
+          await this.append({ e: out, ...(key ? { k: key } : {}) }, true, 'events', list.length);
         } catch (e) {
           // The events are not stored either (the store's transaction is undone): the client is told to retry.
           if (e instanceof BufferFull) throw new HttpError(503, `${e.message}; nothing was stored, retry later`);
@@ -155,7 +156,7 @@ export class ForwardSender implements Processor {
     return true;
   }
 
-  private async append(body: { s?: WireSample[]; e?: EventInput[] }, sync: boolean, kind: 'samples' | 'events', n: number): Promise<void> {
+  private async append(body: { s?: WireSample[]; e?: EventInput[]; k?: string }, sync: boolean, kind: 'samples' | 'events', n: number): Promise<void> {
     try {
       await this.buffer.append((q) => Buffer.from(JSON.stringify({ q, ...body }), 'utf8'), sync);
       if (this.fullSince) this.deps.log.info(`forward: the buffer has room again after ${Math.round((Date.now() - this.fullSince) / 1000)} s`);

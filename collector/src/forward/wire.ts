@@ -11,7 +11,11 @@ export interface ForwardBatch {
   seq: number;
   samples: Sample[];
   events: EventInput[];
+  /** The sender's store key for these events: the same events sent again under a new seq carry the same key. */
+  key?: string;
 }
+
+const KEY_RE = /^[A-Za-z0-9_.:/-]{1,200}$/;
 
 export const SENDER_RE = /^[A-Za-z0-9_.-]{1,100}$/;
 export const MAX_BATCHES = 10000;
@@ -27,9 +31,12 @@ export function parseForward(body: unknown, nowMs: number): { sender: string; ba
   const now = Math.floor(nowMs / 1000);
   const batches = b.batches.map((raw: unknown, i): ForwardBatch => {
     const at = `batches[${i}]`;
-    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ValidationError('expected {"q": seq, "s": [...], "e": [...]}', at);
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ValidationError('expected {"q": seq, "s": [...], "e": [...], "k"?: key}', at);
     const r = raw as Record<string, unknown>;
-    for (const k of Object.keys(r)) if (k !== 'q' && k !== 's' && k !== 'e') throw new ValidationError(`unknown field ${JSON.stringify(k)}`, `${at}.${k}`);
+    for (const k of Object.keys(r))
+      if (k !== 'q' && k !== 's' && k !== 'e' && k !== 'k') throw new ValidationError(`unknown field ${JSON.stringify(k)}`, `${at}.${k}`);
+    if (r.k !== undefined && (typeof r.k !== 'string' || !KEY_RE.test(r.k)))
+      throw new ValidationError("k (the events' key) must be 1 to 200 letters, digits and _ . : / -", `${at}.k`);
     if (typeof r.q !== 'number' || !Number.isSafeInteger(r.q) || r.q < 1)
       throw new ValidationError('q (the sequence number) must be a positive integer', `${at}.q`);
     if (r.s !== undefined && !Array.isArray(r.s)) throw new ValidationError('s must be an array of samples', `${at}.s`);
@@ -47,7 +54,7 @@ export function parseForward(body: unknown, nowMs: number): { sender: string; ba
       return s;
     });
     const events = ((r.e as unknown[] | undefined) ?? []).map((e, j) => checkEvent(e, nowMs, `${at}.e[${j}]`));
-    return { seq: r.q, samples, events };
+    return { seq: r.q, samples, events, ...(r.k !== undefined ? { key: r.k as string } : {}) };
   });
   return { sender: b.sender, batches };
 }
