@@ -203,7 +203,9 @@ export class RrdArchive {
 
   /** Reads several series aligned on a common step: from the files directly, else in one `xport`. */
   async read(specs: ReadSpec[], cf: CF, from: number, to: number, step: number, maxRows: number): Promise<ReadResult> {
-    const direct = await this.fileReaders?.read(specs, cf, from, to, step, maxRows);
+    // A reader thread that failed (it should not: files it does not know are answered undefined) costs the
+    // speed, not the answer: xport reads those series.
+    const direct = await this.fileReaders?.read(specs, cf, from, to, step, maxRows).catch(() => undefined);
     if (direct) {
       const timestamps: number[] = [];
       for (let r = 0; r < direct.columns[0].length; r++) timestamps.push(direct.start + r * direct.step);
