@@ -129,7 +129,7 @@ interface Fetched {
   data: Float64Array;
 }
 
-/** rrd_fetch_fn for one data source, from the RRA's bytes as read. */
+/** rrd_fetch_fn for one data source, from the RRA's values as read (rows × data sources). */
 function fetchRows(h: Header, rra: number, ds: number, rraValues: Float64Array, start: number, end: number): Fetched {
   const r = h.rras[rra];
   const dsCount = h.dsNames.length;
@@ -155,7 +155,7 @@ function fetchRows(h: Header, rra: number, ds: number, rraValues: Float64Array, 
   return { start, end, step, data };
 }
 
-/** rrd_reduce_data: consolidates `f` (at its RRA's step) to a multiple of it no finer than `wish`, in place. */
+/** rrd_reduce_data: consolidates `f` (at its RRA's step) to the multiple of that step no finer than `wish`. */
 function reduce(cf: CF, f: Fetched, wish: number): Fetched {
   const cur = f.step;
   const factor = Math.ceil(wish / cur);
