@@ -4,7 +4,7 @@ import { mkdir, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import { RrdTemplate } from '../config/schema.js';
 import { RrdError, RrdReplyError } from './errors.js';
-import { RrdcachedClient } from './cached.js';
+import { point, RrdcachedClient, UpdateBatch } from './cached.js';
 import { arg, PipeHooks, RrdtoolPipe } from './pipe.js';
 
 export type CF = 'AVERAGE' | 'MIN' | 'MAX' | 'LAST';
@@ -65,6 +65,8 @@ export class RrdArchive {
   private readonly madeDirs = new Map<string, Promise<void>>();
   private readonly flushers: RrdcachedClient[] = [];
   private readonly rootSlash: string;
+  /** For the replay log, which keeps the file and makes its name only when it resends. */
+  private readonly nameOf = (file: string) => this.relative(file);
 
   constructor(private readonly opts: ArchiveOptions) {
     this.rootSlash = path.resolve(opts.root) + '/';
@@ -144,15 +146,12 @@ export class RrdArchive {
     const errors = new Map<number, UpdateError>();
     if (jobs.length === 0) return errors;
     if (this.opts.cached) {
-      const lines: string[] = [];
+      const lines = new UpdateBatch(this.nameOf);
       const owner: number[] = [];
       jobs.forEach((j, idx) => {
         const rel = this.relative(j.file);
         for (let i = 0; i < j.times.length; i += VALUES_PER_LINE) {
-          let line = `UPDATE ${rel}`;
-          const end = Math.min(j.times.length, i + VALUES_PER_LINE);
-          for (let k = i; k < end; k++) line += point(j.times[k], j.values[k]);
-          lines.push(line);
+          lines.add(j.file, rel, j.times, j.values, i, Math.min(j.times.length, i + VALUES_PER_LINE));
           owner.push(idx);
         }
       });
@@ -306,9 +305,4 @@ export class RrdArchive {
     await Promise.all([...this.writers, ...this.readers].map((p) => p.close()));
     await Promise.all(this.flushers.map((f) => f.close()));
   }
-}
-
-/** One `time:value` of an update line; NaN (unknown) is rrdtool's `U`. */
-function point(time: number, value: number): string {
-  return Number.isNaN(value) ? ` ${time}:U` : ` ${time}:${value}`;
 }
