@@ -68,7 +68,14 @@ export class UpdateBatch {
   }
 
   pack(at: number): PackedUpdates {
-    return { at, files: this.files, name: this.name, counts: Uint8Array.from(this.counts), times: Uint32Array.from(this.times), values: Float64Array.from(this.values) };
+    return {
+      at,
+      files: this.files,
+      name: this.name,
+      counts: Uint8Array.from(this.counts),
+      times: Uint32Array.from(this.times),
+      values: Float64Array.from(this.values),
+    };
   }
 }
 
