@@ -116,7 +116,9 @@ async function collectorRun(t) {
   const dropped = refusals.reduce((n, l) => n + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
   if (dropped) console.log(refusals.join('\n'));
   await c.stop();
-  return { warmup, sent, durable, cpu, samples, dropped };
+  // How late the senders finished against their schedule (the last round was due at (ROUNDS - 1) × interval).
+  const behind = Math.max(0, sent - ((ROUNDS - 1) * interval) / 1000);
+  return { warmup, sent, durable, cpu, samples, dropped, behind };
 }
 
 /** Every value of rounds [from, to] in every file; returns the number missing or wrong. */
