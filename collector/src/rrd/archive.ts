@@ -6,6 +6,7 @@ import { RrdTemplate } from '../config/schema.js';
 import { RrdError, RrdReplyError } from './errors.js';
 import { point, RrdcachedClient, UpdateBatch } from './cached.js';
 import { arg, PipeHooks, RrdtoolPipe } from './pipe.js';
+import { eachLimited } from '../util/limited.js';
 
 export type CF = 'AVERAGE' | 'MIN' | 'MAX' | 'LAST';
 export const DS_NAME = 'value';
@@ -49,6 +50,7 @@ export interface ReadResult {
 // Values per UPDATE line: long enough to amortise, short enough for rrdcached's line buffer.
 const VALUES_PER_LINE = 64;
 const FLUSH_CONNECTIONS = 8;
+const FLUSHES_IN_FLIGHT = 64;
 
 export function createArgs(tpl: RrdTemplate, start: number): string[] {
   const heartbeat = tpl.heartbeat ?? tpl.step * 2;
@@ -193,14 +195,24 @@ export class RrdArchive {
       const losses = c.losses;
       const refused: { file: string; message: string }[] = [];
       await c.sync();
+      // A bounded number of FLUSHes in flight per connection: 100,000 files sent at once held 100,000 pending
+      // commands (~50 MB) until the last one was written.
       await Promise.all(
-        files.map((f, i) =>
-          this.flushers[i % this.flushers.length].commandWithRetry(`FLUSH ${this.relative(f)}`).catch((e: Error) => {
-            // rrdcached answers "no such file" for a file it holds nothing for: nothing to flush.
-            if (/no such file|not found/i.test(e.message)) return;
-            if (!(e instanceof RrdReplyError)) throw e;
-            refused.push({ file: f, message: e.message });
-          }),
+        this.flushers.map((flusher, k) =>
+          eachLimited(
+            files.filter((_, i) => i % this.flushers.length === k),
+            FLUSHES_IN_FLIGHT,
+            (f) =>
+              flusher.commandWithRetry(`FLUSH ${this.relative(f)}`).then(
+                () => undefined,
+                (e: Error) => {
+                  // rrdcached answers "no such file" for a file it holds nothing for: nothing to flush.
+                  if (/no such file|not found/i.test(e.message)) return;
+                  if (!(e instanceof RrdReplyError)) throw e;
+                  refused.push({ file: f, message: e.message });
+                },
+              ),
+          ),
         ),
       );
       if (c.losses === losses) return refused;

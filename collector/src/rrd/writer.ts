@@ -8,6 +8,7 @@ import { Labels, Sample, seriesKey } from '../model/series.js';
 import { Metrics } from '../metrics/metrics.js';
 import { Processor, RetryLater } from '../pipeline/pipeline.js';
 import { globToRegExp } from '../util/glob.js';
+import { eachLimited } from '../util/limited.js';
 import { DS_NAME, RrdArchive, UpdateError, UpdateJob } from './archive.js';
 import { parseStale, RrdError } from './errors.js';
 
@@ -53,23 +54,6 @@ function ascending(times: number[]): boolean {
  * for the seconds they take, long enough for V8 to move it all to the old generation.
  */
 const MAX_CREATES_IN_FLIGHT = 64;
-
-/** Runs fn over items, at most `limit` at a time; after a failure no new item is started, and the first error is thrown. */
-async function eachLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failed = false;
-  const worker = async () => {
-    while (!failed && next < items.length) {
-      try {
-        await fn(items[next++]);
-      } catch (e) {
-        failed = true;
-        throw e;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-}
 
 /** Synchronous on purpose: a stat is microseconds, while fs.promises.stat costs ~75 µs a call on the main thread (measured). */
 function exists(file: string): boolean {
