@@ -103,7 +103,8 @@ export class RrdWriter implements Processor {
     for (const s of batch) {
       let g = byLabels.get(s.labels);
       if (g === undefined || g.sample.name !== s.name) {
-        const key = seriesKey(s.name, s.labels);
+        // A known series' key comes from its entry, found by the labels object: no key string built per sample.
+        const key = this.catalog.lookup(s.name, s.labels)?.key ?? seriesKey(s.name, s.labels);
         g = groups.get(key);
         if (!g) groups.set(key, (g = { sample: s, times: [], values: [], replay: [] }));
         byLabels.set(s.labels, g);
