@@ -15,7 +15,14 @@ import { createArgs } from '../collector/dist/rrd/archive.js';
 import { seriesFile } from '../collector/dist/rrd/naming.js';
 import { cpuSeconds, freePort, ROOT, RrdPipe, rss, sendTcp, sleep, startCollector, startRrdcached, tmp, verify } from './lib.mjs';
 
-const { values: opt } = parseArgs({ options: { series: { type: 'string', default: '10000' }, points: { type: 'string', default: '10' }, template: { type: 'string', default: 'gauge' }, 'no-carbon': { type: 'boolean', default: false } } });
+const { values: opt } = parseArgs({
+  options: {
+    series: { type: 'string', default: '10000' },
+    points: { type: 'string', default: '10' },
+    template: { type: 'string', default: 'gauge' },
+    'no-carbon': { type: 'boolean', default: false },
+  },
+});
 const SERIES = Number(opt.series);
 const POINTS = Number(opt.points);
 // `gauge` is rexmon's default (1 min × 1 day, 5 min × 1 week, 1 h × 1 year); `1d` keeps 1 min × 1 day only,
@@ -26,7 +33,9 @@ const TEMPLATES = {
   '1d-avg': { step: 60, type: 'GAUGE', rras: [{ cf: ['AVERAGE'], steps: 1, rows: 1440 }] },
 };
 const templateYaml = TEMPLATES[opt.template] ? `rrd:\n  templates:\n    bench: ${JSON.stringify(TEMPLATES[opt.template])}\n  defaultTemplate: bench\n` : '';
-const template = TEMPLATES[opt.template] ? configSchema.parse({ rrd: { templates: { bench: TEMPLATES[opt.template] } } }).rrd.templates.bench : configSchema.parse({}).rrd.templates[opt.template];
+const template = TEMPLATES[opt.template]
+  ? configSchema.parse({ rrd: { templates: { bench: TEMPLATES[opt.template] } } }).rrd.templates.bench
+  : configSchema.parse({}).rrd.templates[opt.template];
 if (!template) throw new Error(`unknown --template ${opt.template}: use gauge, 1d or 1d-avg`);
 const base = Math.floor(Date.now() / 1000 / 60) * 60 - (POINTS + 30) * 60;
 const host = (s) => `fnpc${String(s).padStart(5, '0')}`;
@@ -71,7 +80,11 @@ function connect(sockPath) {
 
 function expected(root) {
   const m = new Map();
-  for (let s = 0; s < SERIES; s++) m.set(path.join(root, seriesFile('bench_load', { host: host(s) })), Array.from({ length: POINTS }, (_, i) => [base + i * 60, value(s, i)]));
+  for (let s = 0; s < SERIES; s++)
+    m.set(
+      path.join(root, seriesFile('bench_load', { host: host(s) })),
+      Array.from({ length: POINTS }, (_, i) => [base + i * 60, value(s, i)]),
+    );
   return m;
 }
 
@@ -94,7 +107,17 @@ async function raw() {
   if (!/^0 errors/.test(reply[1])) throw new Error(`BATCH: ${reply[1]}`);
   // FLUSH answers once its file is on disk; rrdcached serves a connection in order, so use several.
   const flushers = await Promise.all(Array.from({ length: 8 }, () => connect(cached.sock)));
-  await Promise.all(flushers.map((f, k) => f.send(rels.filter((_, i) => i % 8 === k).map((r) => `FLUSH ${r}\n`).join(''), Math.ceil((rels.length - k) / 8))));
+  await Promise.all(
+    flushers.map((f, k) =>
+      f.send(
+        rels
+          .filter((_, i) => i % 8 === k)
+          .map((r) => `FLUSH ${r}\n`)
+          .join(''),
+        Math.ceil((rels.length - k) / 8),
+      ),
+    ),
+  );
   for (const f of [batch, ...flushers]) f.close();
   const seconds = (performance.now() - t0) / 1000;
   const cpu = cpuSeconds(cached.pid) - cpu0;
@@ -166,9 +189,12 @@ async function carbon() {
     await sleep(100);
   }
   const exp = {};
-  for (let s = 0; s < SERIES; s++) exp[path.join(storage, 'whisper', 'bench', host(s), 'load.wsp')] = Array.from({ length: POINTS }, (_, i) => [base + i * 60, value(s, i)]);
+  for (let s = 0; s < SERIES; s++)
+    exp[path.join(storage, 'whisper', 'bench', host(s), 'load.wsp')] = Array.from({ length: POINTS }, (_, i) => [base + i * 60, value(s, i)]);
   writeFileSync(path.join(t.dir, 'expect.json'), JSON.stringify(exp));
-  const waiter = spawn('/usr/bin/python3', [path.join(ROOT, 'bench/whisper-wait.py'), path.join(t.dir, 'expect.json'), '300'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const waiter = spawn('/usr/bin/python3', [path.join(ROOT, 'bench/whisper-wait.py'), path.join(t.dir, 'expect.json'), '300'], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
   waiter.stdout.setEncoding('utf8');
   const out = [];
   let notify;
@@ -176,8 +202,16 @@ async function carbon() {
     out.push(...d.split('\n').filter(Boolean));
     notify?.();
   });
+  let exited;
+  waiter.on('exit', (code) => {
+    exited = code;
+    notify?.();
+  });
   const nextLine = async () => {
-    while (out.length === 0) await new Promise((r) => (notify = r));
+    while (out.length === 0) {
+      if (exited !== undefined) throw new Error(`whisper-wait.py exited (${exited}) without an answer`);
+      await new Promise((r) => (notify = r));
+    }
     return out.shift();
   };
   if ((await nextLine()) !== 'ready') throw new Error('whisper-wait.py did not start');
@@ -200,7 +234,9 @@ async function carbon() {
 }
 
 const kb = Math.round((template.rras.reduce((n, r) => n + r.rows * r.cf.length, 0) * 8) / 1024);
-console.log(`ingest: ${total.toLocaleString('en')} Graphite points, ${SERIES.toLocaleString('en')} series × ${POINTS}, 60 s apart; template ${opt.template} (~${kb} KB per file); time until durable, then every value verified with rrdtool fetch`);
+console.log(
+  `ingest: ${total.toLocaleString('en')} Graphite points, ${SERIES.toLocaleString('en')} series × ${POINTS}, 60 s apart; template ${opt.template} (~${kb} KB per file); time until durable, then every value verified with rrdtool fetch`,
+);
 const results = [await raw(), await collector(true), await collector(false)];
 if (!opt['no-carbon']) results.push(await carbon());
 const ceiling = results[0].seconds;
@@ -208,7 +244,9 @@ console.log('');
 console.log('| run | time to durable | samples/s | × raw ceiling | CPU s (server) | peak RSS MB | values lost |');
 console.log('|---|---|---|---|---|---|---|');
 for (const r of results)
-  console.log(`| ${r.name} | ${r.seconds.toFixed(2)} s | ${Math.round(total / r.seconds).toLocaleString('en')} | ${(r.seconds / ceiling).toFixed(2)} | ${r.cpu.toFixed(2)} | ${Math.round(r.mem)} | ${r.lost} |`);
+  console.log(
+    `| ${r.name} | ${r.seconds.toFixed(2)} s | ${Math.round(total / r.seconds).toLocaleString('en')} | ${(r.seconds / ceiling).toFixed(2)} | ${r.cpu.toFixed(2)} | ${Math.round(r.mem)} | ${r.lost} |`,
+  );
 for (const c of cleanups) c();
 const lostAny = results.some((r) => r.lost > 0);
 process.exitCode = lostAny ? 1 : 0;
