@@ -63,7 +63,11 @@ function write(sock, text) {
 async function collectorRun(t) {
   const c = await startCollector(t.dir, {
     graphiteMappings: '    - {match: "sus.*.value", name: sus_value, labels: {id: $1}}\n',
-    extraConfig: `rrd:\n  templates:\n    sus: ${JSON.stringify(TEMPLATE)}\n  defaultTemplate: sus\n`,
+    // The senders create every series in the warm-up: the per-sender and per-minute new-series limits (10,000 and
+    // 50,000 by default) would refuse most of 100,000 at once.
+    extraConfig:
+      `rrd:\n  templates:\n    sus: ${JSON.stringify(TEMPLATE)}\n  defaultTemplate: sus\n` +
+      `seriesLimits: {newPerSourcePerMinute: ${Math.max(10000, SERIES)}, newPerMinute: ${Math.max(50000, SERIES)}, perName: ${Math.max(100000, SERIES)}}\n`,
   });
   const socks = await Promise.all(Array.from({ length: CONNS }, () => connect(c.graphitePort)));
   // Warm-up: round 0 makes every series known and its file created; then flushed.
@@ -112,7 +116,9 @@ async function collectorRun(t) {
   const dropped = refusals.reduce((n, l) => n + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
   if (dropped) console.log(refusals.join('\n'));
   await c.stop();
-  return { warmup, sent, durable, cpu, samples, dropped };
+  // How late the senders finished against their schedule (the last round was due at (ROUNDS - 1) × interval).
+  const behind = Math.max(0, sent - ((ROUNDS - 1) * interval) / 1000);
+  return { warmup, sent, durable, cpu, samples, dropped, behind };
 }
 
 /** Every value of rounds [from, to] in every file; returns the number missing or wrong. */

@@ -86,10 +86,11 @@ export class SeriesLimiter {
     let refusedKeys: Set<string> | undefined;
     const took: { key: string; source: boolean }[] = [];
     let first: { limit: SeriesLimitName; message: string } | undefined;
-    // Known series (nearly every sample) cost one key and one look-up; nothing is allocated for them.
+    // Known series (nearly every sample) cost one look-up by their labels object; nothing is allocated for them.
     for (let i = 0; i < samples.length; i++) {
+      if (this.catalog.lookup(samples[i].name, samples[i].labels)) continue;
       const key = seriesKey(samples[i].name, samples[i].labels);
-      if (this.catalog.get(key) || (this.pending.size && this.pending.has(key)) || refusedKeys?.has(key)) continue;
+      if ((this.pending.size && this.pending.has(key)) || refusedKeys?.has(key)) continue;
       const why = this.take(samples[i].name, key, source, now, took);
       if (!why) continue;
       (refusedKeys ??= new Set()).add(key);

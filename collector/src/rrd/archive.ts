@@ -4,10 +4,11 @@ import { mkdir, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import { RrdTemplate } from '../config/schema.js';
 import { RrdError, RrdReplyError } from './errors.js';
-import { RrdcachedClient } from './cached.js';
+import { point, RrdcachedClient, UpdateBatch } from './cached.js';
 import { FileReaders } from './file-readers.js';
 import type { CF, ReadResult, ReadSpec } from './read-types.js';
 import { arg, PipeHooks, RrdtoolPipe } from './pipe.js';
+import { eachLimited } from '../util/limited.js';
 
 export type { CF, ReadResult, ReadSpec } from './read-types.js';
 export const DS_NAME = 'value';
@@ -40,6 +41,7 @@ export interface UpdateError {
 // Values per UPDATE line: long enough to amortise, short enough for rrdcached's line buffer.
 const VALUES_PER_LINE = 64;
 const FLUSH_CONNECTIONS = 8;
+const FLUSHES_IN_FLIGHT = 64;
 
 export function createArgs(tpl: RrdTemplate, start: number): string[] {
   const heartbeat = tpl.heartbeat ?? tpl.step * 2;
@@ -57,6 +59,8 @@ export class RrdArchive {
   private readonly flushers: RrdcachedClient[] = [];
   private readonly rootSlash: string;
   private readonly fileReaders?: FileReaders;
+  /** For the replay log, which keeps the file and makes its name only when it resends. */
+  private readonly nameOf = (file: string) => this.relative(file);
 
   constructor(private readonly opts: ArchiveOptions) {
     if (opts.directRead !== false) this.fileReaders = new FileReaders(opts.readers);
@@ -137,15 +141,12 @@ export class RrdArchive {
     const errors = new Map<number, UpdateError>();
     if (jobs.length === 0) return errors;
     if (this.opts.cached) {
-      const lines: string[] = [];
+      const lines = new UpdateBatch(this.nameOf);
       const owner: number[] = [];
       jobs.forEach((j, idx) => {
         const rel = this.relative(j.file);
         for (let i = 0; i < j.times.length; i += VALUES_PER_LINE) {
-          let line = `UPDATE ${rel}`;
-          const end = Math.min(j.times.length, i + VALUES_PER_LINE);
-          for (let k = i; k < end; k++) line += point(j.times[k], j.values[k]);
-          lines.push(line);
+          lines.add(j.file, rel, j.times, j.values, i, Math.min(j.times.length, i + VALUES_PER_LINE));
           owner.push(idx);
         }
       });
@@ -187,14 +188,24 @@ export class RrdArchive {
       const losses = c.losses;
       const refused: { file: string; message: string }[] = [];
       await c.sync();
+      // A bounded number of FLUSHes in flight per connection: 100,000 files sent at once held 100,000 pending
+      // commands (~50 MB) until the last one was written.
       await Promise.all(
-        files.map((f, i) =>
-          this.flushers[i % this.flushers.length].commandWithRetry(`FLUSH ${this.relative(f)}`).catch((e: Error) => {
-            // rrdcached answers "no such file" for a file it holds nothing for: nothing to flush.
-            if (/no such file|not found/i.test(e.message)) return;
-            if (!(e instanceof RrdReplyError)) throw e;
-            refused.push({ file: f, message: e.message });
-          }),
+        this.flushers.map((flusher, k) =>
+          eachLimited(
+            files.filter((_, i) => i % this.flushers.length === k),
+            FLUSHES_IN_FLIGHT,
+            (f) =>
+              flusher.commandWithRetry(`FLUSH ${this.relative(f)}`).then(
+                () => undefined,
+                (e: Error) => {
+                  // rrdcached answers "no such file" for a file it holds nothing for: nothing to flush.
+                  if (/no such file|not found/i.test(e.message)) return;
+                  if (!(e instanceof RrdReplyError)) throw e;
+                  refused.push({ file: f, message: e.message });
+                },
+              ),
+          ),
         ),
       );
       if (c.losses === losses) return refused;
@@ -311,9 +322,4 @@ export class RrdArchive {
     await Promise.all(this.flushers.map((f) => f.close()));
     await this.fileReaders?.close();
   }
-}
-
-/** One `time:value` of an update line; NaN (unknown) is rrdtool's `U`. */
-function point(time: number, value: number): string {
-  return Number.isNaN(value) ? ` ${time}:U` : ` ${time}:${value}`;
 }

@@ -20,6 +20,65 @@ export interface Reply {
   lines: string[];
 }
 
+/** One `time:value` of an update line; NaN (unknown) is rrdtool's `U`. */
+export function point(time: number, value: number): string {
+  return Number.isNaN(value) ? ` ${time}:U` : ` ${time}:${value}`;
+}
+
+/** Acknowledged UPDATE lines kept for replay as numbers: ~12 bytes a value, where the line strings took ~80. */
+interface PackedUpdates {
+  at: number;
+  /** Per line, the file as the caller knows it (a string it keeps anyway), turned into the name only at replay. */
+  files: string[];
+  name: (file: string) => string;
+  /** Values per line (≤ 255). */
+  counts: Uint8Array;
+  times: Uint32Array;
+  values: Float64Array;
+}
+
+/** The UPDATE lines of one BATCH, built with the numbers the client keeps for replay. */
+export class UpdateBatch {
+  readonly commands: string[] = [];
+  private readonly files: string[] = [];
+  private readonly counts: number[] = [];
+  private readonly times: number[] = [];
+  private readonly values: number[] = [];
+
+  /** `name(file)`: the file's name as rrdcached wants it. */
+  constructor(private readonly name: (file: string) => string) {}
+
+  /** One UPDATE line for `file` (its name given, already computed) with points from..to-1 (at most 255). */
+  add(file: string, name: string, times: number[], values: number[], from: number, to: number) {
+    let line = `UPDATE ${name}`;
+    for (let k = from; k < to; k++) {
+      // Uint32 seconds: until 2106; a time outside would come back wrong from the replay log.
+      if (!(times[k] >= 0 && times[k] <= 0xffffffff && Number.isInteger(times[k]))) throw new RrdError(`update time ${times[k]} is not whole seconds`, line);
+      line += point(times[k], values[k]);
+      this.times.push(times[k]);
+      this.values.push(values[k]);
+    }
+    this.commands.push(line);
+    this.files.push(file);
+    this.counts.push(to - from);
+  }
+
+  get valueCount(): number {
+    return this.times.length;
+  }
+
+  pack(at: number): PackedUpdates {
+    return {
+      at,
+      files: this.files,
+      name: this.name,
+      counts: Uint8Array.from(this.counts),
+      times: Uint32Array.from(this.times),
+      values: Float64Array.from(this.values),
+    };
+  }
+}
+
 export class RrdcachedClient {
   private sock?: net.Socket;
   private connecting?: Promise<net.Socket>;
@@ -33,7 +92,7 @@ export class RrdcachedClient {
    * UPDATE lines acknowledged but maybe not yet in the files, oldest first. rrdcached acknowledges a value once
    * it is in its journal's write buffer, so when it dies these can be gone: after a reconnect they are sent again.
    */
-  private replayLog: { at: number; lines: string[] }[] = [];
+  private replayLog: PackedUpdates[] = [];
   private replayValues = 0;
   private connectionLost = false;
   private lossCount = 0;
@@ -132,15 +191,15 @@ export class RrdcachedClient {
   }
 
   /**
-   * Sends the commands in one BATCH. Resolves with the per-command errors (index into `commands`).
+   * Sends the UPDATE lines in one BATCH. Resolves with the per-line errors (index into `updates.commands`).
    * Retries the whole batch on a lost connection (rrdcached refuses a value already written, which the caller handles).
    */
-  batch(commands: string[]): Promise<{ errors: Map<number, string>; retried: boolean }> {
+  batch(updates: UpdateBatch): Promise<{ errors: Map<number, string>; retried: boolean }> {
     return this.inBatchOrder(() =>
       this.withRetry(async (attempt) => {
         if (this.connectionLost) await this.replay();
-        const errors = await this.batchOnce(commands);
-        this.remember(commands);
+        const errors = await this.batchOnce(updates.commands);
+        this.remember(updates);
         return { errors, retried: attempt > 1 };
       }),
     );
@@ -198,16 +257,13 @@ export class RrdcachedClient {
     this.replayValues = 0;
   }
 
-  private remember(commands: string[]) {
-    const lines = commands.filter((c) => c.startsWith('UPDATE '));
-    if (lines.length === 0) return;
+  private remember(updates: UpdateBatch) {
+    if (updates.valueCount === 0) return;
     const now = Date.now();
-    this.replayLog.push({ at: now, lines });
-    for (const l of lines) this.replayValues += countValues(l);
+    this.replayLog.push(updates.pack(now));
+    this.replayValues += updates.valueCount;
     // rrdcached writes a value to its file within its write interval: older entries need no replay.
-    while (this.replayLog.length && this.replayLog[0].at < now - this.replayWindow * 1000) {
-      for (const l of this.replayLog.shift()!.lines) this.replayValues -= countValues(l);
-    }
+    while (this.replayLog.length && this.replayLog[0].at < now - this.replayWindow * 1000) this.replayValues -= this.replayLog.shift()!.times.length;
   }
 
   /**
@@ -217,11 +273,13 @@ export class RrdcachedClient {
    */
   private async replay(): Promise<void> {
     const single: string[] = [];
-    for (const entry of this.replayLog)
-      for (const line of entry.lines) {
-        const [cmd, file, ...values] = line.split(' ');
-        for (const v of values) single.push(`${cmd} ${file} ${v}`);
-      }
+    for (const entry of this.replayLog) {
+      let k = 0;
+      entry.files.forEach((file, i) => {
+        const head = `UPDATE ${entry.name(file)}`;
+        for (const end = k + entry.counts[i]; k < end; k++) single.push(head + point(entry.times[k], entry.values[k]));
+      });
+    }
     if (single.length) await this.batchOnce(single);
     this.connectionLost = false;
   }
@@ -425,10 +483,4 @@ export function isOurRrdcached(pid: number, binary: string, address: string): bo
   }
   const l = argv.indexOf('-l');
   return path.basename(argv[0] ?? '') === path.basename(binary) && l > 0 && argv[l + 1] === address;
-}
-
-function countValues(updateLine: string): number {
-  let n = -1; // "UPDATE file v1 v2": spaces minus one
-  for (let i = 0; i < updateLine.length; i++) if (updateLine.charCodeAt(i) === 32) n++;
-  return n;
 }

@@ -1,0 +1,75 @@
+// The rrdcached client's replay log keeps acknowledged values as numbers, not lines: after rrdcached dies
+// with them still in its write buffer, every one comes back into its file, unknowns as unknown, in order.
+import assert from 'node:assert/strict';
+import { ChildProcess, spawn } from 'node:child_process';
+import { existsSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { rrdFetch, run, tempDir, waitFor } from '../testing/harness.js';
+import { RrdcachedClient, UpdateBatch } from './cached.js';
+
+/**
+ * rrdcached without a journal and with an hour's write interval: what it acknowledged lives only in its memory,
+ * so after a SIGKILL nothing of it is in the files unless the client sends it again.
+ */
+async function rrdcached(dir: string): Promise<ChildProcess> {
+  const sock = path.join(dir, 'cached.sock');
+  if (existsSync(sock)) rmSync(sock);
+  rmSync(path.join(dir, 'cached.pid'), { force: true });
+  const child = spawn('rrdcached', ['-g', '-l', `unix:${sock}`, '-p', path.join(dir, 'cached.pid'), '-b', dir, '-B', '-w', '3600', '-z', '1'], {
+    stdio: 'ignore',
+  });
+  await waitFor('rrdcached listening', async () => existsSync(sock));
+  return child;
+}
+
+test('UpdateBatch builds UPDATE lines (NaN as U) and refuses a time that is not whole seconds', () => {
+  const b = new UpdateBatch((f) => path.basename(f));
+  b.add('/root/a.rrd', 'a.rrd', [10, 11, 12], [1.5, NaN, -0.25], 0, 3);
+  b.add('/root/a.rrd', 'a.rrd', [10, 11, 12], [1.5, NaN, -0.25], 2, 3);
+  assert.deepEqual(b.commands, ['UPDATE a.rrd 10:1.5 11:U 12:-0.25', 'UPDATE a.rrd 12:-0.25']);
+  assert.equal(b.valueCount, 4);
+  assert.throws(() => b.add('/root/b.rrd', 'b.rrd', [1.5], [1], 0, 1), /update time 1.5 is not whole seconds/);
+  assert.throws(() => b.add('/root/b.rrd', 'b.rrd', [2 ** 32], [1], 0, 1), /not whole seconds/);
+});
+
+test('values rrdcached acknowledged and lost to a SIGKILL are replayed from the packed log', async () => {
+  const t = await tempDir('rexmon-cached-');
+  let daemon = await rrdcached(t.dir);
+  const client = new RrdcachedClient(`unix:${path.join(t.dir, 'cached.sock')}`, { maxAttempts: 20 });
+  try {
+    const base = Math.floor(Date.now() / 1000 / 60) * 60 - 3600;
+    const files = ['a.rrd', 'b.rrd'].map((f) => path.join(t.dir, f));
+    for (const f of files) await run('rrdtool', ['create', f, '--start', String(base), '--step', '60', 'DS:value:GAUGE:120:U:U', 'RRA:AVERAGE:0.5:1:100']);
+    // Two batches, several lines per file, an unknown in the middle.
+    const times = Array.from({ length: 20 }, (_, i) => base + 60 * (i + 1));
+    const values = (k: number) => times.map((_, i) => (i === 7 ? NaN : k * 100 + i + 0.5));
+    for (const [from, to] of [
+      [0, 10],
+      [10, 20],
+    ]) {
+      const b = new UpdateBatch((f) => path.basename(f));
+      files.forEach((f, k) => {
+        b.add(f, path.basename(f), times, values(k), from, from + 3);
+        b.add(f, path.basename(f), times, values(k), from + 3, to);
+      });
+      const { errors } = await client.batch(b);
+      assert.equal(errors.size, 0);
+    }
+    assert.equal(client.unconfirmedValues, 40);
+    await new Promise((r) => (daemon.once('exit', r), daemon.kill('SIGKILL')));
+    daemon = await rrdcached(t.dir);
+    // The client notices the lost connection and sends its replay log before anything else.
+    await client.sync();
+    for (const f of files) assert.equal((await client.commandWithRetry(`FLUSH ${path.basename(f)}`)).status, 0);
+    for (const [k, f] of files.entries()) {
+      const got = await rrdFetch(f, 'AVERAGE', base, times[times.length - 1]);
+      const want = values(k);
+      times.forEach((time, i) => assert.equal(got.get(time) ?? null, Number.isNaN(want[i]) ? null : want[i], `${path.basename(f)} at ${time}`));
+    }
+  } finally {
+    await client.close();
+    await new Promise((r) => (daemon.exitCode !== null ? r(null) : (daemon.once('exit', r), daemon.kill('SIGTERM'))));
+    await t.cleanup();
+  }
+});
