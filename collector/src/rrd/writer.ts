@@ -28,8 +28,12 @@ interface Group {
 }
 
 /** Seconds of history the template's longest RRA holds. */
+const retentions = new WeakMap<RrdTemplate, number>();
 function retention(tpl: RrdTemplate): number {
-  return Math.max(...tpl.rras.map((r) => r.steps * r.rows)) * tpl.step;
+  // Asked once per series in every batch: computed once per template.
+  let r = retentions.get(tpl);
+  if (r === undefined) retentions.set(tpl, (r = Math.max(...tpl.rras.map((x) => x.steps * x.rows)) * tpl.step));
+  return r;
 }
 
 /** Size of a new file: 8 bytes a row per RRA and CF, plus headers. */
@@ -146,10 +150,12 @@ export class RrdWriter implements Processor {
         this.log(`refusing ${g.times.length} value(s) for imported (read-only) series ${key}`);
         continue;
       }
-      const order = ascending(g.times) ? g.times.map((_, i) => i) : g.times.map((_, i) => i).sort((a, b) => g.times[a] - g.times[b] || a - b);
+      // In order already (nearly always): no index array to build and sort.
+      const order = ascending(g.times) ? undefined : g.times.map((_, i) => i).sort((a, b) => g.times[a] - g.times[b] || a - b);
       const p: Pending = { entry, times: [], values: [], replay: [] };
       let stale = 0;
-      for (const i of order) {
+      for (let k = 0; k < g.times.length; k++) {
+        const i = order ? order[k] : k;
         const t = g.times[i];
         if (t <= entry.lastUpdate) {
           if (g.replay[i]) this.metrics.alreadyStored.inc();
