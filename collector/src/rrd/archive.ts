@@ -218,9 +218,7 @@ export class RrdArchive {
     // speed, not the answer: xport reads those series.
     const direct = await this.fileReaders?.read(specs, cf, from, to, step, maxRows).catch(() => undefined);
     if (direct) {
-      const timestamps: number[] = [];
-      for (let r = 0; r < direct.columns[0].length; r++) timestamps.push(direct.start + r * direct.step);
-      return { ...direct, timestamps };
+      return { ...direct, timestamps: rowTimes(direct.start, direct.step, direct.columns[0].length) };
     }
     return this.xport(specs, cf, from, to, step, maxRows);
   }
@@ -262,9 +260,7 @@ export class RrdArchive {
       }
       columns.push(col);
     }
-    const timestamps: number[] = [];
-    for (let r = 0; r < rows.length; r++) timestamps.push(start + r * realStep);
-    return { start, step: realStep, columns, timestamps };
+    return { start, step: realStep, columns, timestamps: rowTimes(start, realStep, rows.length) };
   }
 
   /**
@@ -322,4 +318,11 @@ export class RrdArchive {
     await Promise.all(this.flushers.map((f) => f.close()));
     await this.fileReaders?.close();
   }
+}
+
+/** The times of `n` rows from `start`, `step` apart (pushed: a packed array). */
+function rowTimes(start: number, step: number, n: number): number[] {
+  const times: number[] = [];
+  for (let r = 0; r < n; r++) times.push(start + r * step);
+  return times;
 }

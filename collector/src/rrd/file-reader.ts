@@ -8,7 +8,7 @@
 // anything unusual (a missing data source or CF, a version we do not know), the caller uses xport.
 // Values are the stored doubles at full precision (xport prints 11 significant digits).
 import { closeSync, openSync, readSync } from 'node:fs';
-import type { CF, ReadSpec } from './read-types.js';
+import type { CF, ReadResult, ReadSpec } from './read-types.js';
 
 const STAT_HEAD = 128;
 const DS_DEF = 120;
@@ -287,11 +287,7 @@ function readSome(fd: number, buf: Buffer, position: number): number {
 }
 
 /** The columns of a read, or undefined: see readDirect. Synchronous: it runs on a worker thread (file-readers.ts). */
-export interface DirectRead {
-  start: number;
-  step: number;
-  columns: Float64Array[];
-}
+export type DirectRead = Omit<ReadResult, 'timestamps'>;
 
 /**
  * What `rrdtool xport --start from --end to --step step --maxrows maxRows DEF:v0=... XPORT:v0 ...` answers, or
