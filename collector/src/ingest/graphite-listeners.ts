@@ -85,6 +85,8 @@ export async function startGraphiteTcp(listen: string, deps: ListenerDeps, opts:
     };
     let waiting: Promise<void> | undefined;
     let lastData = Date.now();
+    // A line without a timestamp takes its chunk's arrival second (one clock read a chunk, not a line).
+    let nowSeconds = Math.floor(lastData / 1000);
     // Not a promise raced against each wait: every Promise.race leaves a reaction on a promise that never settles,
     // one per wait for queue space for as long as the connection lives.
     let gaveUp = false;
@@ -96,7 +98,7 @@ export async function startGraphiteTcp(listen: string, deps: ListenerDeps, opts:
     const splitter = new LineSplitter(
       deps.maxLineLength,
       (line) => {
-        const r = parseGraphiteLine(line, deps.mapper, Math.floor(Date.now() / 1000));
+        const r = parseGraphiteLine(line, deps.mapper, nowSeconds);
         if (!r) return;
         if ('error' in r) errors.report(peer, r.error);
         else batch.push(r.sample);
@@ -144,12 +146,14 @@ export async function startGraphiteTcp(listen: string, deps: ListenerDeps, opts:
     conns.add(conn);
     sock.on('data', (chunk: string) => {
       lastData = Date.now();
+      nowSeconds = Math.floor(lastData / 1000);
       const from = batch.length;
       splitter.push(chunk);
       gate(from);
       deliver();
     });
     sock.on('end', () => {
+      nowSeconds = Math.floor(Date.now() / 1000);
       const from = batch.length;
       splitter.end();
       gate(from);

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { GraphiteMapper, parseGraphiteLine } from './graphite.js';
+import fc from 'fast-check';
+import { GraphiteMapper, parseGeneralLine, parseGraphiteLine } from './graphite.js';
 
 const mapper = new GraphiteMapper([
   { match: 'lab.*.temp', name: 'temp', labels: { host: '$1' } },
@@ -93,4 +94,31 @@ test('a path is mapped and checked once: its samples share one series; a bad pat
   // Past its size the cache starts afresh: later lines still map right.
   for (const h of ['h2', 'h3', 'h4', 'h5']) assert.deepEqual(one(`lab.${h}.temp 3 1795300000`).labels, { host: h });
   assert.deepEqual(one('lab.h1.temp 4 1795300120').labels, { host: 'h1' });
+});
+
+test('the common-line reader answers exactly what the general parser does (values to the last bit)', () => {
+  const digits = (max: number) => fc.stringMatching(new RegExp(`^[0-9]{1,${max}}$`));
+  const value = fc.oneof(
+    fc.double({ noNaN: true }).map(String),
+    fc.tuple(fc.constantFrom('', '-', '+'), digits(18), fc.constantFrom('', '.'), fc.oneof(fc.constant(''), digits(18))).map((p) => p.join('')),
+    fc.tuple(digits(3), fc.constantFrom('e', 'E', 'e-', 'e+'), digits(3)).map((p) => p.join('')),
+    fc.constantFrom('nan', '-NaN', '.', '-', '+.5', '5.', '0x10', 'Infinity', '1_0', '١', ''),
+  );
+  const time = fc.oneof(digits(16), fc.constantFrom('-1', 'N', '0', '00', '1795300000.5', '1795300000123', '+1795300000', ''));
+  const path = fc.oneof(
+    fc.constantFrom('lab.h1.temp', 'deep.a.b.value', 'x', 'cpu;host=a', '9bad', 'a\tb', '\u00a0x', ' x', 'x\r', 'é.x', 'a..b'),
+    fc.stringMatching(/^[a-z.;=\t -]{0,12}$/),
+  );
+  const sep = fc.constantFrom(' ', ' ', ' ', '  ', '\t');
+  const line = fc.tuple(path, sep, value, sep, time, fc.constantFrom('', '', '\r', ' ')).map((p) => p.join(''));
+  fc.assert(
+    fc.property(line, (text) => {
+      const m = new GraphiteMapper([{ match: 'lab.*.temp', name: 'temp', labels: { host: '$1' } }]);
+      const expected = parseGeneralLine(text, m, 1000);
+      const got = parseGraphiteLine(text, new GraphiteMapper([{ match: 'lab.*.temp', name: 'temp', labels: { host: '$1' } }]), 1000);
+      assert.deepEqual(got, expected, JSON.stringify(text));
+      if (got && 'sample' in got) assert.ok(Object.is(got.sample.value, (expected as typeof got).sample.value), JSON.stringify(text));
+    }),
+    { numRuns: 3000 },
+  );
 });

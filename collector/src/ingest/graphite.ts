@@ -115,8 +115,93 @@ export function parseGraphiteNumber(text: string): number | undefined {
   return UNKNOWN.test(text) ? NaN : undefined;
 }
 
+const TAB = 9;
+const CR = 13;
+const SEMICOLON = 59;
+const MAX_DIGITS_TIME = 15; // below 2^53: a whole number read digit by digit is exact
+
+/** Exact powers of ten: a double holds 10^0 … 10^22 without rounding. */
+const POW10 = Array.from({ length: 23 }, (_, i) => 10 ** i);
+const MAX_EXACT = 2 ** 53;
+
+/**
+ * The decimal number (DECIMAL's grammar) in text[from, to), or undefined when the text is not one or is not
+ * simple. Simple: at most 15 significant digits and a power of ten up to 22, so digits and power are both
+ * exact doubles and one IEEE multiply or divide rounds the result correctly, as Number() does (Clinger's fast path).
+ */
+function simpleDecimal(text: string, from: number, to: number): number | undefined {
+  let i = from;
+  let c = text.charCodeAt(i);
+  let negative = false;
+  if (c === 43 || c === 45) {
+    negative = c === 45;
+    c = text.charCodeAt(++i);
+  }
+  let mantissa = 0;
+  let digits = 0;
+  let scale = 0;
+  while (c >= 48 && c <= 57) {
+    mantissa = mantissa * 10 + (c - 48);
+    digits++;
+    c = text.charCodeAt(++i);
+  }
+  if (c === 46) {
+    c = text.charCodeAt(++i);
+    while (c >= 48 && c <= 57) {
+      mantissa = mantissa * 10 + (c - 48);
+      digits++;
+      scale--;
+      c = text.charCodeAt(++i);
+    }
+  }
+  if (digits === 0 || i !== to || digits > 15 || mantissa >= MAX_EXACT) return undefined; // an exponent goes the long way
+  const v = scale === 0 ? mantissa : mantissa / POW10[-scale];
+  return negative ? -v : v;
+}
+
+/**
+ * The common line — `path value timestamp`, single spaces, an untagged path, a decimal value, whole seconds —
+ * read in one pass without splitting or regular expressions (the parse was ~1.6 µs of a sample's ~13 µs).
+ * Answers exactly what parseGeneralLine would; undefined hands any other line to it.
+ */
+function parseCommonLine(line: string, mapper: GraphiteMapper): ParseResult | undefined {
+  const n = line.length;
+  const first = line.charCodeAt(0);
+  if (first <= 32 || first > 126) return undefined; // what trim() would cut, and any other blank, go the long way
+  const s1 = line.indexOf(' ');
+  if (s1 <= 0) return undefined;
+  const s2 = line.indexOf(' ', s1 + 1);
+  if (s2 < 0 || s2 === s1 + 1 || s2 === n - 1) return undefined;
+  let time = 0;
+  for (let i = s2 + 1; i < n; i++) {
+    const c = line.charCodeAt(i);
+    if (c < 48 || c > 57 || i - s2 > MAX_DIGITS_TIME) return undefined; // a blank, '\r', '-1', 'N', a fraction
+    time = time * 10 + (c - 48);
+  }
+  if (time <= 0) return undefined;
+  for (let i = 0; i < s1; i++) {
+    const c = line.charCodeAt(i);
+    if (c === TAB || c === SEMICOLON || c === CR) return undefined;
+  }
+  const value = simpleDecimal(line, s1 + 1, s2);
+  if (value === undefined) return undefined;
+  const path = line.slice(0, s1);
+  let series: Series;
+  try {
+    series = mapper.series(path);
+  } catch (e) {
+    return { error: `${(e as Error).message} (path ${JSON.stringify(path.slice(0, 80))})` };
+  }
+  return { sample: { name: series.name, labels: series.labels, value, time: Math.floor(time > 1e11 ? time / 1000 : time) } };
+}
+
 /** Parses one line (without its newline). Empty lines are not errors: return undefined. */
 export function parseGraphiteLine(line: string, mapper: GraphiteMapper, nowSeconds: number): ParseResult | undefined {
+  return parseCommonLine(line, mapper) ?? parseGeneralLine(line, mapper, nowSeconds);
+}
+
+/** Any line, by the rules in full (exported for the test that holds the common-line reader to it). */
+export function parseGeneralLine(line: string, mapper: GraphiteMapper, nowSeconds: number): ParseResult | undefined {
   const text = (line.endsWith('\r') ? line.slice(0, -1) : line).trim();
   if (text === '') return undefined;
   // One separator between fields: `x  1700000000` (an empty shell variable) must not make the timestamp the value.

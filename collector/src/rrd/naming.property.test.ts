@@ -38,6 +38,7 @@ test('generated series get distinct, protocol-safe files inside the root that rr
   const fileOf = new Map<string, string>();
   const keyOf = new Map<string, string>();
   const now = Math.floor(Date.now() / 1000);
+  let updates = 0;
   try {
     await fc.assert(
       fc.asyncProperty(metricName, labels, async (rawName, rawLabels) => {
@@ -60,7 +61,7 @@ test('generated series get distinct, protocol-safe files inside the root that rr
         assert.ok(isProtocolSafePath(abs), abs);
         await mkdir(path.dirname(abs), { recursive: true });
         await pipe.run(['create', arg(abs), ...createArgs(tpl, now - 600)].join(' '));
-        const t = now - 600 + keyOf.size; // distinct per file; a repeated series gets a later time
+        const t = now - 600 + ++updates; // a later time for every update: a series tried again (re-created) takes it too
         assert.equal((await client.command(`UPDATE ${rel} ${t}:1`)).status, 0, `UPDATE ${rel}`);
         assert.equal((await client.command(`FLUSH ${rel}`)).status, 0, `FLUSH ${rel}`);
       }),
