@@ -30,6 +30,13 @@ export interface SeriesEntry {
   createdAt: number;
   /** False while its file is being created: searches and queries do not see it yet. */
   ready: boolean;
+  /**
+   * The RRD writer's scratch: the batch that last saw this series and its group's place in that batch. Found this
+   * way, a batch of 20,000 series needs no per-batch map from series to group (map look-ups and growth were half of
+   * the writer's grouping time, profiled).
+   */
+  writeBatch: number;
+  writeSlot: number;
 }
 
 export interface NewSeries {
@@ -117,6 +124,8 @@ export class Catalog {
       createdAt: r.origin === 'imported' ? 0 : Number(r.created_at),
       ready,
       lastValue: undefined,
+      writeBatch: 0,
+      writeSlot: 0,
     };
   }
 

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { rrdFetch, run, tempDir, waitFor } from '../testing/harness.js';
 import { RrdcachedClient, UpdateBatch } from './cached.js';
+import { RrdError } from './errors.js';
 
 /**
  * rrdcached without a journal and with an hour's write interval: what it acknowledged lives only in its memory,
@@ -67,6 +68,25 @@ test('values rrdcached acknowledged and lost to a SIGKILL are replayed from the 
       const want = values(k);
       times.forEach((time, i) => assert.equal(got.get(time) ?? null, Number.isNaN(want[i]) ? null : want[i], `${path.basename(f)} at ${time}`));
     }
+  } finally {
+    await client.close();
+    await new Promise((r) => (daemon.exitCode !== null ? r(null) : (daemon.once('exit', r), daemon.kill('SIGTERM'))));
+    await t.cleanup();
+  }
+});
+
+test('a BATCH with a line break or NUL inside a command is refused before anything is sent', async () => {
+  const t = await tempDir('rexmon-cached-');
+  const daemon = await rrdcached(t.dir);
+  const client = new RrdcachedClient(`unix:${path.join(t.dir, 'cached.sock')}`, { maxAttempts: 1 });
+  try {
+    for (const name of ['a.rrd\nFLUSHALL', 'a.rrd\rb', 'a\0.rrd']) {
+      const b = new UpdateBatch((f) => f);
+      b.add('ok.rrd', 'ok.rrd', [10], [1], 0, 1);
+      b.add(name, name, [10], [1], 0, 1);
+      await assert.rejects(client.batch(b), (e: RrdError) => /line break or NUL/.test(e.message) && e.command === `UPDATE ${name} 10:1`);
+    }
+    assert.equal(client.unconfirmedValues, 0);
   } finally {
     await client.close();
     await new Promise((r) => (daemon.exitCode !== null ? r(null) : (daemon.once('exit', r), daemon.kill('SIGTERM'))));

@@ -20,6 +20,12 @@ export interface Reply {
   lines: string[];
 }
 
+function lineBreaks(text: string): number {
+  let n = 0;
+  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) n++;
+  return n;
+}
+
 /** One `time:value` of an update line; NaN (unknown) is rrdtool's `U`. */
 export function point(time: number, value: number): string {
   return Number.isNaN(value) ? ` ${time}:U` : ` ${time}:${value}`;
@@ -285,11 +291,16 @@ export class RrdcachedClient {
   }
 
   private async batchOnce(commands: string[]): Promise<Map<number, string>> {
-    for (const c of commands) if (/[\n\r\0]/.test(c)) throw new RrdError('refusing a command containing a line break or NUL', c);
+    const body = commands.join('\n');
+    // One pass over the whole text, not a test per command: a break or NUL inside a command shows as one too many.
+    if (/[\r\0]/.test(body) || lineBreaks(body) !== Math.max(0, commands.length - 1)) {
+      const bad = commands.find((c) => /[\n\r\0]/.test(c));
+      throw new RrdError('refusing a command containing a line break or NUL', bad ?? body.slice(0, 200));
+    }
     const s = await this.connect();
     const start = new Promise<Reply>((resolve, reject) => this.inflight.push({ line: 'BATCH', resolve, reject }));
     const end = new Promise<Reply>((resolve, reject) => this.inflight.push({ line: '.', resolve, reject }));
-    s.write('BATCH\n' + commands.join('\n') + '\n.\n');
+    s.write('BATCH\n' + body + '\n.\n');
     const [, r] = await Promise.all([start, end]); // both settle (or fail) together on a lost connection
     const errors = new Map<number, string>();
     for (const l of r.lines) {

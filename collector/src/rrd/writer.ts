@@ -16,15 +16,19 @@ interface Pending {
   entry: SeriesEntry;
   times: number[];
   values: number[];
-  /** Per value: it came from the write-ahead log's replay. */
-  replay: boolean[];
+  /** Per value: it came from the write-ahead log's replay; undefined when none did. */
+  replay: boolean[] | undefined;
 }
 
 interface Group {
   sample: Sample;
+  key: string;
+  /** Its catalog entry; undefined until a series seen for the first time is registered (createNew). */
+  entry: SeriesEntry | undefined;
   times: number[];
   values: number[];
-  replay: boolean[];
+  /** Per value: it came from the write-ahead log's replay; undefined while none of the group's did (nearly always). */
+  replay: boolean[] | undefined;
 }
 
 /** Seconds of history the template's longest RRA holds. */
@@ -104,42 +108,27 @@ export class RrdWriter implements Processor {
   async handle(batch: Sample[]): Promise<void> {
     const t0 = performance.now();
     const now = Math.floor(Date.now() / 1000);
-    // Group by series, keeping arrival order within each.
-    const groups = new Map<string, Group>();
-    // Listeners that map a series once (Graphite) hand every sample of it the same labels object: look its
-    // group up by that object, and build the key string (sort, quote, join: most of the grouping cost) once.
-    const byLabels = new Map<Labels, Group>();
-    for (const s of batch) {
-      let g = byLabels.get(s.labels);
-      if (g === undefined || g.sample.name !== s.name) {
-        // A known series' key comes from its entry, found by the labels object: no key string built per sample.
-        const key = this.catalog.lookup(s.name, s.labels)?.key ?? seriesKey(s.name, s.labels);
-        g = groups.get(key);
-        if (!g) groups.set(key, (g = { sample: s, times: [], values: [], replay: [] }));
-        byLabels.set(s.labels, g);
-      }
-      g.times.push(s.time);
-      g.values.push(s.value);
-      g.replay.push(s.replay === true);
-    }
+    let groups = this.group(batch);
     // Values older than every row of the series' template would land nowhere (and one before 1980 makes
     // `rrdtool create` fail): refuse them alone.
-    for (const [key, g] of groups) {
-      const tpl = this.catalog.get(key)?.template;
+    let emptied = false;
+    for (const g of groups) {
+      const tpl = g.entry?.template;
       const oldest = now - retention(tpl ? this.templates.byName(tpl) : this.templates.choose(g.sample.name, g.sample.counter).template);
       if (!g.times.some((t) => t < oldest)) continue;
       const keep = g.times.map((t) => t >= oldest);
       const n = keep.filter((k) => !k).length;
       this.metrics.rejected.inc({ reason: 'too_old' }, n);
-      this.log(`${n} value(s) for ${key} older than its oldest row (${oldest}) refused`);
+      this.log(`${n} value(s) for ${g.key} older than its oldest row (${oldest}) refused`);
       g.times = g.times.filter((_, i) => keep[i]);
       g.values = g.values.filter((_, i) => keep[i]);
-      g.replay = g.replay.filter((_, i) => keep[i]);
-      if (g.times.length === 0) groups.delete(key);
+      g.replay = g.replay?.filter((_, i) => keep[i]);
+      emptied ||= g.times.length === 0;
     }
+    if (emptied) groups = groups.filter((g) => g.times.length > 0);
     // Register and create series seen for the first time.
     try {
-      await this.createNew(groups);
+      groups = await this.createNew(groups);
     } catch (e) {
       if (e instanceof RetryLater) throw e;
       // The catalog's database failed: nothing of this batch is written yet, keep it all.
@@ -148,11 +137,11 @@ export class RrdWriter implements Processor {
     await this.learnLastUpdates(groups);
     // Build one ordered, de-duplicated job per series.
     let pending: Pending[] = [];
-    for (const [key, g] of groups) {
-      const entry = this.catalog.get(key)!;
+    for (const g of groups) {
+      const entry = g.entry!;
       if (entry.origin === 'imported') {
         this.metrics.rejected.inc({ reason: 'readonly' }, g.times.length);
-        this.log(`refusing ${g.times.length} value(s) for imported (read-only) series ${key}`);
+        this.log(`refusing ${g.times.length} value(s) for imported (read-only) series ${g.key}`);
         continue;
       }
       // In order, one value a second, all after the last update (nearly always): the group's arrays are the job.
@@ -162,13 +151,13 @@ export class RrdWriter implements Processor {
       }
       // Else in time order, duplicates and values not after the last update taken out (no index array when in order).
       const order = ascending(g.times) ? undefined : g.times.map((_, i) => i).sort((a, b) => g.times[a] - g.times[b] || a - b);
-      const p: Pending = { entry, times: [], values: [], replay: [] };
+      const p: Pending = { entry, times: [], values: [], replay: g.replay && [] };
       let stale = 0;
       for (let k = 0; k < g.times.length; k++) {
         const i = order ? order[k] : k;
         const t = g.times[i];
         if (t <= entry.lastUpdate) {
-          if (g.replay[i]) this.metrics.alreadyStored.inc();
+          if (g.replay?.[i]) this.metrics.alreadyStored.inc();
           else stale++;
           continue;
         }
@@ -178,7 +167,7 @@ export class RrdWriter implements Processor {
         }
         p.times.push(t);
         p.values.push(g.values[i]);
-        p.replay.push(g.replay[i]);
+        p.replay?.push(g.replay![i]);
       }
       if (stale) this.reportStale(entry, stale);
       if (p.times.length) pending.push(p);
@@ -212,14 +201,14 @@ export class RrdWriter implements Processor {
           const refusedAt = Math.max(0, p.times.indexOf(stale.refused));
           let written = refusedAt;
           p.entry.lastUpdate = stale.last;
-          const rest: Pending = { entry: p.entry, times: [], values: [], replay: [] };
+          const rest: Pending = { entry: p.entry, times: [], values: [], replay: p.replay && [] };
           let refused = 0;
           for (let k = refusedAt; k < p.times.length; k++) {
             if (p.times[k] > stale.last) {
               rest.times.push(p.times[k]);
               rest.values.push(p.values[k]);
-              rest.replay.push(p.replay[k]);
-            } else if (p.replay[k]) this.metrics.alreadyStored.inc();
+              rest.replay?.push(p.replay![k]);
+            } else if (p.replay?.[k]) this.metrics.alreadyStored.inc();
             else if (err.retried) written++;
             else refused++;
           }
@@ -261,13 +250,60 @@ export class RrdWriter implements Processor {
     if (this.archive.unconfirmedValues > this.maxUnconfirmed) await this.flush();
   }
 
+  /** Batches handled: tells a catalog entry's writeBatch from one of an earlier batch. */
+  private batches = 0;
+
+  /** The batch's samples by series, in arrival order within each. */
+  private group(batch: Sample[]): Group[] {
+    const gen = ++this.batches;
+    const groups: Group[] = [];
+    // Series not in the catalog yet, by labels object and by key (a first sight: rare once running).
+    let unknown: Map<string, Group> | undefined;
+    let unknownByLabels: Map<Labels, Group> | undefined;
+    let last: Group | undefined;
+    for (const s of batch) {
+      let g: Group;
+      if (last !== undefined && last.sample.labels === s.labels && last.sample.name === s.name) g = last;
+      else {
+        // Found by the labels object the listener shares across a series' samples: no key string per sample.
+        const e = this.catalog.lookup(s.name, s.labels);
+        if (e !== undefined) {
+          if (e.writeBatch === gen) g = groups[e.writeSlot];
+          else {
+            e.writeBatch = gen;
+            e.writeSlot = groups.length;
+            groups.push((g = { sample: s, key: e.key, entry: e, times: [], values: [], replay: undefined }));
+          }
+        } else {
+          let u = unknownByLabels?.get(s.labels);
+          if (u === undefined || u.sample.name !== s.name) {
+            const key = seriesKey(s.name, s.labels);
+            u = (unknown ??= new Map()).get(key);
+            if (u === undefined) {
+              unknown.set(key, (u = { sample: s, key, entry: undefined, times: [], values: [], replay: undefined }));
+              groups.push(u);
+            }
+            (unknownByLabels ??= new Map()).set(s.labels, u);
+          }
+          g = u;
+        }
+        last = g;
+      }
+      if (s.replay === true) (g.replay ??= new Array<boolean>(g.times.length).fill(false)).push(true);
+      else g.replay?.push(false);
+      g.times.push(s.time);
+      g.values.push(s.value);
+    }
+    return groups;
+  }
+
   /**
    * A series first written since start (its last update unknown) asks the archive for it, so that values the
    * file already holds are never sent: rrdcached skips the rest of an UPDATE line after a refused value but
    * applies the next line, which would store later values before earlier ones and lose those.
    */
-  private async learnLastUpdates(groups: Map<string, Group>): Promise<void> {
-    const unknown = [...groups.keys()].map((k) => this.catalog.get(k)!).filter((e) => e.lastUpdate === 0 && e.origin === 'native');
+  private async learnLastUpdates(groups: Group[]): Promise<void> {
+    const unknown = groups.map((g) => g.entry!).filter((e) => e.lastUpdate === 0 && e.origin === 'native');
     await Promise.all(
       unknown.map(async (e) => {
         try {
@@ -279,35 +315,40 @@ export class RrdWriter implements Processor {
     );
   }
 
-  /** Registers and creates the series of `groups` not in the catalog yet; drops (counted) those whose file cannot be made. */
-  private async createNew(groups: Map<string, Group>): Promise<void> {
+  /**
+   * Registers and creates the series of `groups` not in the catalog yet (setting their entries). Returns the
+   * groups to write: those whose file cannot be made are dropped, counted.
+   */
+  private async createNew(groups: Group[]): Promise<Group[]> {
     const unknown: NewSeries[] = [];
-    const creating = new Map<string, { first: number; template: RrdTemplate }>();
-    for (const [key, g] of groups) {
-      const known = this.catalog.get(key);
+    const creating: { g: Group; first: number; template: RrdTemplate }[] = [];
+    for (const g of groups) {
+      const known = g.entry;
       if (known && (known.ready || known.origin !== 'native')) continue;
       const { name, template } = this.templates.choose(g.sample.name, g.sample.counter);
       const first = Math.min(...g.times);
       if (!known) unknown.push({ name: g.sample.name, labels: g.sample.labels, template: name, step: template.step, ds: DS_NAME, firstTime: first });
-      creating.set(key, { first, template });
+      creating.push({ g, first, template });
     }
-    if (creating.size === 0) return;
+    if (creating.length === 0) return groups;
     // A full disk: keep everything of this batch for later rather than make some files and not others.
     await this.ensureSpace(
-      [...creating.values()].map((c) => c.template),
-      [...groups.values()].flatMap((g) => g.times.map((t, i) => ({ ...g.sample, time: t, value: g.values[i], replay: g.replay[i] || undefined }))),
+      creating.map((c) => c.template),
+      groups.flatMap((g) => g.times.map((t, i) => ({ ...g.sample, time: t, value: g.values[i], replay: g.replay?.[i] || undefined }))),
     );
     if (unknown.length) await this.catalog.register(unknown, { pending: true });
-    await eachLimited([...creating], MAX_CREATES_IN_FLIGHT, async ([key, c]) => {
-      const e = this.catalog.get(key)!;
+    const failed = new Set<Group>();
+    await eachLimited(creating, MAX_CREATES_IN_FLIGHT, async ({ g, first, template }) => {
+      const e = (g.entry ??= this.catalog.get(g.key)!);
       // One step before the first value: a GAUGE value covers the interval since the previous update,
       // so a start just 1 s before would leave the first interval mostly unknown and lose the first point.
-      if (!(await this.createFile(e, c.template, c.first - c.template.step))) {
-        this.refuseSeries(key, groups.get(key)!.times.length);
-        groups.delete(key);
+      if (!(await this.createFile(e, template, first - template.step))) {
+        this.refuseSeries(g.key, g.times.length);
+        failed.add(g);
       }
     });
     this.metrics.series.set(this.catalog.size);
+    return failed.size ? groups.filter((g) => !failed.has(g)) : groups;
   }
 
   /**
