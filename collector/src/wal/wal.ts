@@ -7,8 +7,9 @@ import { Buffer } from 'node:buffer';
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, truncateSync } from 'node:fs';
 import { FileHandle, open } from 'node:fs/promises';
 import path from 'node:path';
-import { Labels, Sample } from '../model/series.js';
+import { Sample } from '../model/series.js';
 import { frame, records } from './records.js';
+import { decodeSamples, encodeSamples, SampleBatch } from './sample-codec.js';
 
 export type FsyncPolicy = 'always' | 'interval' | 'off';
 
@@ -34,7 +35,7 @@ export interface WalCodec<T> {
   decode(payload: Buffer): T;
 }
 
-export type SampleBatch = { source: string; samples: Sample[] };
+export type { SampleBatch } from './sample-codec.js';
 
 interface Waiter {
   resolve: () => void;
@@ -43,25 +44,7 @@ interface Waiter {
 
 const SUFFIX = '.wal';
 
-/** Samples as compact arrays; NaN (unknown) goes through JSON as null. */
-const sampleCodec: WalCodec<SampleBatch> = {
-  encode: ({ source, samples }) =>
-    Buffer.from(
-      JSON.stringify({ s: source, x: samples.map((s) => (s.counter ? [s.name, s.labels, s.value, s.time, 1] : [s.name, s.labels, s.value, s.time])) }),
-      'utf8',
-    ),
-  decode: (payload) => decode(payload),
-};
-
-function decode(payload: Buffer): { source: string; samples: Sample[] } {
-  const doc = JSON.parse(payload.toString('utf8')) as { s: string; x: [string, Labels, number | null, number, 1?][] };
-  return {
-    source: doc.s,
-    samples: doc.x.map(([name, labels, value, time, counter]) =>
-      counter ? { name, labels, value: value ?? NaN, time, counter: true } : { name, labels, value: value ?? NaN, time },
-    ),
-  };
-}
+const sampleCodec: WalCodec<SampleBatch> = { encode: encodeSamples, decode: decodeSamples };
 
 export class WriteAheadLog<T = SampleBatch> {
   private fh?: FileHandle;
