@@ -31,6 +31,14 @@ interface Group {
   replay: boolean[] | undefined;
 }
 
+/**
+ * A group holding its first sample. Arrays made with their first element are one element long, where an empty
+ * array's first push reserves 17: most series have one value a batch, so this is most of the writer's garbage.
+ */
+function newGroup(s: Sample, key: string, entry: SeriesEntry | undefined): Group {
+  return { sample: s, key, entry, times: [s.time], values: [s.value], replay: s.replay === true ? [true] : undefined };
+}
+
 /** Seconds of history the template's longest RRA holds. */
 const retentions = new WeakMap<RrdTemplate, number>();
 function retention(tpl: RrdTemplate): number {
@@ -262,7 +270,7 @@ export class RrdWriter implements Processor {
     let unknownByLabels: Map<Labels, Group> | undefined;
     let last: Group | undefined;
     for (const s of batch) {
-      let g: Group;
+      let g: Group | undefined;
       if (last !== undefined && last.sample.labels === s.labels && last.sample.name === s.name) g = last;
       else {
         // Found by the labels object the listener shares across a series' samples: no key string per sample.
@@ -272,20 +280,23 @@ export class RrdWriter implements Processor {
           else {
             e.writeBatch = gen;
             e.writeSlot = groups.length;
-            groups.push((g = { sample: s, key: e.key, entry: e, times: [], values: [], replay: undefined }));
+            groups.push((last = newGroup(s, e.key, e)));
+            continue;
           }
         } else {
-          let u = unknownByLabels?.get(s.labels);
-          if (u === undefined || u.sample.name !== s.name) {
+          g = unknownByLabels?.get(s.labels);
+          if (g === undefined || g.sample.name !== s.name) {
             const key = seriesKey(s.name, s.labels);
-            u = (unknown ??= new Map()).get(key);
-            if (u === undefined) {
-              unknown.set(key, (u = { sample: s, key, entry: undefined, times: [], values: [], replay: undefined }));
-              groups.push(u);
+            g = (unknown ??= new Map()).get(key);
+            if (g === undefined) {
+              unknown.set(key, (g = newGroup(s, key, undefined)));
+              groups.push(g);
+              (unknownByLabels ??= new Map()).set(s.labels, g);
+              last = g;
+              continue;
             }
-            (unknownByLabels ??= new Map()).set(s.labels, u);
+            (unknownByLabels ??= new Map()).set(s.labels, g);
           }
-          g = u;
         }
         last = g;
       }
