@@ -90,6 +90,8 @@ export class RrdcachedClient {
   private connecting?: Promise<net.Socket>;
   private inflight = new Fifo<Pending>();
   private buf = '';
+  /** A cork is on the socket until the end of this turn of the event loop. */
+  private corked = false;
   private current?: Reply;
   private closed = false;
   /** Serialises BATCH sections (see inBatchOrder). */
@@ -192,6 +194,16 @@ export class RrdcachedClient {
     const s = await this.connect();
     return new Promise<Reply>((resolve, reject) => {
       this.inflight.push({ line, resolve, reject });
+      // Commands written in one turn of the event loop go out in one write: 10,000 FLUSHes written one by one
+      // held ~25 MB of native write requests at once (RSS while a flush ran, measured).
+      if (!this.corked) {
+        this.corked = true;
+        s.cork();
+        process.nextTick(() => {
+          this.corked = false;
+          s.uncork();
+        });
+      }
       s.write(line + '\n');
     });
   }
