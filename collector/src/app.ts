@@ -38,7 +38,7 @@ import { Syslog } from './syslog/index.js';
 import { fdReserve, listenBacklogCap, openFileLimit } from './util/fdlimit.js';
 import { createLogger } from './util/log.js';
 import { isLoopback, splitHostPort } from './util/net.js';
-import { LISTEN_BACKLOG } from './util/tcp-listener.js';
+import { LISTEN_BACKLOG, RateLimitedLog } from './util/tcp-listener.js';
 import { SeriesLimiter } from './limits/series.js';
 import { allowListFor } from './security/allow.js';
 import { TlsEndpoint } from './security/tls.js';
@@ -154,12 +154,17 @@ export class Collector {
     } else if (c.rrd.cached.mode === 'external') {
       this.cachedClient = new RrdcachedClient(c.rrd.cached.address!, { replayWindow: replayWindow(c.rrd.cached.writeInterval) });
     }
+    const directReadFailures = new RateLimitedLog(this.log, 60_000);
     this.archive = new RrdArchive({
       root: archiveRoot,
       rrdtool: c.rrd.rrdtool,
       writers: c.rrd.writers,
       readers: c.rrd.readers,
       directRead: c.rrd.directRead,
+      onDirectReadFailure: (message) => {
+        this.metrics.directReadFailures.inc();
+        directReadFailures.warn((n) => `${n} series read(s) fell back to rrdtool xport: a file-reader thread failed (${message})`);
+      },
       cached: this.cachedClient,
       hooks: {
         onLatency: (s) => this.metrics.rrdLatency.observe(s),

@@ -79,6 +79,11 @@ export class Metrics {
     help: 'rrdtool child processes restarted after dying.',
     registers: [this.registry],
   });
+  readonly directReadFailures = new Counter({
+    name: 'rexmon_rrd_direct_read_failures_total',
+    help: 'Reads a file-reader thread failed (answered by rrdtool xport instead): a reader bug or a thread that died.',
+    registers: [this.registry],
+  });
   readonly batchSeconds = new Histogram({
     name: 'rexmon_write_batch_seconds',
     help: 'Time to write one batch into the archive.',

@@ -22,6 +22,8 @@ export interface ArchiveOptions {
   hooks?: PipeHooks;
   /** Read series from the files themselves (file-reader.ts) where their layout allows; false: always xport. */
   directRead?: boolean;
+  /** A reader thread failed a read (xport answered it instead): a bug or a dying thread, not a file it does not know. */
+  onDirectReadFailure?: (message: string) => void;
 }
 
 export interface UpdateJob {
@@ -217,8 +219,11 @@ export class RrdArchive {
   /** Reads several series aligned on a common step: from the files directly, else in one `xport`. */
   async read(specs: ReadSpec[], cf: CF, from: number, to: number, step: number, maxRows: number): Promise<ReadResult> {
     // A reader thread that failed (it should not: files it does not know are answered undefined) costs the
-    // speed, not the answer: xport reads those series.
-    const direct = await this.fileReaders?.read(specs, cf, from, to, step, maxRows).catch(() => undefined);
+    // speed, not the answer: xport reads those series, and the failure is counted.
+    const direct = await this.fileReaders?.read(specs, cf, from, to, step, maxRows).catch((e: Error) => {
+      this.opts.onDirectReadFailure?.(e.message);
+      return undefined;
+    });
     if (direct) {
       return { ...direct, timestamps: rowTimes(direct.start, direct.step, direct.columns[0].length) };
     }

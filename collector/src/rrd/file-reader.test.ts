@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test';
 import fc from 'fast-check';
 import type { RrdTemplate } from '../config/schema.js';
 import { tempDir } from '../testing/harness.js';
-import { CF, RrdArchive, UpdateJob } from './archive.js';
+import { CF, ReadSpec, RrdArchive, UpdateJob } from './archive.js';
 import { readDirect } from './file-reader.js';
 import { FileReaders } from './file-readers.js';
 import { RrdtoolPipe } from './pipe.js';
@@ -158,13 +158,22 @@ test('files the reader does not know are left to xport, which names the error as
   ];
   for (const [what, r] of cases) assert.equal(r(), undefined, what);
   // Through the archive the same reads still end in xport's own words.
-  const direct = new RrdArchive({ root: tmp.dir, rrdtool: 'rrdtool', writers: 1, readers: 1 });
+  const failures: string[] = [];
+  const direct = new RrdArchive({ root: tmp.dir, rrdtool: 'rrdtool', writers: 1, readers: 1, onDirectReadFailure: (m) => failures.push(m) });
   try {
+    // A read the reader thread cannot take (here: a spec that cannot be posted to it) is answered by xport, and counted.
+    const odd = { file, ds: 'value', note: () => 'not cloneable' } as unknown as ReadSpec;
+    const viaXport = await direct.read([odd], 'AVERAGE', start, NOW, 60, 200);
+    assert.equal(failures.length, 1);
+    assert.match(failures[0], /could not be cloned/);
+    assert.deepEqual(viaXport.columns, (await archive.xport([{ file, ds: 'value' }], 'AVERAGE', start, NOW, 60, 200)).columns);
+    // Files it does not know are no failure: they go to xport without a count.
     await assert.rejects(direct.read([{ file: garbage, ds: 'value' }], 'AVERAGE', start, NOW, 60, 200), /not an RRD file|is not an RRD/i);
     await assert.rejects(direct.read([{ file: file, ds: 'other' }], 'AVERAGE', start, NOW, 60, 200), /No DS called 'other'/);
     const ok = await direct.read([{ file, ds: 'value' }], 'AVERAGE', start, NOW, 60, 200);
     const ref = await archive.xport([{ file, ds: 'value' }], 'AVERAGE', start, NOW, 60, 200);
     assert.deepEqual(ok.timestamps, ref.timestamps);
+    assert.equal(failures.length, 1);
   } finally {
     await direct.close();
   }

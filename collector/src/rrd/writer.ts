@@ -39,6 +39,13 @@ function newGroup(s: Sample, key: string, entry: SeriesEntry | undefined): Group
   return { sample: s, key, entry, times: [s.time], values: [s.value], replay: s.replay === true ? [true] : undefined };
 }
 
+/**
+ * Batches grouped by any writer of this process: tells a catalog entry's writeBatch from an earlier batch's. One
+ * counter for all writers, so two writers sharing a catalog (tests do) never take the same number; grouping is
+ * synchronous, so a slot is only read within the batch that wrote it.
+ */
+let batchesGrouped = 0;
+
 /** Seconds of history the template's longest RRA holds. */
 const retentions = new WeakMap<RrdTemplate, number>();
 function retention(tpl: RrdTemplate): number {
@@ -258,12 +265,9 @@ export class RrdWriter implements Processor {
     if (this.archive.unconfirmedValues > this.maxUnconfirmed) await this.flush();
   }
 
-  /** Batches handled: tells a catalog entry's writeBatch from one of an earlier batch. */
-  private batches = 0;
-
   /** The batch's samples by series, in arrival order within each. */
   private group(batch: Sample[]): Group[] {
-    const gen = ++this.batches;
+    const gen = ++batchesGrouped;
     const groups: Group[] = [];
     // Series not in the catalog yet, by labels object and by key (a first sight: rare once running).
     let unknown: Map<string, Group> | undefined;
