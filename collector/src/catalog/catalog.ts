@@ -168,9 +168,18 @@ export class Catalog {
    * Entries are never removed and labels objects are not changed once samples carry them, so a hit stays right.
    */
   lookup(name: string, labels: Labels): SeriesEntry | undefined {
+    return this.lookupShared(name, labels) ?? this.lookupKey(labels, seriesKey(name, labels));
+  }
+
+  /** lookup() by the labels object alone: undefined without building the key when this object was not seen yet. */
+  lookupShared(name: string, labels: Labels): SeriesEntry | undefined {
     const hit = this.bySampleLabels.get(labels);
-    if (hit !== undefined && hit.name === name) return hit;
-    const e = this.byKey.get(seriesKey(name, labels));
+    return hit !== undefined && hit.name === name ? hit : undefined;
+  }
+
+  /** lookup() with the key already built (of the series `labels` belongs to); a hit is remembered for the labels object. */
+  lookupKey(labels: Labels, key: string): SeriesEntry | undefined {
+    const e = this.byKey.get(key);
     if (e) this.bySampleLabels.set(labels, e);
     return e;
   }
