@@ -93,7 +93,7 @@ export class SeriesLimiter {
       const s = samples[i];
       if (this.catalog.lookupShared(s.name, s.labels)) continue;
       // A new series' later samples (until the catalog lists it) find its key by their shared labels object: built
-      // twice for every sample, the key was most of the collector's CPU while 10,000 new series came in (profiled).
+      // twice for every sample, the key took most of the main thread while the lines of 10,000 new series came in (profiled).
       let key: string;
       const seen = this.newKeys.get(s.labels);
       if (seen !== undefined && seen.name === s.name) key = seen.key;

@@ -194,8 +194,8 @@ export class RrdcachedClient {
     const s = await this.connect();
     return new Promise<Reply>((resolve, reject) => {
       this.inflight.push({ line, resolve, reject });
-      // Commands written in one turn of the event loop go out in one write: 10,000 FLUSHes written one by one
-      // held ~25 MB of native write requests at once (RSS while a flush ran, measured).
+      // Commands written in one turn of the event loop go out in one write, not one write request each (a flush
+      // of 10,000 files peaked at 189 MB RSS instead of 204 MB, one run each).
       if (!this.corked) {
         this.corked = true;
         s.cork();
