@@ -14,11 +14,15 @@ export type SeriesLimitName = 'seriesLimits.newPerSourcePerMinute' | 'seriesLimi
 /** Refills evenly: `perMinute` tokens a minute, never more than `perMinute` held. */
 class Bucket {
   private tokens: number;
-  private last = Date.now();
-  constructor(private readonly perMinute: number) {
+  constructor(
+    private readonly perMinute: number,
+    private last = Date.now(),
+  ) {
     this.tokens = perMinute;
   }
   private refill(now: number) {
+    // A clock read before the bucket was made (the batch's) must not take from it: a new bucket once held 1.99 of 2.
+    if (now <= this.last) return;
     this.tokens = Math.min(this.perMinute, this.tokens + ((now - this.last) * this.perMinute) / 60_000);
     this.last = now;
   }
@@ -96,13 +100,14 @@ export class SeriesLimiter {
       // twice for every sample, the key took most of the main thread while the lines of 10,000 new series came in (profiled).
       let key: string;
       const seen = this.newKeys.get(s.labels);
-      if (seen !== undefined && seen.name === s.name) key = seen.key;
-      else {
+      if (seen !== undefined && seen.name === s.name) {
+        key = seen.key;
+        if (this.catalog.lookupKey(s.labels, key)) continue; // listed since
+      } else {
         key = seriesKey(s.name, s.labels);
-        if (this.catalog.lookupKey(s.labels, key)) continue;
+        if (this.catalog.lookupKey(s.labels, key)) continue; // known, by another labels object (an HTTP body)
         this.newKeys.set(s.labels, { name: s.name, key });
       }
-      if (seen !== undefined && this.catalog.lookupKey(s.labels, key)) continue; // listed since
       if ((this.pending.size && this.pending.has(key)) || refusedKeys?.has(key)) continue;
       const why = this.take(s.name, key, source, now, took);
       if (!why) continue;
@@ -144,7 +149,7 @@ export class SeriesLimiter {
       bucket = this.buckets.get(source);
       if (!bucket) {
         if (this.buckets.size >= 10 * MAX_SOURCES) for (const [k, b] of this.buckets) if (b.full) this.buckets.delete(k);
-        this.buckets.set(source, (bucket = new Bucket(L.newPerSourcePerMinute)));
+        this.buckets.set(source, (bucket = new Bucket(L.newPerSourcePerMinute, now)));
       }
       if (!bucket.take(now))
         return {
