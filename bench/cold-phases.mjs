@@ -1,0 +1,62 @@
+#!/usr/bin/env node
+// Where a cold ingest's time goes: the ingest bench's workload (Graphite points over series the collector has not
+// seen, 60 s apart, one TCP connection) sent to a fresh collector, whose counters are read every --poll ms: lines
+// received, RRD files created, values written; then the flush. Prints one row per change of the counters.
+// Usage: node bench/cold-phases.mjs [--series 10000] [--points 10] [--poll 100]
+import { parseArgs } from 'node:util';
+import { sendTcp, sleep, startCollector, tmp } from './lib.mjs';
+
+const { values: opt } = parseArgs({
+  options: { series: { type: 'string', default: '10000' }, points: { type: 'string', default: '10' }, poll: { type: 'string', default: '100' } },
+});
+const SERIES = Number(opt.series);
+const POINTS = Number(opt.points);
+const POLL = Number(opt.poll);
+for (const [k, v] of Object.entries({ series: SERIES, points: POINTS, poll: POLL }))
+  if (!Number.isInteger(v) || v < 1) throw new Error(`--${k} must be a positive integer, got ${JSON.stringify(opt[k])}`);
+
+// The ingest bench's `1d` template: 1 min × 1 day, four CFs (45 KB a file).
+const TEMPLATE = { step: 60, type: 'GAUGE', rras: [{ cf: ['AVERAGE', 'MIN', 'MAX', 'LAST'], steps: 1, rows: 1440 }] };
+const t = tmp('rexmon-bench-cold-');
+const c = await startCollector(t.dir, {
+  graphiteMappings: '    - {match: "bench.*.load", name: bench_load, labels: {host: $1}}\n',
+  extraConfig:
+    `rrd:\n  templates:\n    bench: ${JSON.stringify(TEMPLATE)}\n  defaultTemplate: bench\n` +
+    `seriesLimits: {newPerSourcePerMinute: ${Math.max(10000, SERIES)}, newPerMinute: ${Math.max(50000, SERIES)}}\n`,
+});
+const counters = async () => {
+  const text = await (await fetch(`${c.url}/metrics`, { headers: { authorization: `Bearer ${c.token}` } })).text();
+  const value = (name) => Number(text.match(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)`, 'm'))?.[1] ?? 0);
+  return { received: value('rexmon_samples_received_total'), created: value('rexmon_rrd_files_created_total'), written: value('rexmon_samples_written_total') };
+};
+const total = SERIES * POINTS;
+const base = Math.floor(Date.now() / 1000 / 60) * 60 - (POINTS + 30) * 60;
+let lines = '';
+for (let p = 0; p < POINTS; p++) for (let s = 0; s < SERIES; s++) lines += `bench.h${String(s).padStart(5, '0')}.load ${s + p / 10} ${base + p * 60}\n`;
+
+console.log(`cold phases: ${total.toLocaleString('en')} points over ${SERIES.toLocaleString('en')} new series, counters read every ${POLL} ms\n`);
+console.log('| s | received | files created | written |');
+console.log('|---|---|---|---|');
+const t0 = performance.now();
+const at = () => ((performance.now() - t0) / 1000).toFixed(1);
+let sentAt;
+const send = sendTcp(c.graphitePort, lines).then(() => (sentAt = at()));
+let last = '';
+try {
+  for (;;) {
+    await sleep(POLL);
+    const m = await counters();
+    const row = `| ${m.received.toLocaleString('en')} | ${m.created.toLocaleString('en')} | ${m.written.toLocaleString('en')} |`;
+    if (row !== last) console.log(`| ${at()} ${row}`);
+    last = row;
+    if (m.written >= total) break;
+    if (performance.now() - t0 > 600_000) throw new Error('not every value written after 10 minutes');
+  }
+  await send;
+  const f0 = performance.now();
+  await c.flush();
+  console.log(`\nsent by ${sentAt} s; flush ${((performance.now() - f0) / 1000).toFixed(2)} s; durable after ${at()} s`);
+} finally {
+  await c.stop();
+  t.cleanup();
+}
