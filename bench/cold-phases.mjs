@@ -4,16 +4,12 @@
 // received, RRD files created, values written; then the flush. Prints one row per change of the counters.
 // Usage: node bench/cold-phases.mjs [--series 10000] [--points 10] [--poll 100]
 import { parseArgs } from 'node:util';
-import { sendTcp, sleep, startCollector, tmp } from './lib.mjs';
+import { positiveIntegers, sendTcp, sleep, startCollector, tmp } from './lib.mjs';
 
 const { values: opt } = parseArgs({
   options: { series: { type: 'string', default: '10000' }, points: { type: 'string', default: '10' }, poll: { type: 'string', default: '100' } },
 });
-const SERIES = Number(opt.series);
-const POINTS = Number(opt.points);
-const POLL = Number(opt.poll);
-for (const [k, v] of Object.entries({ series: SERIES, points: POINTS, poll: POLL }))
-  if (!Number.isInteger(v) || v < 1) throw new Error(`--${k} must be a positive integer, got ${JSON.stringify(opt[k])}`);
+const { series: SERIES, points: POINTS, poll: POLL } = positiveIntegers(opt, ['series', 'points', 'poll']);
 
 // The ingest bench's `1d` template: 1 min × 1 day, four CFs (45 KB a file).
 const TEMPLATE = { step: 60, type: 'GAUGE', rras: [{ cf: ['AVERAGE', 'MIN', 'MAX', 'LAST'], steps: 1, rows: 1440 }] };

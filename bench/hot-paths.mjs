@@ -8,12 +8,10 @@ import { parseArgs } from 'node:util';
 import { GraphiteMapper, parseGeneralLine, parseGraphiteLine } from '../collector/dist/ingest/graphite.js';
 import { LineSplitter } from '../collector/dist/ingest/lines.js';
 import { encodeJson, encodeSamples } from '../collector/dist/wal/sample-codec.js';
+import { positiveIntegers } from './lib.mjs';
 
 const { values: opt } = parseArgs({ options: { series: { type: 'string', default: '20000' }, runs: { type: 'string', default: '15' } } });
-const SERIES = Number(opt.series);
-const RUNS = Number(opt.runs);
-for (const [k, v] of Object.entries({ series: SERIES, runs: RUNS }))
-  if (!Number.isInteger(v) || v < 1) throw new Error(`--${k} must be a positive integer, got ${JSON.stringify(opt[k])}`);
+const { series: SERIES, runs: RUNS } = positiveIntegers(opt, ['series', 'runs']);
 
 const id = (s) => `s${String(s).padStart(6, '0')}`;
 const mapping = [{ match: 'sus.*.value', name: 'sus_value', labels: { id: '$1' } }];

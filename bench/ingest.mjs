@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import { configSchema } from '../collector/dist/config/schema.js';
 import { createArgs } from '../collector/dist/rrd/archive.js';
 import { seriesFile } from '../collector/dist/rrd/naming.js';
-import { cpuSeconds, freePort, ROOT, RrdPipe, rss, sendTcp, sleep, startCollector, startRrdcached, tmp, verify } from './lib.mjs';
+import { cpuSeconds, flushFiles, freePort, ROOT, RrdPipe, rss, sendTcp, sleep, startCollector, startRrdcached, tmp, verify } from './lib.mjs';
 
 const { values: opt } = parseArgs({
   options: {
@@ -108,17 +108,7 @@ async function raw() {
   if (!/^0 errors/.test(reply[1])) throw new Error(`BATCH: ${reply[1]}`);
   // FLUSH answers once its file is on disk; rrdcached serves a connection in order, so use several.
   const flushers = await Promise.all(Array.from({ length: 8 }, () => connect(cached.sock)));
-  await Promise.all(
-    flushers.map((f, k) =>
-      f.send(
-        rels
-          .filter((_, i) => i % 8 === k)
-          .map((r) => `FLUSH ${r}\n`)
-          .join(''),
-        Math.ceil((rels.length - k) / 8),
-      ),
-    ),
-  );
+  await flushFiles(flushers, rels);
   for (const f of [batch, ...flushers]) f.close();
   const seconds = (performance.now() - t0) / 1000;
   const cpu = cpuSeconds(cached.pid) - cpu0;

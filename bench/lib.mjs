@@ -26,6 +26,36 @@ export function freePort() {
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * FLUSHes every file, spread over the rrdcached connections (it serves each in order, and a FLUSH answers once
+ * its file is on disk). A connection is `{ send(text, lines) }`, resolving once that many reply lines came.
+ */
+export function flushFiles(connections, names) {
+  const n = connections.length;
+  return Promise.all(
+    connections.map((c, k) =>
+      c.send(
+        names
+          .filter((_, i) => i % n === k)
+          .map((r) => `FLUSH ${r}\n`)
+          .join(''),
+        Math.ceil((names.length - k) / n),
+      ),
+    ),
+  );
+}
+
+/** The named parseArgs options as numbers; throws naming the option when one is not a positive integer. */
+export function positiveIntegers(opt, names) {
+  const out = {};
+  for (const k of names) {
+    const v = Number(opt[k]);
+    if (!Number.isInteger(v) || v < 1) throw new Error(`--${k} must be a positive integer, got ${JSON.stringify(opt[k])}`);
+    out[k] = v;
+  }
+  return out;
+}
+
 /** Peak and current RSS of a process, in MB, from /proc. */
 export function rss(pid) {
   const s = readFileSync(`/proc/${pid}/status`, 'utf8');

@@ -11,7 +11,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { seriesFile } from '../collector/dist/rrd/naming.js';
-import { cpuSeconds, RrdPipe, rss, sleep, startCollector, startRrdcached, tmp } from './lib.mjs';
+import { cpuSeconds, flushFiles, positiveIntegers, RrdPipe, rss, sleep, startCollector, startRrdcached, tmp } from './lib.mjs';
 
 const { values: opt } = parseArgs({
   options: {
@@ -22,14 +22,14 @@ const { values: opt } = parseArgs({
     'raw-rounds': { type: 'string', default: '10' },
   },
 });
-const SERIES = Number(opt.series);
-const RATE = Number(opt.rate);
-const SECONDS = Number(opt.seconds);
-const CONNS = Number(opt.connections);
+const {
+  series: SERIES,
+  rate: RATE,
+  seconds: SECONDS,
+  connections: CONNS,
+  'raw-rounds': RAW_ROUNDS,
+} = positiveIntegers(opt, ['series', 'rate', 'seconds', 'connections', 'raw-rounds']);
 const ROUNDS = Math.max(1, Math.round((RATE * SECONDS) / SERIES));
-const RAW_ROUNDS = Number(opt['raw-rounds']);
-for (const [k, v] of Object.entries({ series: SERIES, rate: RATE, seconds: SECONDS, connections: CONNS, 'raw-rounds': RAW_ROUNDS }))
-  if (!Number.isInteger(v) || v < 1) throw new Error(`--${k} must be a positive integer, got ${JSON.stringify(opt[k])}`);
 
 // Round k carries time T0 + k (k = 0 is the warm-up that creates the files). All times lie in the past when sent.
 const T0 = Math.floor(Date.now() / 1000) - ROUNDS - RAW_ROUNDS - 2;
@@ -184,7 +184,7 @@ async function rawRun(root) {
   }
   const enqueued = (performance.now() - t0) / 1000;
   const flushers = await Promise.all(Array.from({ length: 8 }, open));
-  await Promise.all(flushers.map((f, k) => f.send(rels.filter((_, i) => i % 8 === k).map((r) => `FLUSH ${r}\n`).join(''), Math.ceil((rels.length - k) / 8))));
+  await flushFiles(flushers, rels);
   const seconds = (performance.now() - t0) / 1000;
   const cpu = cpuSeconds(cached.pid) - cpu0;
   for (const f of [b, ...flushers]) f.sock.end();

@@ -116,7 +116,6 @@ export function parseGraphiteNumber(text: string): number | undefined {
 }
 
 const TAB = 9;
-const CR = 13;
 const SEMICOLON = 59;
 const MAX_DIGITS_TIME = 15; // below 2^53: a whole number read digit by digit is exact
 
@@ -182,7 +181,7 @@ function parseCommonLine(line: string, mapper: GraphiteMapper): ParseResult | un
   if (time <= 0) return undefined;
   for (let i = 0; i < s1; i++) {
     const c = line.charCodeAt(i);
-    if (c === TAB || c === SEMICOLON || c === CR) return undefined;
+    if (c === TAB || c === SEMICOLON) return undefined; // other fields, or a tagged path
   }
   const value = simpleDecimal(line, s1 + 1, s2);
   if (value === undefined) return undefined;

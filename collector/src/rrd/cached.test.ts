@@ -32,6 +32,9 @@ test('UpdateBatch builds UPDATE lines (NaN as U) and refuses a time that is not 
   assert.equal(b.valueCount, 4);
   assert.throws(() => b.add('/root/b.rrd', 'b.rrd', [1.5], [1], 0, 1), /update time 1.5 is not whole seconds/);
   assert.throws(() => b.add('/root/b.rrd', 'b.rrd', [2 ** 32], [1], 0, 1), /not whole seconds/);
+  const many = Array.from({ length: 256 }, (_, i) => 10 + i);
+  assert.throws(() => b.add('/root/c.rrd', 'c.rrd', many, many, 0, 256), /256 values in one UPDATE line: at most 255/);
+  assert.equal(b.valueCount, 4, 'nothing of a refused line is kept');
 });
 
 test('values rrdcached acknowledged and lost to a SIGKILL are replayed from the packed log', async () => {

@@ -57,6 +57,8 @@ export class UpdateBatch {
   /** One UPDATE line for `file` (its name given, already computed) with points from..to-1 (at most 255). */
   add(file: string, name: string, times: number[], values: number[], from: number, to: number) {
     let line = `UPDATE ${name}`;
+    // The replay log counts a line's values in a byte.
+    if (to - from > 255) throw new RrdError(`${to - from} values in one UPDATE line: at most 255`, line);
     for (let k = from; k < to; k++) {
       // Uint32 seconds: until 2106; a time outside would come back wrong from the replay log.
       if (!(times[k] >= 0 && times[k] <= 0xffffffff && Number.isInteger(times[k]))) throw new RrdError(`update time ${times[k]} is not whole seconds`, line);

@@ -244,7 +244,7 @@ export class RrdWriter implements Processor {
       if (recreate.length) {
         await this.ensureSpace(
           recreate.map((p) => this.templates.byName(p.entry.template)),
-          toSamples([...recreate, ...retry]),
+          () => toSamples([...recreate, ...retry]),
         );
         await eachLimited(recreate, MAX_CREATES_IN_FLIGHT, async (p) => {
           const tpl = this.templates.byName(p.entry.template);
@@ -349,7 +349,7 @@ export class RrdWriter implements Processor {
     // A full disk: keep everything of this batch for later rather than make some files and not others.
     await this.ensureSpace(
       creating.map((c) => c.template),
-      groups.flatMap((g) => g.times.map((t, i) => ({ ...g.sample, time: t, value: g.values[i], replay: g.replay?.[i] || undefined }))),
+      () => groups.flatMap((g) => g.times.map((t, i) => ({ ...g.sample, time: t, value: g.values[i], replay: g.replay?.[i] || undefined }))),
     );
     if (unknown.length) await this.catalog.register(unknown, { pending: true });
     const failed = new Set<Group>();
@@ -388,15 +388,18 @@ export class RrdWriter implements Processor {
     return true;
   }
 
-  /** Throws RetryLater (keeping `keep`) unless the archive's disk has room for these files plus the reserve. */
-  private async ensureSpace(templates: RrdTemplate[], keep: Sample[]): Promise<void> {
+  /**
+   * Throws RetryLater (keeping what `keep` gives) unless the archive's disk has room for these files plus the
+   * reserve. `keep` is called only then: a copy of the batch made for every batch with a new series was garbage.
+   */
+  private async ensureSpace(templates: RrdTemplate[], keep: () => Sample[]): Promise<void> {
     const need = templates.reduce((n, t) => n + fileBytes(t), 0) + this.minFreeBytes;
     const free = await this.archive.freeBytes();
     this.metrics.archiveFreeBytes.set(free);
     if (free < need)
       throw new RetryLater(
         `disk full: ${free} bytes free under ${this.archive.root}, ${need} needed for ${templates.length} new RRD file(s) and the reserve (rrd.minFreeBytes ${this.minFreeBytes})`,
-        keep,
+        keep(),
       );
   }
 
