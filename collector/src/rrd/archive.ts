@@ -3,12 +3,11 @@
 import { mkdir, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import { RrdTemplate } from '../config/schema.js';
-import { RrdError, RrdReplyError } from './errors.js';
+import { RrdError } from './errors.js';
 import { point, RrdcachedClient, UpdateBatch } from './cached.js';
 import { FileReaders } from './file-readers.js';
 import type { CF, ReadResult, ReadSpec } from './read-types.js';
 import { arg, PipeHooks, RrdtoolPipe } from './pipe.js';
-import { eachLimited } from '../util/limited.js';
 
 export type { CF, ReadResult, ReadSpec } from './read-types.js';
 export const DS_NAME = 'value';
@@ -43,7 +42,7 @@ export interface UpdateError {
 // Values per UPDATE line: long enough to amortise, short enough for rrdcached's line buffer.
 const VALUES_PER_LINE = 64;
 const FLUSH_CONNECTIONS = 8;
-const FLUSHES_IN_FLIGHT = 64;
+const FLUSHES_PER_BATCH = 1000;
 /** `/./`, `/../` or `//`: a path path.join would have written otherwise (one scan, where three includes() took three). */
 const NOT_NORMAL = /\/(?:\.\.?)?\//;
 
@@ -192,25 +191,20 @@ export class RrdArchive {
       const losses = c.losses;
       const refused: { file: string; message: string }[] = [];
       await c.sync();
-      // A bounded number of FLUSHes in flight per connection: 100,000 files sent at once held 100,000 pending
-      // commands (~50 MB) until the last one was written.
+      // A connection's FLUSHes go in BATCHes of FLUSHES_PER_BATCH: one command each held a promise, its text and
+      // its reply (~700 bytes a file) until the last file was written, and the flush ends a burst, at its peak memory.
       await Promise.all(
-        this.flushers.map((flusher, k) =>
-          eachLimited(
-            files.filter((_, i) => i % this.flushers.length === k),
-            FLUSHES_IN_FLIGHT,
-            (f) =>
-              flusher.commandWithRetry(`FLUSH ${this.relative(f)}`).then(
-                () => undefined,
-                (e: Error) => {
-                  // rrdcached answers "no such file" for a file it holds nothing for: nothing to flush.
-                  if (/no such file|not found/i.test(e.message)) return;
-                  if (!(e instanceof RrdReplyError)) throw e;
-                  refused.push({ file: f, message: e.message });
-                },
-              ),
-          ),
-        ),
+        this.flushers.map(async (flusher, k) => {
+          const mine = files.filter((_, i) => i % this.flushers.length === k);
+          for (let at = 0; at < mine.length; at += FLUSHES_PER_BATCH) {
+            const chunk = mine.slice(at, at + FLUSHES_PER_BATCH);
+            const errors = await flusher.batchWithRetry(chunk.map((f) => `FLUSH ${this.relative(f)}`));
+            for (const [i, message] of errors) {
+              // rrdcached answers "no such file" for a file it holds nothing for: nothing to flush.
+              if (!/no such file|not found/i.test(message)) refused.push({ file: chunk[i], message });
+            }
+          }
+        }),
       );
       if (c.losses === losses) return refused;
     }

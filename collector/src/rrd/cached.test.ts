@@ -28,13 +28,15 @@ test('UpdateBatch builds UPDATE lines (NaN as U) and refuses a time that is not 
   const b = new UpdateBatch((f) => path.basename(f));
   b.add('/root/a.rrd', 'a.rrd', [10, 11, 12], [1.5, NaN, -0.25], 0, 3);
   b.add('/root/a.rrd', 'a.rrd', [10, 11, 12], [1.5, NaN, -0.25], 2, 3);
-  assert.deepEqual(b.commands, ['UPDATE a.rrd 10:1.5 11:U 12:-0.25', 'UPDATE a.rrd 12:-0.25']);
+  assert.deepEqual(b.commands(), ['UPDATE a.rrd 10:1.5 11:U 12:-0.25', 'UPDATE a.rrd 12:-0.25']);
   assert.equal(b.valueCount, 4);
   assert.throws(() => b.add('/root/b.rrd', 'b.rrd', [1.5], [1], 0, 1), /update time 1.5 is not whole seconds/);
   assert.throws(() => b.add('/root/b.rrd', 'b.rrd', [2 ** 32], [1], 0, 1), /not whole seconds/);
+  assert.throws(() => b.add('/root/b.rrd', 'b.rrd', [20, 21, 21.5], [1, 2, 3], 0, 3), /update time 21.5 is not whole seconds/);
   const many = Array.from({ length: 256 }, (_, i) => 10 + i);
   assert.throws(() => b.add('/root/c.rrd', 'c.rrd', many, many, 0, 256), /256 values in one UPDATE line: at most 255/);
   assert.equal(b.valueCount, 4, 'nothing of a refused line is kept');
+  assert.deepEqual(b.commands(), ['UPDATE a.rrd 10:1.5 11:U 12:-0.25', 'UPDATE a.rrd 12:-0.25'], 'the text is made again from the numbers');
 });
 
 test('values rrdcached acknowledged and lost to a SIGKILL are replayed from the packed log', async () => {
@@ -92,6 +94,46 @@ test('a BATCH with a line break or NUL inside a command is refused before anythi
     assert.equal(client.unconfirmedValues, 0);
   } finally {
     await client.close();
+    await new Promise((r) => (daemon.exitCode !== null ? r(null) : (daemon.once('exit', r), daemon.kill('SIGTERM'))));
+    await t.cleanup();
+  }
+});
+
+test('FLUSHes in one BATCH each wait for their file: the values are in the files when it answers; an unknown file is named by its place', async () => {
+  const t = await tempDir('rexmon-cached-');
+  const daemon = await rrdcached(t.dir); // writes back only on FLUSH (an hour's write interval)
+  const client = new RrdcachedClient(`unix:${path.join(t.dir, 'cached.sock')}`, { maxAttempts: 1 });
+  const flusher = new RrdcachedClient(`unix:${path.join(t.dir, 'cached.sock')}`, { maxAttempts: 1 });
+  try {
+    const base = Math.floor(Date.now() / 1000 / 60) * 60 - 3600;
+    const names = ['a.rrd', 'b.rrd', 'c.rrd'];
+    for (const f of names)
+      await run('rrdtool', ['create', path.join(t.dir, f), '--start', String(base), '--step', '60', 'DS:value:GAUGE:120:U:U', 'RRA:AVERAGE:0.5:1:100']);
+    const times = Array.from({ length: 5 }, (_, i) => base + 60 * (i + 1));
+    const b = new UpdateBatch((f) => f);
+    names.forEach((f, k) =>
+      b.add(
+        f,
+        f,
+        times,
+        times.map((_, i) => k * 10 + i),
+        0,
+        times.length,
+      ),
+    );
+    assert.equal((await client.batch(b)).errors.size, 0);
+    // Not on disk yet: rrdcached holds the values.
+    assert.equal((await rrdFetch(path.join(t.dir, 'a.rrd'), 'AVERAGE', base, times[4])).get(times[0]) ?? null, null);
+    const errors = await flusher.batchWithRetry(['FLUSH a.rrd', 'FLUSH b.rrd', 'FLUSH missing.rrd', 'FLUSH c.rrd']);
+    assert.deepEqual([...errors.keys()], [2]);
+    assert.match(errors.get(2)!, /no such file|not found/i);
+    for (const [k, f] of names.entries()) {
+      const got = await rrdFetch(path.join(t.dir, f), 'AVERAGE', base, times[4]);
+      times.forEach((time, i) => assert.equal(got.get(time), k * 10 + i, `${f} at ${time}`));
+    }
+  } finally {
+    await client.close();
+    await flusher.close();
     await new Promise((r) => (daemon.exitCode !== null ? r(null) : (daemon.once('exit', r), daemon.kill('SIGTERM'))));
     await t.cleanup();
   }

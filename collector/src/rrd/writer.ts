@@ -29,14 +29,16 @@ interface Group {
   values: number[];
   /** Per value: it came from the write-ahead log's replay; undefined while none of the group's did (nearly always). */
   replay: boolean[] | undefined;
+  /** Its samples in the batch, and while grouping how many are in its arrays. */
+  count: number;
+  filled: number;
 }
 
-/**
- * A group holding its first sample. Arrays made with their first element are one element long, where an empty
- * array's first push reserves 17: most series have one value a batch, so this is most of the writer's garbage.
- */
+/** Arrays of a group not filled yet. */
+const UNFILLED: number[] = [];
+
 function newGroup(s: Sample, key: string, entry: SeriesEntry | undefined): Group {
-  return { sample: s, key, entry, times: [s.time], values: [s.value], replay: s.replay === true ? [true] : undefined };
+  return { sample: s, key, entry, times: UNFILLED, values: UNFILLED, replay: undefined, count: 1, filled: 0 };
 }
 
 /**
@@ -265,49 +267,68 @@ export class RrdWriter implements Processor {
     if (this.archive.unconfirmedValues > this.maxUnconfirmed) await this.flush();
   }
 
-  /** The batch's samples by series, in arrival order within each. */
+  /**
+   * The batch's samples by series, in arrival order within each. Counted first, then each group's arrays made at
+   * their final length: grown by push, an array given a second value reserves 17, and a batch's groups live until
+   * rrdcached answers, long enough for V8 to move them to the old generation (most of what a write moved there,
+   * allocation profile of a cold ingest).
+   */
   private group(batch: Sample[]): Group[] {
     const gen = ++batchesGrouped;
     const groups: Group[] = [];
+    /** Each sample's group, by its place in `groups`. */
+    const slots = new Int32Array(batch.length);
     // Series not in the catalog yet, by labels object and by key (a first sight: rare once running).
-    let unknown: Map<string, Group> | undefined;
-    let unknownByLabels: Map<Labels, Group> | undefined;
-    let last: Group | undefined;
-    for (const s of batch) {
-      let g: Group | undefined;
-      if (last !== undefined && last.sample.labels === s.labels && last.sample.name === s.name) g = last;
+    let unknown: Map<string, number> | undefined;
+    let unknownByLabels: Map<Labels, number> | undefined;
+    let last = -1;
+    for (let i = 0; i < batch.length; i++) {
+      const s = batch[i];
+      let slot: number | undefined;
+      if (last >= 0 && groups[last].sample.labels === s.labels && groups[last].sample.name === s.name) slot = last;
       else {
         // Found by the labels object the listener shares across a series' samples: no key string per sample.
         const e = this.catalog.lookup(s.name, s.labels);
         if (e !== undefined) {
-          if (e.writeBatch === gen) g = groups[e.writeSlot];
+          if (e.writeBatch === gen) slot = e.writeSlot;
           else {
             e.writeBatch = gen;
-            e.writeSlot = groups.length;
-            groups.push((last = newGroup(s, e.key, e)));
+            e.writeSlot = slots[i] = last = groups.length;
+            groups.push(newGroup(s, e.key, e));
             continue;
           }
         } else {
-          g = unknownByLabels?.get(s.labels);
-          if (g === undefined || g.sample.name !== s.name) {
+          slot = unknownByLabels?.get(s.labels);
+          if (slot === undefined || groups[slot].sample.name !== s.name) {
             const key = seriesKey(s.name, s.labels);
-            g = (unknown ??= new Map()).get(key);
-            if (g === undefined) {
-              unknown.set(key, (g = newGroup(s, key, undefined)));
-              groups.push(g);
-              (unknownByLabels ??= new Map()).set(s.labels, g);
-              last = g;
+            slot = (unknown ??= new Map()).get(key);
+            if (slot === undefined) {
+              unknown.set(key, (slot = groups.length));
+              groups.push(newGroup(s, key, undefined));
+              (unknownByLabels ??= new Map()).set(s.labels, slot);
+              slots[i] = last = slot;
               continue;
             }
-            (unknownByLabels ??= new Map()).set(s.labels, g);
+            (unknownByLabels ??= new Map()).set(s.labels, slot);
           }
         }
-        last = g;
+        last = slot;
       }
-      if (s.replay === true) (g.replay ??= new Array<boolean>(g.times.length).fill(false)).push(true);
-      else g.replay?.push(false);
-      g.times.push(s.time);
-      g.values.push(s.value);
+      slots[i] = slot;
+      groups[slot].count++;
+    }
+    for (let i = 0; i < batch.length; i++) {
+      const s = batch[i];
+      const g = groups[slots[i]];
+      const k = g.filled++;
+      if (k === 0) {
+        // One value (the usual case in a batch) as a literal; more in arrays made at their length.
+        g.times = g.count === 1 ? [s.time] : new Array<number>(g.count);
+        g.values = g.count === 1 ? [s.value] : new Array<number>(g.count);
+      }
+      g.times[k] = s.time;
+      g.values[k] = s.value;
+      if (s.replay === true) (g.replay ??= new Array<boolean>(g.count).fill(false))[k] = true;
     }
     return groups;
   }
