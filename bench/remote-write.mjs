@@ -69,7 +69,7 @@ try {
         if (!bySeries.has(key)) bySeries.set(key, { labels, samples: [] });
         bySeries.get(key).samples.push({ value: s.value, timestamp: s.time * 1000 });
       }
-      bodies.push(encodeWriteRequest([...bySeries.values()]));
+      bodies.push(await encodeWriteRequest([...bySeries.values()]));
     }
     const headers = { 'Content-Encoding': 'snappy', 'Content-Type': 'application/x-protobuf', 'X-Prometheus-Remote-Write-Version': '0.1.0' };
     const start = performance.now();

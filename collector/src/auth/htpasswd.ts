@@ -1,7 +1,6 @@
 // People's logins: an htpasswd file as Apache's `htpasswd -B` writes it (`user:$2y$…`), with an optional third
 // field for the role (`user:hash:admin`; Apache and nginx ignore fields after the hash). bcrypt only: other
 // htpasswd hashes (MD5 apr1, SHA-1, crypt) are refused by name, since they are too weak to keep.
-import bcrypt from 'bcryptjs';
 import { createHash } from 'node:crypto';
 import { readFileSync, watchFile, unwatchFile, renameSync, writeFileSync, chmodSync, openSync, fsyncSync, closeSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
@@ -84,7 +83,10 @@ export function readHtpasswd(file: string, missingOk = false): Map<string, HtUse
 }
 
 export const BCRYPT_COST = 10;
-export const hashPassword = (password: string) => bcrypt.hash(password, BCRYPT_COST);
+/** bcryptjs, loaded when a password is first hashed or checked: not at start, where most collectors never need it. */
+const bcrypt = async () => (await import('bcryptjs')).default;
+
+export const hashPassword = async (password: string) => (await bcrypt()).hash(password, BCRYPT_COST);
 
 export interface UserChange {
   action: 'user.add' | 'user.remove' | 'user.passwd' | 'user.role';
@@ -175,7 +177,7 @@ export class UserStore {
     const seen = this.verified.get(key);
     const role = u.role ?? this.opts.defaultRole;
     if (seen !== undefined && now - seen < this.opts.cacheSeconds * 1000) return { name, role };
-    if (!(await bcrypt.compare(password, u.hash))) return undefined;
+    if (!(await (await bcrypt()).compare(password, u.hash))) return undefined;
     if (this.verified.size >= 10000) this.verified.clear();
     this.verified.set(key, now);
     return { name, role };

@@ -89,12 +89,12 @@ test('names map to Prometheus rules; labels sorted in byte order with __name__; 
   ]);
 });
 
-test('the WriteRequest encodes as prompb says: snappy block format around the protobuf', () => {
+test('the WriteRequest encodes as prompb says: snappy block format around the protobuf', async () => {
   const ts = [{ labels: [{ name: '__name__', value: 'x' }], samples: [{ value: 1.5, timestamp: 1796140000000 }] }];
-  const body = encodeWriteRequest(ts);
+  const body = await encodeWriteRequest(ts);
   // Snappy block format starts with the uncompressed length as a varint (not the framed format's 0xff stream header).
   assert.notEqual(body[0], 0xff);
-  assert.deepEqual(decodeWriteRequest(body).timeseries, ts);
+  assert.deepEqual((await decodeWriteRequest(body)).timeseries, ts);
 });
 
 test('a credentials file that cannot be read stops the start, naming the endpoint and the file', async () => {

@@ -315,7 +315,7 @@ test(
         assert.equal(s.headers['x-scope-orgid'], 'lab');
         assert.equal(s.headers.authorization, 'Bearer s3cret');
         // The same body each time; labels sorted, __name__ first here.
-        assert.deepEqual(decodeWriteRequest(s.body).timeseries, [
+        assert.deepEqual((await decodeWriteRequest(s.body)).timeseries, [
           {
             labels: [
               { name: '__name__', value: 'faulty_value' },

@@ -279,7 +279,7 @@ export class RemoteWriteQueue {
    */
   private async post(series: PromTimeSeries[], keys: string[], depth: number): Promise<void> {
     const count = series.reduce((n, ts) => n + ts.samples.length, 0);
-    const body = encodeWriteRequest(series);
+    const body = await encodeWriteRequest(series);
     const remote = this.name;
     for (let attempt = 0; ; attempt++) {
       let retry: { reason: string; message: string; after?: number };
