@@ -102,7 +102,10 @@ export class SeriesLimiter {
       const seen = this.newKeys.get(s.labels);
       if (seen !== undefined && seen.name === s.name) {
         key = seen.key;
-        if (this.catalog.lookupKey(s.labels, key)) continue; // listed since
+        if (this.catalog.lookupKey(s.labels, key)) {
+          this.newKeys.delete(s.labels); // listed since: the catalog finds it by this labels object from now on
+          continue;
+        }
       } else {
         key = seriesKey(s.name, s.labels);
         if (this.catalog.lookupKey(s.labels, key)) continue; // known, by another labels object (an HTTP body)
