@@ -346,8 +346,8 @@ export class RrdcachedClient {
     for (const entry of this.replayLog) {
       let k = 0;
       entry.files.forEach((file, i) => {
-        const head = `UPDATE ${entry.name(file)}`;
-        for (const end = k + entry.counts[i]; k < end; k++) single.push(head + point(entry.times[k], entry.values[k]));
+        const name = entry.name(file);
+        for (const end = k + entry.counts[i]; k < end; k++) single.push(line(name, entry.times, entry.values, k, k + 1));
       });
     }
     if (single.length) await this.batchOnce(batchText(single));
