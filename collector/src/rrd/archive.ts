@@ -147,9 +147,8 @@ export class RrdArchive {
       const lines = new UpdateBatch(this.nameOf);
       const owner: number[] = [];
       jobs.forEach((j, idx) => {
-        const rel = this.relative(j.file);
         for (let i = 0; i < j.times.length; i += VALUES_PER_LINE) {
-          lines.add(j.file, rel, j.times, j.values, i, Math.min(j.times.length, i + VALUES_PER_LINE));
+          lines.add(j.file, j.times, j.values, i, Math.min(j.times.length, i + VALUES_PER_LINE));
           owner.push(idx);
         }
       });

@@ -26,15 +26,15 @@ async function rrdcached(dir: string): Promise<ChildProcess> {
 
 test('UpdateBatch builds UPDATE lines (NaN as U) and refuses a time that is not whole seconds', () => {
   const b = new UpdateBatch((f) => path.basename(f));
-  b.add('/root/a.rrd', 'a.rrd', [10, 11, 12], [1.5, NaN, -0.25], 0, 3);
-  b.add('/root/a.rrd', 'a.rrd', [10, 11, 12], [1.5, NaN, -0.25], 2, 3);
+  b.add('/root/a.rrd', [10, 11, 12], [1.5, NaN, -0.25], 0, 3);
+  b.add('/root/a.rrd', [10, 11, 12], [1.5, NaN, -0.25], 2, 3);
   assert.deepEqual(b.commands(), ['UPDATE a.rrd 10:1.5 11:U 12:-0.25', 'UPDATE a.rrd 12:-0.25']);
   assert.equal(b.valueCount, 4);
-  assert.throws(() => b.add('/root/b.rrd', 'b.rrd', [1.5], [1], 0, 1), /update time 1.5 is not whole seconds/);
-  assert.throws(() => b.add('/root/b.rrd', 'b.rrd', [2 ** 32], [1], 0, 1), /not whole seconds/);
-  assert.throws(() => b.add('/root/b.rrd', 'b.rrd', [20, 21, 21.5], [1, 2, 3], 0, 3), /update time 21.5 is not whole seconds/);
+  assert.throws(() => b.add('/root/b.rrd', [1.5], [1], 0, 1), /update time 1.5 is not whole seconds/);
+  assert.throws(() => b.add('/root/b.rrd', [2 ** 32], [1], 0, 1), /not whole seconds/);
+  assert.throws(() => b.add('/root/b.rrd', [20, 21, 21.5], [1, 2, 3], 0, 3), /update time 21.5 is not whole seconds/);
   const many = Array.from({ length: 256 }, (_, i) => 10 + i);
-  assert.throws(() => b.add('/root/c.rrd', 'c.rrd', many, many, 0, 256), /256 values in one UPDATE line: at most 255/);
+  assert.throws(() => b.add('/root/c.rrd', many, many, 0, 256), /256 values in one UPDATE line: at most 255/);
   assert.equal(b.valueCount, 4, 'nothing of a refused line is kept');
   assert.deepEqual(b.commands(), ['UPDATE a.rrd 10:1.5 11:U 12:-0.25', 'UPDATE a.rrd 12:-0.25'], 'the text is made again from the numbers');
 });
@@ -56,8 +56,8 @@ test('values rrdcached acknowledged and lost to a SIGKILL are replayed from the 
     ]) {
       const b = new UpdateBatch((f) => path.basename(f));
       files.forEach((f, k) => {
-        b.add(f, path.basename(f), times, values(k), from, from + 3);
-        b.add(f, path.basename(f), times, values(k), from + 3, to);
+        b.add(f, times, values(k), from, from + 3);
+        b.add(f, times, values(k), from + 3, to);
       });
       const { errors } = await client.batch(b);
       assert.equal(errors.size, 0);
@@ -87,8 +87,8 @@ test('a BATCH with a line break or NUL inside a command is refused before anythi
   try {
     for (const name of ['a.rrd\nFLUSHALL', 'a.rrd\rb', 'a\0.rrd']) {
       const b = new UpdateBatch((f) => f);
-      b.add('ok.rrd', 'ok.rrd', [10], [1], 0, 1);
-      b.add(name, name, [10], [1], 0, 1);
+      b.add('ok.rrd', [10], [1], 0, 1);
+      b.add(name, [10], [1], 0, 1);
       await assert.rejects(client.batch(b), (e: RrdError) => /line break or NUL/.test(e.message) && e.command === `UPDATE ${name} 10:1`);
     }
     assert.equal(client.unconfirmedValues, 0);
@@ -113,7 +113,6 @@ test('FLUSHes in one BATCH each wait for their file: the values are in the files
     const b = new UpdateBatch((f) => f);
     names.forEach((f, k) =>
       b.add(
-        f,
         f,
         times,
         times.map((_, i) => k * 10 + i),

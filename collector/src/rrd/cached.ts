@@ -51,7 +51,6 @@ interface PackedUpdates {
  */
 export class UpdateBatch {
   private readonly files: string[] = [];
-  private readonly names: string[] = [];
   private readonly counts: number[] = [];
   private readonly times: number[] = [];
   private readonly values: number[] = [];
@@ -59,20 +58,19 @@ export class UpdateBatch {
   /** `name(file)`: the file's name as rrdcached wants it. */
   constructor(private readonly name: (file: string) => string) {}
 
-  /** One UPDATE line for `file` (its name given, already computed) with points from..to-1 (at most 255). */
-  add(file: string, name: string, times: number[], values: number[], from: number, to: number) {
+  /** One UPDATE line for `file` with points from..to-1 (at most 255). */
+  add(file: string, times: number[], values: number[], from: number, to: number) {
     // The replay log counts a line's values in a byte.
-    if (to - from > 255) throw new RrdError(`${to - from} values in one UPDATE line: at most 255`, `UPDATE ${name}`);
+    if (to - from > 255) throw new RrdError(`${to - from} values in one UPDATE line: at most 255`, `UPDATE ${this.name(file)}`);
     // Uint32 seconds: until 2106; a time outside would come back wrong from the replay log.
     for (let k = from; k < to; k++)
       if (!(times[k] >= 0 && times[k] <= 0xffffffff && Number.isInteger(times[k])))
-        throw new RrdError(`update time ${times[k]} is not whole seconds`, `UPDATE ${name}`);
+        throw new RrdError(`update time ${times[k]} is not whole seconds`, `UPDATE ${this.name(file)}`);
     for (let k = from; k < to; k++) {
       this.times.push(times[k]);
       this.values.push(values[k]);
     }
     this.files.push(file);
-    this.names.push(name);
     this.counts.push(to - from);
   }
 
@@ -82,10 +80,10 @@ export class UpdateBatch {
 
   /** The lines' text, made anew on each call. */
   commands(): string[] {
-    const out = new Array<string>(this.names.length);
+    const out = new Array<string>(this.files.length);
     let k = 0;
-    for (let i = 0; i < this.names.length; i++) {
-      out[i] = line(this.names[i], this.times, this.values, k, k + this.counts[i]);
+    for (let i = 0; i < this.files.length; i++) {
+      out[i] = line(this.name(this.files[i]), this.times, this.values, k, k + this.counts[i]);
       k += this.counts[i];
     }
     return out;
@@ -122,6 +120,9 @@ function batchText(commands: string[]): string {
   }
   return 'BATCH\n' + body + '\n.\n';
 }
+
+/** A lost or refused connection: an idempotent command may be sent again once rrdcached is back. */
+const reconnectable = (e: unknown) => e instanceof RrdError && /closed|cannot connect/.test(e.message);
 
 export class RrdcachedClient {
   private sock?: net.Socket;
@@ -247,7 +248,7 @@ export class RrdcachedClient {
   }
 
   /**
-   * Sends the UPDATE lines in one BATCH. Resolves with the per-line errors (index into `updates.commands`).
+   * Sends the UPDATE lines in one BATCH. Resolves with the per-line errors (index of the line, in the order added).
    * Retries the whole batch on a lost connection (rrdcached refuses a value already written, which the caller handles).
    */
   batch(updates: UpdateBatch): Promise<{ errors: Map<number, string>; retried: boolean }> {
@@ -276,20 +277,12 @@ export class RrdcachedClient {
    */
   batchWithRetry(commands: string[]): Promise<Map<number, string>> {
     const text = batchText(commands);
-    return this.inBatchOrder(() =>
-      this.withRetry(
-        () => this.batchOnce(text),
-        (e) => e instanceof RrdError && /closed|cannot connect/.test(e.message),
-      ),
-    );
+    return this.inBatchOrder(() => this.withRetry(() => this.batchOnce(text), reconnectable));
   }
 
   /** One command, sent again after a lost connection (for idempotent commands such as FLUSH). */
   commandWithRetry(line: string): Promise<Reply> {
-    return this.withRetry(
-      () => this.command(line),
-      (e) => e instanceof RrdError && /closed|cannot connect/.test(e.message),
-    );
+    return this.withRetry(() => this.command(line), reconnectable);
   }
 
   /** Runs after every batch queued before it: nothing may interleave between BATCH and its '.'. */
