@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import { configSchema } from '../collector/dist/config/schema.js';
 import { createArgs } from '../collector/dist/rrd/archive.js';
 import { seriesFile } from '../collector/dist/rrd/naming.js';
-import { cpuSeconds, flushFiles, freePort, ROOT, RrdPipe, rss, sendTcp, sleep, startCollector, startRrdcached, tmp, verify } from './lib.mjs';
+import { cpuSeconds, flushFiles, freePort, ROOT, RrdPipe, rss, sendTcp, sleep, startCollector, startRrdcached, stopAtExit, tmp, verify } from './lib.mjs';
 
 const { values: opt } = parseArgs({
   options: {
@@ -165,10 +165,12 @@ async function carbon() {
   writeFileSync(path.join(t.dir, 'storage-aggregation.conf'), '[default]\npattern = .*\nxFilesFactor = 0\naggregationMethod = average\n');
   mkdirSync(path.join(storage, 'log'), { recursive: true });
   const pidFile = path.join(storage, 'carbon-cache.pid');
-  const child = spawn('carbon-cache', ['--nodaemon', '--config', conf, '--pidfile', pidFile, 'start'], {
-    env: { ...process.env, GRAPHITE_ROOT: t.dir, GRAPHITE_CONF_DIR: t.dir },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  const child = stopAtExit(
+    spawn('carbon-cache', ['--nodaemon', '--config', conf, '--pidfile', pidFile, 'start'], {
+      env: { ...process.env, GRAPHITE_ROOT: t.dir, GRAPHITE_CONF_DIR: t.dir },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    }),
+  );
   for (let i = 0; ; i++) {
     if (child.exitCode !== null) throw new Error(`carbon-cache exited at start (${child.exitCode}); see ${storage}/log`);
     const up = await new Promise((r) => {
@@ -183,9 +185,11 @@ async function carbon() {
   for (let s = 0; s < SERIES; s++)
     exp[path.join(storage, 'whisper', 'bench', host(s), 'load.wsp')] = Array.from({ length: POINTS }, (_, i) => [base + i * 60, value(s, i)]);
   writeFileSync(path.join(t.dir, 'expect.json'), JSON.stringify(exp));
-  const waiter = spawn('/usr/bin/python3', [path.join(ROOT, 'bench/whisper-wait.py'), path.join(t.dir, 'expect.json'), '300'], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
+  const waiter = stopAtExit(
+    spawn('/usr/bin/python3', [path.join(ROOT, 'bench/whisper-wait.py'), path.join(t.dir, 'expect.json'), '300'], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    }),
+  );
   waiter.stdout.setEncoding('utf8');
   const out = [];
   let notify;

@@ -78,7 +78,7 @@ export async function startCollector(dataDir, { graphiteMappings = '', extraConf
   writeFileSync(cfg, `graphite:\n  tcp: 127.0.0.1:${graphite}\n  udp: false\n${mappings}slurpers: []\nlog: {level: ${logLevel}}\n${extraConfig}`);
   // BENCH_NODE_ARGS: extra node flags for the collector, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile it.
   const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn('node', [...nodeArgs, BIN, 'start', '--config', cfg, '--data-dir', dataDir, '--listen', `127.0.0.1:${http}`], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const child = stopAtExit(spawn('node', [...nodeArgs, BIN, 'start', '--config', cfg, '--data-dir', dataDir, '--listen', `127.0.0.1:${http}`], { stdio: ['ignore', 'inherit', 'inherit'] }));
   const url = `http://127.0.0.1:${http}`;
   for (let i = 0; ; i++) {
     if (child.exitCode !== null) throw new Error('collector exited at start');
@@ -104,6 +104,17 @@ export async function startCollector(dataDir, { graphiteMappings = '', extraConf
         child.kill('SIGTERM');
       }),
   };
+}
+
+/**
+ * Stops a server the bench started, by its PID, if the bench ends without stopping it (a thrown error): one left
+ * running kept the bench's output pipe open, so a failed run hung instead of reporting.
+ */
+export function stopAtExit(child) {
+  const stop = () => child.kill('SIGTERM');
+  process.once('exit', stop);
+  child.once('exit', () => process.off('exit', stop));
+  return child;
 }
 
 export function run(cmd, args) {
@@ -181,7 +192,7 @@ export async function verify(expect, start, end) {
 /** rrdcached on a UNIX socket, in the foreground, stopped by its PID. */
 export async function startRrdcached(dir) {
   const sock = path.join(dir, 'rrdcached.sock');
-  const child = spawn('rrdcached', ['-g', '-l', `unix:${sock}`, '-p', path.join(dir, 'rrdcached.pid'), '-j', dir, '-b', dir, '-B', '-w', '300', '-z', '60', '-f', '3600', '-t', '2'], { stdio: 'ignore' });
+  const child = stopAtExit(spawn('rrdcached', ['-g', '-l', `unix:${sock}`, '-p', path.join(dir, 'rrdcached.pid'), '-j', dir, '-b', dir, '-B', '-w', '300', '-z', '60', '-f', '3600', '-t', '2'], { stdio: 'ignore' }));
   for (let i = 0; i < 200; i++) {
     const ok = await new Promise((r) => {
       const s = net.createConnection({ path: sock }, () => (s.end(), r(true)));

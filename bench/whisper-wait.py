@@ -6,6 +6,7 @@ Usage: whisper-wait.py EXPECT.json TIMEOUT_S. EXPECT.json maps a whisper file to
 one JSON line: {"seconds": time from the go line until all were readable, "lost": points missing or wrong}.
 """
 import json
+import struct
 import sys
 import time
 
@@ -21,7 +22,8 @@ def missing(path, points):
     """Points of one file not (yet) there with their value."""
     try:
         (t0, _, step), values = whisper.fetch(path, start, end)
-    except (IOError, OSError, whisper.WhisperException):
+    except (IOError, OSError, struct.error, whisper.WhisperException):
+        # struct.error: a file carbon is still creating (its archive not yet all there) reads short.
         return len(points)
     got = {t0 + i * step: v for i, v in enumerate(values)}
     return sum(1 for t, v in points if got.get(t) is None or abs(got[t] - v) > 1e-9)
