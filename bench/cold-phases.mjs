@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Where a cold ingest's time goes: the ingest bench's workload (Graphite points over series the collector has not
 // seen, 60 s apart, one TCP connection) sent to a fresh collector, whose counters are read every --poll ms: lines
-// received, RRD files created, values written; then the flush. Prints one row per change of the counters.
+// received, RRD files created, values written, and its memory (RSS and V8's heap spaces, from the same /metrics); then
+// the flush. Prints one row per change of the counters.
 // Usage: node bench/cold-phases.mjs [--series 10000] [--points 10] [--poll 100]
 import { parseArgs } from 'node:util';
 import { positiveIntegers, sendTcp, sleep, startCollector, tmp } from './lib.mjs';
@@ -23,7 +24,15 @@ const c = await startCollector(t.dir, {
 const counters = async () => {
   const text = await (await fetch(`${c.url}/metrics`, { headers: { authorization: `Bearer ${c.token}` } })).text();
   const value = (name) => Number(text.match(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)`, 'm'))?.[1] ?? 0);
-  return { received: value('rexmon_samples_received_total'), created: value('rexmon_rrd_files_created_total'), written: value('rexmon_samples_written_total') };
+  const space = (name) => Number(text.match(new RegExp(`^rexmon_nodejs_heap_space_size_total_bytes\\{space="${name}"\\} (\\S+)`, 'm'))?.[1] ?? 0);
+  const mb = (bytes) => Math.round(bytes / 1048576);
+  return {
+    received: value('rexmon_samples_received_total'),
+    created: value('rexmon_rrd_files_created_total'),
+    written: value('rexmon_samples_written_total'),
+    // prom-client reads these when /metrics is asked: V8's committed size of each space.
+    memory: `${mb(value('rexmon_process_resident_memory_bytes'))} | ${mb(space('new'))} / ${mb(space('old'))} / ${mb(space('large_object') + space('new_large_object'))}`,
+  };
 };
 const total = SERIES * POINTS;
 const base = Math.floor(Date.now() / 1000 / 60) * 60 - (POINTS + 30) * 60;
@@ -31,8 +40,8 @@ let lines = '';
 for (let p = 0; p < POINTS; p++) for (let s = 0; s < SERIES; s++) lines += `bench.h${String(s).padStart(5, '0')}.load ${s + p / 10} ${base + p * 60}\n`;
 
 console.log(`cold phases: ${total.toLocaleString('en')} points over ${SERIES.toLocaleString('en')} new series, counters read every ${POLL} ms\n`);
-console.log('| s | received | files created | written |');
-console.log('|---|---|---|---|');
+console.log('| s | received | files created | written | RSS MB | heap young / old / large objects MB |');
+console.log('|---|---|---|---|---|---|');
 const t0 = performance.now();
 const at = () => ((performance.now() - t0) / 1000).toFixed(1);
 let sentAt;
@@ -43,7 +52,7 @@ try {
     await sleep(POLL);
     const m = await counters();
     const row = `| ${m.received.toLocaleString('en')} | ${m.created.toLocaleString('en')} | ${m.written.toLocaleString('en')} |`;
-    if (row !== last) console.log(`| ${at()} ${row}`);
+    if (row !== last) console.log(`| ${at()} ${row} ${m.memory} |`);
     last = row;
     if (m.written >= total) break;
     if (performance.now() - t0 > 600_000) throw new Error('not every value written after 10 minutes');
