@@ -144,12 +144,19 @@ export class RrdArchive {
     const errors = new Map<number, UpdateError>();
     if (jobs.length === 0) return errors;
     if (this.opts.cached) {
-      const lines = new UpdateBatch(this.nameOf);
-      const owner: number[] = [];
+      let lineCount = 0;
+      let valueCount = 0;
+      for (const j of jobs) {
+        lineCount += Math.ceil(j.times.length / VALUES_PER_LINE);
+        valueCount += j.times.length;
+      }
+      const lines = new UpdateBatch(this.nameOf, { lines: lineCount, values: valueCount });
+      const owner = new Int32Array(lineCount);
+      let lineNo = 0;
       jobs.forEach((j, idx) => {
         for (let i = 0; i < j.times.length; i += VALUES_PER_LINE) {
           lines.add(j.file, j.times, j.values, i, Math.min(j.times.length, i + VALUES_PER_LINE));
-          owner.push(idx);
+          owner[lineNo++] = idx;
         }
       });
       const { errors: errs, retried } = await this.opts.cached.batch(lines);

@@ -20,12 +20,6 @@ export interface Reply {
   lines: string[];
 }
 
-function lineBreaks(text: string): number {
-  let n = 0;
-  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) n++;
-  return n;
-}
-
 /** One `time:value` of an update line; NaN (unknown) is rrdtool's `U`. */
 export function point(time: number, value: number): string {
   return Number.isNaN(value) ? ` ${time}:U` : ` ${time}:${value}`;
@@ -47,58 +41,83 @@ interface PackedUpdates {
  * The UPDATE lines of one BATCH, kept as the numbers the client keeps for replay; their text is made when sent
  * (commands()) and not kept. Kept for the seconds a batch waits for rrdcached's answer, the line strings (~160
  * bytes a value) outlived V8's young generation: they were the largest part of what a write moved to the old
- * generation (allocation profile of a cold ingest).
+ * generation (allocation profile of a cold ingest). The numbers go straight into typed arrays, sized by the
+ * caller's count when it gives one: arrays grown by push were copied at each growth and, past 16,384 values,
+ * made in V8's large-object space, which only a full collection frees.
  */
 export class UpdateBatch {
   private readonly files: string[] = [];
-  private readonly counts: number[] = [];
-  private readonly times: number[] = [];
-  private readonly values: number[] = [];
+  private linesAdded = 0;
+  private valuesAdded = 0;
+  private counts: Uint8Array;
+  private times: Uint32Array;
+  private values: Float64Array;
 
-  /** `name(file)`: the file's name as rrdcached wants it. */
-  constructor(private readonly name: (file: string) => string) {}
+  /** `name(file)`: the file's name as rrdcached wants it; `expect`: the lines and values that will be added, if known. */
+  constructor(
+    private readonly name: (file: string) => string,
+    expect: { lines: number; values: number } = { lines: 16, values: 64 },
+  ) {
+    this.counts = new Uint8Array(Math.max(1, expect.lines));
+    this.times = new Uint32Array(Math.max(1, expect.values));
+    this.values = new Float64Array(Math.max(1, expect.values));
+  }
 
   /** One UPDATE line for `file` with points from..to-1 (at most 255). */
-  add(file: string, times: number[], values: number[], from: number, to: number) {
+  add(file: string, times: ArrayLike<number>, values: ArrayLike<number>, from: number, to: number) {
     // The replay log counts a line's values in a byte.
     if (to - from > 255) throw new RrdError(`${to - from} values in one UPDATE line: at most 255`, `UPDATE ${this.name(file)}`);
     // Uint32 seconds: until 2106; a time outside would come back wrong from the replay log.
     for (let k = from; k < to; k++)
       if (!(times[k] >= 0 && times[k] <= 0xffffffff && Number.isInteger(times[k])))
         throw new RrdError(`update time ${times[k]} is not whole seconds`, `UPDATE ${this.name(file)}`);
+    const n = to - from;
+    if (this.valuesAdded + n > this.times.length) {
+      const cap = Math.max(2 * this.times.length, this.valuesAdded + n);
+      this.times = grown(this.times, new Uint32Array(cap));
+      this.values = grown(this.values, new Float64Array(cap));
+    }
+    if (this.linesAdded === this.counts.length) this.counts = grown(this.counts, new Uint8Array(2 * this.counts.length));
     for (let k = from; k < to; k++) {
-      this.times.push(times[k]);
-      this.values.push(values[k]);
+      this.times[this.valuesAdded] = times[k];
+      this.values[this.valuesAdded++] = values[k];
     }
     this.files.push(file);
-    this.counts.push(to - from);
+    this.counts[this.linesAdded++] = n;
   }
 
   get valueCount(): number {
-    return this.times.length;
+    return this.valuesAdded;
   }
 
   /** The lines' text, made anew on each call. */
   commands(): string[] {
-    const out = new Array<string>(this.files.length);
+    const out = new Array<string>(this.linesAdded);
     let k = 0;
-    for (let i = 0; i < this.files.length; i++) {
+    for (let i = 0; i < this.linesAdded; i++) {
       out[i] = line(this.name(this.files[i]), this.times, this.values, k, k + this.counts[i]);
       k += this.counts[i];
     }
     return out;
   }
 
+  /** For the replay log: exactly as long as what was added (a copy only when the arrays have room left). */
   pack(at: number): PackedUpdates {
+    const fit = <T extends Uint8Array | Uint32Array | Float64Array>(a: T, n: number): T => (a.length === n ? a : (a.slice(0, n) as T));
     return {
       at,
       files: this.files,
       name: this.name,
-      counts: Uint8Array.from(this.counts),
-      times: Uint32Array.from(this.times),
-      values: Float64Array.from(this.values),
+      counts: fit(this.counts, this.linesAdded),
+      times: fit(this.times, this.valuesAdded),
+      values: fit(this.values, this.valuesAdded),
     };
   }
+}
+
+function grown<T extends Uint8Array | Uint32Array | Float64Array>(from: T, to: T): T {
+  to.set(from);
+  return to;
 }
 
 function line(name: string, times: ArrayLike<number>, values: ArrayLike<number>, from: number, to: number): string {
@@ -107,19 +126,31 @@ function line(name: string, times: ArrayLike<number>, values: ArrayLike<number>,
   return text;
 }
 
+const UNSAFE = /[\n\r\0]/;
+
 /**
- * A BATCH command's whole text, checked. Made outside the async sender so that the lines are garbage as soon as
- * they are joined, not held while it waits for the answer.
+ * A BATCH command's whole text as bytes, each command checked. Bytes, not one string: the text of 20,000 values
+ * (~1.4 MB) as a string is made in V8's large-object space and stays there until a full collection (large objects
+ * were 7–12 MB at the end of a cold ingest, bench/cold-phases.mjs); a Buffer's bytes are outside the heap and go
+ * with its handle, which dies young once the socket has written it.
  */
-function batchText(commands: string[]): string {
-  const body = commands.join('\n');
-  // One pass over the whole text, not a test per command: a break or NUL inside a command shows as one too many.
-  if (/[\r\0]/.test(body) || lineBreaks(body) !== Math.max(0, commands.length - 1)) {
-    const bad = commands.find((c) => /[\n\r\0]/.test(c));
-    throw new RrdError('refusing a command containing a line break or NUL', bad ?? body.slice(0, 200));
+function batchBytes(commands: string[]): Buffer {
+  let size = BATCH_OPEN.length + BATCH_CLOSE.length;
+  for (const c of commands) {
+    if (UNSAFE.test(c)) throw new RrdError('refusing a command containing a line break or NUL', c);
+    size += Buffer.byteLength(c) + 1;
   }
-  return 'BATCH\n' + body + '\n.\n';
+  const out = Buffer.allocUnsafe(size);
+  let o = out.write(BATCH_OPEN, 0, 'latin1');
+  for (const c of commands) {
+    o += out.write(c, o);
+    out[o++] = 0x0a;
+  }
+  out.write(BATCH_CLOSE, o, 'latin1');
+  return out;
 }
+const BATCH_OPEN = 'BATCH\n';
+const BATCH_CLOSE = '.\n';
 
 /** A lost or refused connection: an idempotent command may be sent again once rrdcached is back. */
 const reconnectable = (e: unknown) => e instanceof RrdError && /closed|cannot connect/.test(e.message);
@@ -255,7 +286,7 @@ export class RrdcachedClient {
     return this.inBatchOrder(() =>
       this.withRetry(async (attempt) => {
         if (this.connectionLost) await this.replay();
-        const errors = await this.batchOnce(batchText(updates.commands()));
+        const errors = await this.batchOnce(() => batchBytes(updates.commands()));
         this.remember(updates);
         return { errors, retried: attempt > 1 };
       }),
@@ -276,8 +307,8 @@ export class RrdcachedClient {
    * (index → message). rrdcached runs a BATCH's commands as if sent one by one, so each FLUSH still waits for its file.
    */
   batchWithRetry(commands: string[]): Promise<Map<number, string>> {
-    const text = batchText(commands);
-    return this.inBatchOrder(() => this.withRetry(() => this.batchOnce(text), reconnectable));
+    const bytes = batchBytes(commands);
+    return this.inBatchOrder(() => this.withRetry(() => this.batchOnce(() => bytes), reconnectable));
   }
 
   /** One command, sent again after a lost connection (for idempotent commands such as FLUSH). */
@@ -343,23 +374,31 @@ export class RrdcachedClient {
         for (const end = k + entry.counts[i]; k < end; k++) single.push(line(name, entry.times, entry.values, k, k + 1));
       });
     }
-    if (single.length) await this.batchOnce(batchText(single));
+    if (single.length) await this.batchOnce(() => batchBytes(single));
     this.connectionLost = false;
   }
 
-  /** Sends one BATCH (its text from batchText); resolves with the per-line errors (index → message). */
-  private async batchOnce(body: string): Promise<Map<number, string>> {
-    const s = await this.connect();
-    const start = new Promise<Reply>((resolve, reject) => this.inflight.push({ line: 'BATCH', resolve, reject }));
-    const end = new Promise<Reply>((resolve, reject) => this.inflight.push({ line: '.', resolve, reject }));
-    s.write(body);
-    const [, r] = await Promise.all([start, end]); // both settle (or fail) together on a lost connection
-    const errors = new Map<number, string>();
-    for (const l of r.lines) {
-      const sp = l.indexOf(' ');
-      errors.set(Number(l.slice(0, sp)) - 1, l.slice(sp + 1));
-    }
-    return errors;
+  /**
+   * Sends one BATCH, its bytes made by `make` (batchBytes) once connected; resolves with the per-line errors (index →
+   * message). The bytes live only in that callback and the socket's write queue: held in an async frame until
+   * rrdcached answers, they would be moved to the old generation.
+   */
+  private batchOnce(make: () => Buffer): Promise<Map<number, string>> {
+    const sent = this.connect().then((s) => {
+      const body = make();
+      const start = new Promise<Reply>((resolve, reject) => this.inflight.push({ line: 'BATCH', resolve, reject }));
+      const end = new Promise<Reply>((resolve, reject) => this.inflight.push({ line: '.', resolve, reject }));
+      s.write(body);
+      return Promise.all([start, end]); // both settle (or fail) together on a lost connection
+    });
+    return sent.then(([, r]) => {
+      const errors = new Map<number, string>();
+      for (const l of r.lines) {
+        const sp = l.indexOf(' ');
+        errors.set(Number(l.slice(0, sp)) - 1, l.slice(sp + 1));
+      }
+      return errors;
+    });
   }
 
   async close(): Promise<void> {
