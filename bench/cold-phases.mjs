@@ -23,8 +23,9 @@ const c = await startCollector(t.dir, {
 });
 const counters = async () => {
   const text = await (await fetch(`${c.url}/metrics`, { headers: { authorization: `Bearer ${c.token}` } })).text();
-  const value = (name) => Number(text.match(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)`, 'm'))?.[1] ?? 0);
-  const space = (name) => Number(text.match(new RegExp(`^rexmon_nodejs_heap_space_size_total_bytes\\{space="${name}"\\} (\\S+)`, 'm'))?.[1] ?? 0);
+  // `labels`: the sample's exact label set (e.g. space="old"); without, the first sample of the metric.
+  const value = (name, labels) => Number(text.match(new RegExp(`^${name}${labels ? `\\{${labels}\\}` : '(?:\\{[^}]*\\})?'} (\\S+)`, 'm'))?.[1] ?? 0);
+  const space = (name) => value('rexmon_nodejs_heap_space_size_total_bytes', `space="${name}"`);
   const mb = (bytes) => Math.round(bytes / 1048576);
   return {
     received: value('rexmon_samples_received_total'),
