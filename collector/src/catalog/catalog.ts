@@ -111,12 +111,12 @@ export class Catalog {
    * Every field in one literal, lastValue included: an entry spread into a copy or given a field later falls into
    * V8's dictionary mode (~850 bytes an entry instead of ~150, measured on a heap snapshot of 10,000 series).
    */
-  private fromRow(r: Row, ready = true): SeriesEntry {
+  private fromRow(r: Row, ready = true, labels?: Labels): SeriesEntry {
     return {
       id: r.id,
       key: r.key,
       name: this.shared(r.name),
-      labels: JSON.parse(r.labels, this.sharedValue),
+      labels: labels ?? JSON.parse(r.labels, this.sharedValue),
       file: r.origin === 'imported' ? r.file : path.join(this.archiveRoot, r.file),
       ds: this.shared(r.ds),
       template: this.shared(r.template),
@@ -207,11 +207,14 @@ export class Catalog {
   async register(items: NewSeries[], opts: { pending?: boolean } = {}): Promise<SeriesEntry[]> {
     const now = Math.floor(Date.now() / 1000);
     const fresh: { item: NewSeries; key: string; rel: string }[] = [];
-    const seen = new Set<string>();
-    for (const item of items) {
-      const key = seriesKey(item.name, item.labels);
+    const keys = items.map((item) => seriesKey(item.name, item.labels));
+    /** The first item of each new key. */
+    const seen = new Map<string, NewSeries>();
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i];
+      const key = keys[i];
       if (this.byKey.has(key) || seen.has(key)) continue;
-      seen.add(key);
+      seen.set(key, item);
       const rel = item.file ?? seriesFile(item.name, item.labels);
       if (!item.file) resolveInside(this.archiveRoot, rel); // proves the derived path stays in the root
       fresh.push({ item, key, rel });
@@ -236,13 +239,21 @@ export class Catalog {
             .onConflict('key')
             .ignore();
       });
-      const keys = fresh.map((f) => f.key);
-      for (let i = 0; i < keys.length; i += 500) {
-        const got: Row[] = await this.db('series').whereIn('key', keys.slice(i, i + 500));
-        for (const r of got) if (!this.byKey.has(r.key)) this.add(this.fromRow(r, !opts.pending));
+      const freshKeys = fresh.map((f) => f.key);
+      for (let i = 0; i < freshKeys.length; i += 500) {
+        const got: Row[] = await this.db('series').whereIn('key', freshKeys.slice(i, i + 500));
+        for (const r of got) {
+          if (this.byKey.has(r.key)) continue;
+          // The entry keeps the caller's labels object (the one its samples share, same key so same labels) rather
+          // than a second one parsed from the row, and is found by it from the first look-up on.
+          const labels = seen.get(r.key)?.labels;
+          const e = this.fromRow(r, !opts.pending, labels);
+          this.add(e);
+          if (labels) this.bySampleLabels.set(labels, e);
+        }
       }
     }
-    return items.map((item) => this.byKey.get(seriesKey(item.name, item.labels))!);
+    return keys.map((key) => this.byKey.get(key)!);
   }
 
   /** Series matching any of the selectors (union), sorted by key. */

@@ -5,6 +5,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
+import fc from 'fast-check';
 import { rrdFetch, run, tempDir, waitFor } from '../testing/harness.js';
 import { RrdcachedClient, UpdateBatch } from './cached.js';
 import { RrdError } from './errors.js';
@@ -37,6 +38,53 @@ test('UpdateBatch builds UPDATE lines (NaN as U) and refuses a time that is not 
   assert.throws(() => b.add('/root/c.rrd', many, many, 0, 256), /256 values in one UPDATE line: at most 255/);
   assert.equal(b.valueCount, 4, 'nothing of a refused line is kept');
   assert.deepEqual(b.commands(), ['UPDATE a.rrd 10:1.5 11:U 12:-0.25', 'UPDATE a.rrd 12:-0.25'], 'the text is made again from the numbers');
+});
+
+test('a BATCH written from the numbers is the text of its lines, for any value', () => {
+  const text = (b: UpdateBatch) =>
+    `BATCH\n${b
+      .commands()
+      .map((c) => c + '\n')
+      .join('')}.\n`;
+  const b = new UpdateBatch((f) => path.basename(f), { lines: 1, values: 1 });
+  const odd = [0, -0, 1, 9, 10, 99, 100, 12345, 999999999999999, 1e15, 1e21, -3, 0.1, -2.5e-7, 5e-324, Number.MAX_VALUE, Infinity, -Infinity, NaN];
+  b.add(
+    '/root/a.rrd',
+    odd.map((_, i) => 10 + i),
+    odd,
+    0,
+    odd.length,
+  );
+  b.add('/root/b.rrd', [0, 4294967295], [7, 8], 0, 2);
+  assert.equal(b.bytes().toString('latin1'), text(b));
+  const bad = new UpdateBatch(() => 'a\nb.rrd');
+  bad.add('a.rrd', [10], [1], 0, 1);
+  assert.throws(
+    () => bad.bytes(),
+    (e: RrdError) => /line break/.test(e.message) && e.command === 'UPDATE a\nb.rrd 10:1',
+  );
+  fc.assert(
+    fc.property(
+      fc.array(
+        fc.tuple(
+          fc.constantFrom('a.rrd', 'x/h=fnpc%2E1.rrd'),
+          fc.array(fc.tuple(fc.nat({ max: 0xffffffff }), fc.oneof(fc.double(), fc.integer(), fc.nat())), { minLength: 1, maxLength: 70 }),
+        ),
+      ),
+      (lines) => {
+        const u = new UpdateBatch((f) => f);
+        for (const [file, points] of lines)
+          u.add(
+            file,
+            points.map((p) => p[0]),
+            points.map((p) => p[1]),
+            0,
+            points.length,
+          );
+        assert.equal(u.bytes().toString('latin1'), text(u));
+      },
+    ),
+  );
 });
 
 test('values rrdcached acknowledged and lost to a SIGKILL are replayed from the packed log', async () => {

@@ -101,6 +101,44 @@ export class UpdateBatch {
     return out;
   }
 
+  /**
+   * The whole BATCH (`BATCH`, the lines, `.`) as bytes, written straight from the numbers: the same text as
+   * batchBytes(commands()) without a string per line and per point, which were a third of what a write allocated
+   * (allocation profile of a cold ingest's write phase).
+   */
+  bytes(): Buffer {
+    const names = new Array<string>(this.linesAdded);
+    let size = BATCH_OPEN.length + BATCH_CLOSE.length;
+    for (let i = 0, k = 0; i < this.linesAdded; k += this.counts[i++]) {
+      const name = (names[i] = this.name(this.files[i]));
+      if (UNSAFE.test(name))
+        throw new RrdError('refusing a command containing a line break or NUL', line(name, this.times, this.values, k, k + this.counts[i]));
+      size += UPDATE.length + Buffer.byteLength(name) + 1;
+    }
+    // A point is at most ` ` + 10 digits + `:` + a number's shortest text (≤ 24 characters).
+    size += this.valuesAdded * 36;
+    const out = Buffer.allocUnsafe(size);
+    let o = out.write(BATCH_OPEN, 0, 'latin1');
+    let k = 0;
+    for (let i = 0; i < this.linesAdded; i++) {
+      o += out.write(UPDATE, o, 'latin1');
+      o += out.write(names[i], o);
+      for (const end = k + this.counts[i]; k < end; k++) {
+        out[o++] = 0x20;
+        o = writeDigits(out, o, this.times[k]);
+        out[o++] = 0x3a;
+        const v = this.values[k];
+        if (Number.isNaN(v))
+          out[o++] = 0x55; // U
+        else if (Number.isInteger(v) && v >= 0 && v < 1e15) o = writeDigits(out, o, v);
+        else o += out.write(String(v), o, 'latin1');
+      }
+      out[o++] = 0x0a;
+    }
+    o += out.write(BATCH_CLOSE, o, 'latin1');
+    return out.subarray(0, o);
+  }
+
   /** For the replay log: exactly as long as what was added (a copy only when the arrays have room left). */
   pack(at: number): PackedUpdates {
     const fit = <T extends Uint8Array | Uint32Array | Float64Array>(a: T, n: number): T => (a.length === n ? a : (a.slice(0, n) as T));
@@ -118,6 +156,22 @@ export class UpdateBatch {
 function grown<T extends Uint8Array | Uint32Array | Float64Array>(from: T, to: T): T {
   to.set(from);
   return to;
+}
+
+/** A non-negative integer below 2^53 in decimal, as String() writes it; returns the offset after it. */
+function writeDigits(out: Buffer, o: number, n: number): number {
+  if (n < 10) {
+    out[o] = 0x30 + n;
+    return o + 1;
+  }
+  let len = 1;
+  for (let x = n; x >= 10; x = Math.floor(x / 10)) len++;
+  for (let i = o + len - 1; i >= o; i--) {
+    const q = Math.floor(n / 10);
+    out[i] = 0x30 + (n - q * 10);
+    n = q;
+  }
+  return o + len;
 }
 
 function line(name: string, times: ArrayLike<number>, values: ArrayLike<number>, from: number, to: number): string {
@@ -150,6 +204,7 @@ function batchBytes(commands: string[]): Buffer {
   return out;
 }
 const BATCH_OPEN = 'BATCH\n';
+const UPDATE = 'UPDATE ';
 const BATCH_CLOSE = '.\n';
 
 /** A lost or refused connection: an idempotent command may be sent again once rrdcached is back. */
@@ -286,7 +341,7 @@ export class RrdcachedClient {
     return this.inBatchOrder(() =>
       this.withRetry(async (attempt) => {
         if (this.connectionLost) await this.replay();
-        const errors = await this.batchOnce(() => batchBytes(updates.commands()));
+        const errors = await this.batchOnce(() => updates.bytes());
         this.remember(updates);
         return { errors, retried: attempt > 1 };
       }),

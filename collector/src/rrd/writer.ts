@@ -12,10 +12,9 @@ import { eachLimited } from '../util/limited.js';
 import { DS_NAME, RrdArchive, UpdateError, UpdateJob } from './archive.js';
 import { parseStale, RrdError } from './errors.js';
 
-interface Pending {
+/** One series' values to write: the archive's job itself (no copy per batch). */
+interface Pending extends UpdateJob {
   entry: SeriesEntry;
-  times: number[];
-  values: number[];
   /** Per value: it came from the write-ahead log's replay; undefined when none did. */
   replay: boolean[] | undefined;
 }
@@ -65,6 +64,12 @@ function fileBytes(tpl: RrdTemplate): number {
 /** Pending values as samples again, marked as resent (a stale refusal then means "already in"). */
 function toSamples(pending: Pending[]): Sample[] {
   return pending.flatMap((p) => p.times.map((time, i) => ({ name: p.entry.name, labels: p.entry.labels, time, value: p.values[i], replay: true as const })));
+}
+
+/** Some time is before `oldest` (a loop: a closure for some() was made per series and batch). */
+function anyBefore(times: number[], oldest: number): boolean {
+  for (let i = 0; i < times.length; i++) if (times[i] < oldest) return true;
+  return false;
 }
 
 /** Times already in order (the usual case): the sort can be skipped. */
@@ -132,7 +137,7 @@ export class RrdWriter implements Processor {
     for (const g of groups) {
       const tpl = g.entry?.template;
       const oldest = now - retention(tpl ? this.templates.byName(tpl) : this.templates.choose(g.sample.name, g.sample.counter).template);
-      if (!g.times.some((t) => t < oldest)) continue;
+      if (!anyBefore(g.times, oldest)) continue;
       const keep = g.times.map((t) => t >= oldest);
       const n = keep.filter((k) => !k).length;
       this.metrics.rejected.inc({ reason: 'too_old' }, n);
@@ -163,12 +168,12 @@ export class RrdWriter implements Processor {
       }
       // In order, one value a second, all after the last update (nearly always): the group's arrays are the job.
       if (g.times[0] > entry.lastUpdate && increasing(g.times)) {
-        pending.push({ entry, times: g.times, values: g.values, replay: g.replay });
+        pending.push({ entry, file: entry.file, times: g.times, values: g.values, replay: g.replay });
         continue;
       }
       // Else in time order, duplicates and values not after the last update taken out (no index array when in order).
       const order = ascending(g.times) ? undefined : g.times.map((_, i) => i).sort((a, b) => g.times[a] - g.times[b] || a - b);
-      const p: Pending = { entry, times: [], values: [], replay: g.replay && [] };
+      const p: Pending = { entry, file: entry.file, times: [], values: [], replay: g.replay && [] };
       let stale = 0;
       for (let k = 0; k < g.times.length; k++) {
         const i = order ? order[k] : k;
@@ -191,10 +196,9 @@ export class RrdWriter implements Processor {
     }
     // Write; a stale refusal from the archive (e.g. a file we adopted) tells us its last update: resend the rest.
     for (let round = 0; pending.length && round < 3; round++) {
-      const jobs: UpdateJob[] = pending.map((p) => ({ file: p.entry.file, times: p.times, values: p.values }));
       let errors: Map<number, UpdateError>;
       try {
-        errors = await this.archive.update(jobs);
+        errors = await this.archive.update(pending);
       } catch (e) {
         // rrdcached unreachable or the pipes dead: keep what is not written yet, resent marked (some may be in).
         throw new RetryLater(`cannot write to the archive: ${(e as Error).message}`, toSamples(pending));
@@ -218,7 +222,7 @@ export class RrdWriter implements Processor {
           const refusedAt = Math.max(0, p.times.indexOf(stale.refused));
           let written = refusedAt;
           p.entry.lastUpdate = stale.last;
-          const rest: Pending = { entry: p.entry, times: [], values: [], replay: p.replay && [] };
+          const rest: Pending = { entry: p.entry, file: p.entry.file, times: [], values: [], replay: p.replay && [] };
           let refused = 0;
           for (let k = refusedAt; k < p.times.length; k++) {
             if (p.times[k] > stale.last) {
