@@ -5,22 +5,15 @@
 // the flush. Prints one row per change of the counters.
 // Usage: node bench/cold-phases.mjs [--series 10000] [--points 10] [--poll 100]
 import { parseArgs } from 'node:util';
-import { positiveIntegers, sendTcp, sleep, startCollector, tmp } from './lib.mjs';
+import { coldLines, positiveIntegers, sendTcp, sleep, startColdCollector, tmp } from './lib.mjs';
 
 const { values: opt } = parseArgs({
   options: { series: { type: 'string', default: '10000' }, points: { type: 'string', default: '10' }, poll: { type: 'string', default: '100' } },
 });
 const { series: SERIES, points: POINTS, poll: POLL } = positiveIntegers(opt, ['series', 'points', 'poll']);
 
-// The ingest bench's `1d` template: 1 min × 1 day, four CFs (45 KB a file).
-const TEMPLATE = { step: 60, type: 'GAUGE', rras: [{ cf: ['AVERAGE', 'MIN', 'MAX', 'LAST'], steps: 1, rows: 1440 }] };
 const t = tmp('rexmon-bench-cold-');
-const c = await startCollector(t.dir, {
-  graphiteMappings: '    - {match: "bench.*.load", name: bench_load, labels: {host: $1}}\n',
-  extraConfig:
-    `rrd:\n  templates:\n    bench: ${JSON.stringify(TEMPLATE)}\n  defaultTemplate: bench\n` +
-    `seriesLimits: {newPerSourcePerMinute: ${Math.max(10000, SERIES)}, newPerMinute: ${Math.max(50000, SERIES)}}\n`,
-});
+const c = await startColdCollector(t.dir, SERIES);
 const counters = async () => {
   const text = await (await fetch(`${c.url}/metrics`, { headers: { authorization: `Bearer ${c.token}` } })).text();
   // `labels`: the sample's exact label set (e.g. space="old"); without, the first sample of the metric.
@@ -36,9 +29,7 @@ const counters = async () => {
   };
 };
 const total = SERIES * POINTS;
-const base = Math.floor(Date.now() / 1000 / 60) * 60 - (POINTS + 30) * 60;
-let lines = '';
-for (let p = 0; p < POINTS; p++) for (let s = 0; s < SERIES; s++) lines += `bench.h${String(s).padStart(5, '0')}.load ${s + p / 10} ${base + p * 60}\n`;
+const lines = coldLines(SERIES, POINTS);
 
 console.log(`cold phases: ${total.toLocaleString('en')} points over ${SERIES.toLocaleString('en')} new series, counters read every ${POLL} ms\n`);
 console.log('| s | received | files created | written | RSS MB | heap young / old / large objects MB |');

@@ -107,6 +107,28 @@ export async function startCollector(dataDir, { graphiteMappings = '', extraConf
 }
 
 /**
+ * A fresh collector for the ingest bench's cold workload: the `1d` template (1 min × 1 day, four CFs, 45 KB a
+ * file) and series limits that let `series` new series in at once.
+ */
+export function startColdCollector(dataDir, series) {
+  const template = { step: 60, type: 'GAUGE', rras: [{ cf: ['AVERAGE', 'MIN', 'MAX', 'LAST'], steps: 1, rows: 1440 }] };
+  return startCollector(dataDir, {
+    graphiteMappings: '    - {match: "bench.*.load", name: bench_load, labels: {host: $1}}\n',
+    extraConfig:
+      `rrd:\n  templates:\n    bench: ${JSON.stringify(template)}\n  defaultTemplate: bench\n` +
+      `seriesLimits: {newPerSourcePerMinute: ${Math.max(10000, series)}, newPerMinute: ${Math.max(50000, series)}}\n`,
+  });
+}
+
+/** The cold workload's Graphite lines: `points` minutes, each with a point for every one of `series` series. */
+export function coldLines(series, points) {
+  const base = Math.floor(Date.now() / 1000 / 60) * 60 - (points + 30) * 60;
+  let lines = '';
+  for (let p = 0; p < points; p++) for (let s = 0; s < series; s++) lines += `bench.h${String(s).padStart(5, '0')}.load ${s + p / 10} ${base + p * 60}\n`;
+  return lines;
+}
+
+/**
  * Stops a server the bench started, by its PID, if the bench ends without stopping it (a thrown error): one left
  * running kept the bench's output pipe open, so a failed run hung instead of reporting.
  */

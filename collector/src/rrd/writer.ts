@@ -291,8 +291,16 @@ export class RrdWriter implements Processor {
       let slot: number | undefined;
       if (last >= 0 && groups[last].sample.labels === s.labels && groups[last].sample.name === s.name) slot = last;
       else {
-        // Found by the labels object the listener shares across a series' samples: no key string per sample.
-        const e = this.catalog.lookup(s.name, s.labels);
+        // Found by the labels object the listener shares across a series' samples: no key string per sample. A
+        // series not in the catalog stays unknown for the whole batch (grouping is synchronous), so its later samples
+        // find their group by that object too; the key is built once, for the first.
+        let e = this.catalog.lookupShared(s.name, s.labels);
+        let key: string | undefined;
+        if (e === undefined) {
+          slot = unknownByLabels?.get(s.labels);
+          if (slot !== undefined && groups[slot].sample.name !== s.name) slot = undefined;
+          if (slot === undefined) e = this.catalog.lookupKey(s.labels, (key = seriesKey(s.name, s.labels)));
+        }
         if (e !== undefined) {
           if (e.writeBatch === gen) slot = e.writeSlot;
           else {
@@ -301,20 +309,17 @@ export class RrdWriter implements Processor {
             groups.push(newGroup(s, e.key, e));
             continue;
           }
-        } else {
-          slot = unknownByLabels?.get(s.labels);
-          if (slot === undefined || groups[slot].sample.name !== s.name) {
-            const key = seriesKey(s.name, s.labels);
-            slot = (unknown ??= new Map()).get(key);
-            if (slot === undefined) {
-              unknown.set(key, (slot = groups.length));
-              groups.push(newGroup(s, key, undefined));
-              (unknownByLabels ??= new Map()).set(s.labels, slot);
-              slots[i] = last = slot;
-              continue;
-            }
+        } else if (slot === undefined) {
+          // First sample of this labels object in the batch: a new series, or one whose key came in another object.
+          slot = (unknown ??= new Map()).get(key!);
+          if (slot === undefined) {
+            unknown.set(key!, (slot = groups.length));
+            groups.push(newGroup(s, key!, undefined));
             (unknownByLabels ??= new Map()).set(s.labels, slot);
+            slots[i] = last = slot;
+            continue;
           }
+          (unknownByLabels ??= new Map()).set(s.labels, slot);
         }
         last = slot;
       }
