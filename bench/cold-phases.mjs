@@ -2,13 +2,19 @@
 // Where a cold ingest's time goes: the ingest bench's workload (Graphite points over series the collector has not
 // seen, 60 s apart, one TCP connection) sent to a fresh collector, whose counters are read every --poll ms: lines
 // received, RRD files created, values written, and its memory (RSS and V8's heap spaces, from the same /metrics); then
-// the flush. Prints one row per change of the counters.
-// Usage: node bench/cold-phases.mjs [--series 10000] [--points 10] [--poll 100]
+// the flush. Prints one row per change of the counters. --warm: every series is made known first (one earlier point,
+// written and flushed), as in the ingest bench's warm run; the counters then count from there.
+// Usage: node bench/cold-phases.mjs [--series 10000] [--points 10] [--poll 100] [--warm]
 import { parseArgs } from 'node:util';
 import { coldLines, positiveIntegers, sendTcp, sleep, startColdCollector, tmp } from './lib.mjs';
 
 const { values: opt } = parseArgs({
-  options: { series: { type: 'string', default: '10000' }, points: { type: 'string', default: '10' }, poll: { type: 'string', default: '100' } },
+  options: {
+    series: { type: 'string', default: '10000' },
+    points: { type: 'string', default: '10' },
+    poll: { type: 'string', default: '100' },
+    warm: { type: 'boolean', default: false },
+  },
 });
 const { series: SERIES, points: POINTS, poll: POLL } = positiveIntegers(opt, ['series', 'points', 'poll']);
 
@@ -29,9 +35,15 @@ const counters = async () => {
   };
 };
 const total = SERIES * POINTS;
-const lines = coldLines(SERIES, POINTS);
+const base = Math.floor(Date.now() / 1000 / 60) * 60 - (POINTS + 30) * 60;
+const lines = coldLines(SERIES, POINTS, base);
+if (opt.warm) {
+  await sendTcp(c.graphitePort, coldLines(SERIES, 1, base - 60));
+  await c.flush();
+}
+const before = await counters();
 
-console.log(`cold phases: ${total.toLocaleString('en')} points over ${SERIES.toLocaleString('en')} new series, counters read every ${POLL} ms\n`);
+console.log(`${opt.warm ? 'warm' : 'cold'} phases: ${total.toLocaleString('en')} points over ${SERIES.toLocaleString('en')} ${opt.warm ? 'known' : 'new'} series, counters read every ${POLL} ms\n`);
 console.log('| s | received | files created | written | RSS MB | heap young / old / large objects MB |');
 console.log('|---|---|---|---|---|---|');
 const t0 = performance.now();
@@ -43,6 +55,7 @@ try {
   for (;;) {
     await sleep(POLL);
     const m = await counters();
+    for (const k of ['received', 'created', 'written']) m[k] -= before[k];
     const row = `| ${m.received.toLocaleString('en')} | ${m.created.toLocaleString('en')} | ${m.written.toLocaleString('en')} |`;
     if (row !== last) console.log(`| ${at()} ${row} ${m.memory} |`);
     last = row;

@@ -120,9 +120,8 @@ export function startColdCollector(dataDir, series) {
   });
 }
 
-/** The cold workload's Graphite lines: `points` minutes, each with a point for every one of `series` series. */
-export function coldLines(series, points) {
-  const base = Math.floor(Date.now() / 1000 / 60) * 60 - (points + 30) * 60;
+/** The cold workload's Graphite lines: `points` minutes from `base`, each with a point for every one of `series` series. */
+export function coldLines(series, points, base = Math.floor(Date.now() / 1000 / 60) * 60 - (points + 30) * 60) {
   let lines = '';
   for (let p = 0; p < points; p++) for (let s = 0; s < series; s++) lines += `bench.h${String(s).padStart(5, '0')}.load ${s + p / 10} ${base + p * 60}\n`;
   return lines;

@@ -128,6 +128,36 @@ test('the pipeline splits a batch its processor throws on until the one bad samp
   await p.stop();
 });
 
+test('a lane waiting for a fuller batch hands it on as soon as it is full, not after flushInterval', async () => {
+  const metrics = new Metrics();
+  const batches: { size: number; at: number }[] = [];
+  const proc: Processor = {
+    name: 'timed',
+    async handle(batch: Sample[]) {
+      batches.push({ size: batch.length, at: performance.now() });
+    },
+  };
+  const p = new Pipeline({ queueCapacity: 10000, batchSize: 100, flushInterval: 30, futureTolerance: 300, stopTimeout: 1, log: () => {} }, metrics);
+  p.add(proc);
+  p.start();
+  const t = now();
+  const some = (n: number) => Array.from({ length: n }, (_, i) => ({ name: 'w', labels: {}, value: i, time: t }));
+  assert.equal(await p.push(some(10), 'test'), true); // the lane now waits up to 30 s for 90 more
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(batches.length, 0, 'a partial batch waits');
+  const t0 = performance.now();
+  assert.equal(await p.push(some(150), 'test'), true);
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(batches[0]?.size, 100, 'the full batch went');
+  assert.ok(batches[0].at - t0 < 1000, `handed on after ${Math.round(batches[0].at - t0)} ms`);
+  await p.flush();
+  assert.deepEqual(
+    batches.map((b) => b.size),
+    [100, 60],
+  );
+  await p.stop();
+});
+
 test('a push refused with room left for fewer samples than it brings waits for the queue to drain, not in a spin', async () => {
   const metrics = new Metrics();
   let release!: () => void;
