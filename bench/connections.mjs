@@ -15,7 +15,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { seriesFile } from '../collector/dist/rrd/naming.js';
-import { cpuSeconds, freePort, rss, sleep, startCollector, tmp, verify } from './lib.mjs';
+import { cpuSeconds, freePort, rss, sleep, startCollector, stopAtExit, tmp, verify } from './lib.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
 const iso = (t) => new Date(t * 1000).toISOString();
@@ -175,7 +175,7 @@ async function main() {
 
   // The baseline: same load on a bare node server.
   const bare = [await freePort(), await freePort()];
-  const bareChild = spawn('node', [SELF, '--bare', String(bare[0]), String(bare[1])], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const bareChild = stopAtExit(spawn('node', [SELF, '--bare', String(bare[0]), String(bare[1])], { stdio: ['ignore', 'inherit', 'inherit'] }));
   await sleep(500);
   const b = await load(bareChild.pid, bare, { connections, duration: Number(opt['baseline-duration']), interval, workers, base });
   await new Promise((r) => (bareChild.once('exit', r), bareChild.kill('SIGTERM')));
