@@ -8,7 +8,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { coldLines, freePort, positiveIntegers, sendTcp, sleep, startColdCollector, tmp } from './lib.mjs';
+import { coldLines, freePort, metricValue, positiveIntegers, sendTcp, sleep, startColdCollector, tmp } from './lib.mjs';
 
 // Node 20's WebSocket client (for the inspector) sits behind a flag: run again with it.
 if (typeof WebSocket === 'undefined') {
@@ -31,10 +31,7 @@ const inspectPort = await freePort();
 process.env.BENCH_NODE_ARGS = `${process.env.BENCH_NODE_ARGS ?? ''} --inspect=127.0.0.1:${inspectPort}`;
 const t = tmp('rexmon-bench-alloc-');
 const c = await startColdCollector(t.dir, SERIES);
-const counter = async (name) => {
-  const text = await (await fetch(`${c.url}/metrics`, { headers: { authorization: `Bearer ${c.token}` } })).text();
-  return Number(text.match(new RegExp(`^${name} (\\S+)`, 'm'))?.[1] ?? 0);
-};
+const counter = async (name) => metricValue(await c.metrics(), name);
 
 const [target] = await (await fetch(`http://127.0.0.1:${inspectPort}/json/list`)).json();
 const ws = new WebSocket(target.webSocketDebuggerUrl);

@@ -6,7 +6,7 @@
 // written and flushed), as in the ingest bench's warm run; the counters then count from there.
 // Usage: node bench/cold-phases.mjs [--series 10000] [--points 10] [--poll 100] [--warm]
 import { parseArgs } from 'node:util';
-import { coldLines, positiveIntegers, sendTcp, sleep, startColdCollector, tmp } from './lib.mjs';
+import { coldBase, coldLines, metricValue, positiveIntegers, sendTcp, sleep, startColdCollector, tmp } from './lib.mjs';
 
 const { values: opt } = parseArgs({
   options: {
@@ -21,9 +21,8 @@ const { series: SERIES, points: POINTS, poll: POLL } = positiveIntegers(opt, ['s
 const t = tmp('rexmon-bench-cold-');
 const c = await startColdCollector(t.dir, SERIES);
 const counters = async () => {
-  const text = await (await fetch(`${c.url}/metrics`, { headers: { authorization: `Bearer ${c.token}` } })).text();
-  // `labels`: the sample's exact label set (e.g. space="old"); without, the first sample of the metric.
-  const value = (name, labels) => Number(text.match(new RegExp(`^${name}${labels ? `\\{${labels}\\}` : '(?:\\{[^}]*\\})?'} (\\S+)`, 'm'))?.[1] ?? 0);
+  const text = await c.metrics();
+  const value = (name, labels) => metricValue(text, name, labels);
   const space = (name) => value('rexmon_nodejs_heap_space_size_total_bytes', `space="${name}"`);
   const mb = (bytes) => Math.round(bytes / 1048576);
   return {
@@ -35,7 +34,7 @@ const counters = async () => {
   };
 };
 const total = SERIES * POINTS;
-const base = Math.floor(Date.now() / 1000 / 60) * 60 - (POINTS + 30) * 60;
+const base = coldBase(POINTS);
 const lines = coldLines(SERIES, POINTS, base);
 if (opt.warm) {
   await sendTcp(c.graphitePort, coldLines(SERIES, 1, base - 60));

@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import { configSchema } from '../collector/dist/config/schema.js';
 import { createArgs } from '../collector/dist/rrd/archive.js';
 import { seriesFile } from '../collector/dist/rrd/naming.js';
-import { cpuSeconds, flushFiles, freePort, ROOT, RrdPipe, rss, sendTcp, sleep, startCollector, startRrdcached, stopAtExit, tmp, verify } from './lib.mjs';
+import { cpuSeconds, flushFiles, freePort, ROOT, RrdPipe, rss, sendTcp, sleep, startCollector, startRrdcached, stopAtExit, TEMPLATE_1D, tmp, verify } from './lib.mjs';
 
 const { values: opt } = parseArgs({
   options: {
@@ -30,7 +30,7 @@ const POINTS = Number(opt.points);
 // the retention of carbon's default storage schema (60s:1d), for a like-for-like comparison with carbon.
 // `1d-avg` keeps AVERAGE only: the same bytes per point as whisper's single archive (11 KB against its 17 KB).
 const TEMPLATES = {
-  '1d': { step: 60, type: 'GAUGE', rras: [{ cf: ['AVERAGE', 'MIN', 'MAX', 'LAST'], steps: 1, rows: 1440 }] },
+  '1d': TEMPLATE_1D,
   '1d-avg': { step: 60, type: 'GAUGE', rras: [{ cf: ['AVERAGE'], steps: 1, rows: 1440 }] },
 };
 const templateYaml = TEMPLATES[opt.template] ? `rrd:\n  templates:\n    bench: ${JSON.stringify(TEMPLATES[opt.template])}\n  defaultTemplate: bench\n` : '';

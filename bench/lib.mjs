@@ -94,6 +94,8 @@ export async function startCollector(dataDir, { graphiteMappings = '', extraConf
     graphitePort: graphite,
     pid: child.pid,
     token,
+    /** The text of its /metrics. */
+    metrics: async () => (await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${token}` } })).text(),
     flush: async () => {
       const r = await fetch(`${url}/api/v1/admin/flush`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
       if (!r.ok) throw new Error(`flush: HTTP ${r.status}`);
@@ -106,22 +108,29 @@ export async function startCollector(dataDir, { graphiteMappings = '', extraConf
   };
 }
 
-/**
- * A fresh collector for the ingest bench's cold workload: the `1d` template (1 min × 1 day, four CFs, 45 KB a
- * file) and series limits that let `series` new series in at once.
- */
+/** A metric's value in /metrics text: the sample with exactly `labels` (e.g. `space="old"`), else its first; 0 when absent. */
+export function metricValue(text, name, labels) {
+  return Number(text.match(new RegExp(`^${name}${labels ? `\\{${labels}\\}` : '(?:\\{[^}]*\\})?'} (\\S+)`, 'm'))?.[1] ?? 0);
+}
+
+/** The ingest bench's `1d` template: 1 min × 1 day, four CFs (45 KB a file), the retention of carbon's default schema. */
+export const TEMPLATE_1D = { step: 60, type: 'GAUGE', rras: [{ cf: ['AVERAGE', 'MIN', 'MAX', 'LAST'], steps: 1, rows: 1440 }] };
+
+/** A fresh collector for the ingest bench's cold workload: the `1d` template, and series limits that let `series` new series in at once. */
 export function startColdCollector(dataDir, series) {
-  const template = { step: 60, type: 'GAUGE', rras: [{ cf: ['AVERAGE', 'MIN', 'MAX', 'LAST'], steps: 1, rows: 1440 }] };
   return startCollector(dataDir, {
     graphiteMappings: '    - {match: "bench.*.load", name: bench_load, labels: {host: $1}}\n',
     extraConfig:
-      `rrd:\n  templates:\n    bench: ${JSON.stringify(template)}\n  defaultTemplate: bench\n` +
+      `rrd:\n  templates:\n    bench: ${JSON.stringify(TEMPLATE_1D)}\n  defaultTemplate: bench\n` +
       `seriesLimits: {newPerSourcePerMinute: ${Math.max(10000, series)}, newPerMinute: ${Math.max(50000, series)}}\n`,
   });
 }
 
+/** The first minute of the cold workload: `points` minutes ending half an hour ago. */
+export const coldBase = (points) => Math.floor(Date.now() / 1000 / 60) * 60 - (points + 30) * 60;
+
 /** The cold workload's Graphite lines: `points` minutes from `base`, each with a point for every one of `series` series. */
-export function coldLines(series, points, base = Math.floor(Date.now() / 1000 / 60) * 60 - (points + 30) * 60) {
+export function coldLines(series, points, base = coldBase(points)) {
   let lines = '';
   for (let p = 0; p < points; p++) for (let s = 0; s < series; s++) lines += `bench.h${String(s).padStart(5, '0')}.load ${s + p / 10} ${base + p * 60}\n`;
   return lines;

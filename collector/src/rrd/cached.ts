@@ -42,8 +42,8 @@ interface PackedUpdates {
  * (bytes(); commands() gives the lines, for tests) and not kept. Kept for the seconds a batch waits for rrdcached's
  * answer, the line strings (~160 bytes a value) outlived V8's young generation: they were the largest part of what
  * a write moved to the old generation (allocation profile of a cold ingest). The numbers go straight into typed
- * arrays, sized by the caller's count when it gives one: arrays grown by push were copied at each growth and, past 16,384 values,
- * made in V8's large-object space, which only a full collection frees.
+ * arrays, sized by the caller's count when it gives one: arrays grown by push were copied at each growth and, past
+ * 16,384 values, made in V8's large-object space, which only a full collection frees.
  */
 export class UpdateBatch {
   private readonly files: string[] = [];
