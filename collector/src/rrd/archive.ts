@@ -28,9 +28,11 @@ export interface ArchiveOptions {
 export interface UpdateJob {
   /** Absolute path inside the root. */
   file: string;
-  /** Ascending, unique integer seconds. */
-  times: number[];
-  values: number[];
+  /** times[from..to) and values[from..to): ascending, unique integer seconds and their values. */
+  times: ArrayLike<number>;
+  values: ArrayLike<number>;
+  from: number;
+  to: number;
 }
 
 export interface UpdateError {
@@ -158,15 +160,15 @@ export class RrdArchive {
       let lineCount = 0;
       let valueCount = 0;
       for (const j of jobs) {
-        lineCount += Math.ceil(j.times.length / VALUES_PER_LINE);
-        valueCount += j.times.length;
+        lineCount += Math.ceil((j.to - j.from) / VALUES_PER_LINE);
+        valueCount += j.to - j.from;
       }
       const lines = new UpdateBatch(this.nameOf, { lines: lineCount, values: valueCount });
       const owner = new Int32Array(lineCount);
       let lineNo = 0;
       jobs.forEach((j, idx) => {
-        for (let i = 0; i < j.times.length; i += VALUES_PER_LINE) {
-          lines.add(j.file, j.times, j.values, i, Math.min(j.times.length, i + VALUES_PER_LINE));
+        for (let i = j.from; i < j.to; i += VALUES_PER_LINE) {
+          lines.add(j.file, j.times, j.values, i, Math.min(j.to, i + VALUES_PER_LINE));
           owner[lineNo++] = idx;
         }
       });
@@ -177,9 +179,9 @@ export class RrdArchive {
     await Promise.all(
       jobs.map(async (j, idx) => {
         const w = this.writerFor(j.file);
-        for (let i = 0; i < j.times.length; i += VALUES_PER_LINE) {
+        for (let i = j.from; i < j.to; i += VALUES_PER_LINE) {
           let line = `update ${arg(j.file)}`;
-          const end = Math.min(j.times.length, i + VALUES_PER_LINE);
+          const end = Math.min(j.to, i + VALUES_PER_LINE);
           for (let k = i; k < end; k++) line += point(j.times[k], j.values[k]);
           try {
             await w.run(line);

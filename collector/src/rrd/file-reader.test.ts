@@ -52,16 +52,18 @@ const points = fc.array(fc.tuple(fc.integer({ min: 1, max: 3 }), fc.option(fc.do
 async function makeFile(tpl: RrdTemplate, start: number, pts: [number, number | null][]): Promise<{ file: string; last: number }> {
   const file = path.join(tmp.dir, `f${files++}.rrd`);
   await archive.create(file, tpl, start);
-  const job: UpdateJob = { file, times: [], values: [] };
+  const times: number[] = [];
+  const values: number[] = [];
   let t = start;
   let counter = 0;
   for (const [gap, v] of pts) {
     t += gap * tpl.step;
     // A DDERIVE is fed a running total, so its stored rates are ordinary numbers.
     counter += Math.abs(v ?? 0);
-    job.times.push(t);
-    job.values.push(v === null ? NaN : tpl.type === 'DDERIVE' ? counter : v);
+    times.push(t);
+    values.push(v === null ? NaN : tpl.type === 'DDERIVE' ? counter : v);
   }
+  const job: UpdateJob = { file, times, values, from: 0, to: times.length };
   const errors = await archive.update([job]);
   assert.equal(errors.size, 0, JSON.stringify([...errors.values()]));
   return { file, last: t };

@@ -15,29 +15,48 @@ import { parseStale, RrdError } from './errors.js';
 /** One series' values to write: the archive's job itself (no copy per batch). */
 interface Pending extends UpdateJob {
   entry: SeriesEntry;
-  /** Per value: it came from the write-ahead log's replay; undefined when none did. */
+  /** Per value: it came from the write-ahead log's replay (replay[k] is the value at from + k); undefined when none did. */
   replay: boolean[] | undefined;
 }
 
-interface Group {
+/**
+ * A series' samples in a batch, as a range of the batch's columns (one Float64Array of times and one of values for
+ * the whole batch, ordered by series), so that a batch makes one object per series and no arrays: a group with
+ * arrays of its own held ~190 bytes a series across the rrdcached round trip, and V8 moved them to the old
+ * generation (allocation profile of a cold ingest's write phase). In order, it is itself the job for the archive.
+ */
+interface Group extends Omit<Pending, 'entry'> {
   sample: Sample;
   key: string;
   /** Its catalog entry; undefined until a series seen for the first time is registered (createNew). */
   entry: SeriesEntry | undefined;
-  times: number[];
-  values: number[];
-  /** Per value: it came from the write-ahead log's replay; undefined while none of the group's did (nearly always). */
-  replay: boolean[] | undefined;
-  /** Its samples in the batch, and while grouping how many are in its arrays. */
+  /** Its samples in the batch. */
   count: number;
-  filled: number;
 }
 
-/** Arrays of a group not filled yet. */
-const UNFILLED: number[] = [];
-
 function newGroup(s: Sample, key: string, entry: SeriesEntry | undefined): Group {
-  return { sample: s, key, entry, times: UNFILLED, values: UNFILLED, replay: undefined, count: 1, filled: 0 };
+  // `entry` and `file` are set once the series is registered (createNew); `from`/`to` once the batch is counted.
+  return { sample: s, key, entry, file: entry?.file ?? '', times: NO_VALUES, values: NO_VALUES, from: 0, to: 0, replay: undefined, count: 1 };
+}
+
+const NO_VALUES = new Float64Array(0);
+
+/**
+ * The span's values in arrays of its own (from 0): what the rare paths (refusals, re-ordering, resends) edit.
+ * Returns those arrays; `replay` needs no change (it is indexed from `from`).
+ */
+function ownArrays(s: UpdateJob): { times: number[]; values: number[] } {
+  const times: number[] = [];
+  const values: number[] = [];
+  for (let i = s.from; i < s.to; i++) {
+    times.push(s.times[i]);
+    values.push(s.values[i]);
+  }
+  s.times = times;
+  s.values = values;
+  s.from = 0;
+  s.to = times.length;
+  return { times, values };
 }
 
 /**
@@ -63,13 +82,22 @@ function fileBytes(tpl: RrdTemplate): number {
 
 /** Pending values as samples again, marked as resent (a stale refusal then means "already in"). */
 function toSamples(pending: Pending[]): Sample[] {
-  return pending.flatMap((p) => p.times.map((time, i) => ({ name: p.entry.name, labels: p.entry.labels, time, value: p.values[i], replay: true as const })));
+  const out: Sample[] = [];
+  for (const p of pending)
+    for (let i = p.from; i < p.to; i++) out.push({ name: p.entry.name, labels: p.entry.labels, time: p.times[i], value: p.values[i], replay: true });
+  return out;
 }
 
 /** Some time is before `oldest` (a loop: a closure for some() was made per series and batch). */
-function anyBefore(times: number[], oldest: number): boolean {
-  for (let i = 0; i < times.length; i++) if (times[i] < oldest) return true;
+function anyBefore(s: UpdateJob, oldest: number): boolean {
+  for (let i = s.from; i < s.to; i++) if (s.times[i] < oldest) return true;
   return false;
+}
+
+function earliest(s: UpdateJob): number {
+  let min = Infinity;
+  for (let i = s.from; i < s.to; i++) if (s.times[i] < min) min = s.times[i];
+  return min;
 }
 
 /** Times already in order (the usual case): the sort can be skipped. */
@@ -78,8 +106,8 @@ function ascending(times: number[]): boolean {
   return true;
 }
 
-function increasing(times: number[]): boolean {
-  for (let i = 1; i < times.length; i++) if (times[i] <= times[i - 1]) return false;
+function increasing(s: UpdateJob): boolean {
+  for (let i = s.from + 1; i < s.to; i++) if (s.times[i] <= s.times[i - 1]) return false;
   return true;
 }
 
@@ -137,17 +165,19 @@ export class RrdWriter implements Processor {
     for (const g of groups) {
       const tpl = g.entry?.template;
       const oldest = now - retention(tpl ? this.templates.byName(tpl) : this.templates.choose(g.sample.name, g.sample.counter).template);
-      if (!anyBefore(g.times, oldest)) continue;
-      const keep = g.times.map((t) => t >= oldest);
+      if (!anyBefore(g, oldest)) continue;
+      const { times, values } = ownArrays(g);
+      const keep = times.map((t) => t >= oldest);
       const n = keep.filter((k) => !k).length;
       this.metrics.rejected.inc({ reason: 'too_old' }, n);
       this.log(`${n} value(s) for ${g.key} older than its oldest row (${oldest}) refused`);
-      g.times = g.times.filter((_, i) => keep[i]);
-      g.values = g.values.filter((_, i) => keep[i]);
+      g.times = times.filter((_, i) => keep[i]);
+      g.values = values.filter((_, i) => keep[i]);
       g.replay = g.replay?.filter((_, i) => keep[i]);
-      emptied ||= g.times.length === 0;
+      g.to = g.times.length;
+      emptied ||= g.to === 0;
     }
-    if (emptied) groups = groups.filter((g) => g.times.length > 0);
+    if (emptied) groups = groups.filter((g) => g.to > g.from);
     // Register and create series seen for the first time.
     try {
       groups = await this.createNew(groups);
@@ -162,37 +192,41 @@ export class RrdWriter implements Processor {
     for (const g of groups) {
       const entry = g.entry!;
       if (entry.origin === 'imported') {
-        this.metrics.rejected.inc({ reason: 'readonly' }, g.times.length);
-        this.log(`refusing ${g.times.length} value(s) for imported (read-only) series ${g.key}`);
+        this.metrics.rejected.inc({ reason: 'readonly' }, g.to - g.from);
+        this.log(`refusing ${g.to - g.from} value(s) for imported (read-only) series ${g.key}`);
         continue;
       }
-      // In order, one value a second, all after the last update (nearly always): the group's arrays are the job.
-      if (g.times[0] > entry.lastUpdate && increasing(g.times)) {
-        pending.push({ entry, file: entry.file, times: g.times, values: g.values, replay: g.replay });
+      // In order, one value a second, all after the last update (nearly always): the group is the job.
+      if (g.times[g.from] > entry.lastUpdate && increasing(g)) {
+        g.file = entry.file;
+        pending.push(g as Pending);
         continue;
       }
       // Else in time order, duplicates and values not after the last update taken out (no index array when in order).
-      const order = ascending(g.times) ? undefined : g.times.map((_, i) => i).sort((a, b) => g.times[a] - g.times[b] || a - b);
-      const p: Pending = { entry, file: entry.file, times: [], values: [], replay: g.replay && [] };
+      const gt = ownArrays(g);
+      const order = ascending(gt.times) ? undefined : gt.times.map((_, i) => i).sort((a, b) => gt.times[a] - gt.times[b] || a - b);
+      const times: number[] = [];
+      const values: number[] = [];
+      const replay = g.replay && ([] as boolean[]);
       let stale = 0;
-      for (let k = 0; k < g.times.length; k++) {
+      for (let k = 0; k < gt.times.length; k++) {
         const i = order ? order[k] : k;
-        const t = g.times[i];
+        const t = gt.times[i];
         if (t <= entry.lastUpdate) {
           if (g.replay?.[i]) this.metrics.alreadyStored.inc();
           else stale++;
           continue;
         }
-        if (p.times.length && p.times[p.times.length - 1] === t) {
-          p.values[p.values.length - 1] = g.values[i]; // same second: the later arrival wins
+        if (times.length && times[times.length - 1] === t) {
+          values[values.length - 1] = gt.values[i]; // same second: the later arrival wins
           continue;
         }
-        p.times.push(t);
-        p.values.push(g.values[i]);
-        p.replay?.push(g.replay![i]);
+        times.push(t);
+        values.push(gt.values[i]);
+        replay?.push(g.replay![i]);
       }
       if (stale) this.reportStale(entry, stale);
-      if (p.times.length) pending.push(p);
+      if (times.length) pending.push({ entry, file: entry.file, times, values, from: 0, to: times.length, replay });
     }
     // Write; a stale refusal from the archive (e.g. a file we adopted) tells us its last update: resend the rest.
     for (let round = 0; pending.length && round < 3; round++) {
@@ -210,24 +244,25 @@ export class RrdWriter implements Processor {
         this.dirty.add(p.entry.file);
         const err = errors.get(i);
         if (err === undefined) {
-          p.entry.lastUpdate = p.times[p.times.length - 1];
-          p.entry.lastValue = p.values[p.values.length - 1];
-          written += p.times.length;
+          p.entry.lastUpdate = p.times[p.to - 1];
+          p.entry.lastValue = p.values[p.to - 1];
+          written += p.to - p.from;
           return;
         }
         const stale = parseStale(err.message);
         if (stale) {
           // Values before the refused one went in. Of the rest, those not after `last` cannot go in —
           // unless this write was a resend after a crash or a replay of the log: then they are ours, already written.
-          const refusedAt = Math.max(0, p.times.indexOf(stale.refused));
+          const { times, values } = ownArrays(p);
+          const refusedAt = Math.max(0, times.indexOf(stale.refused));
           let written = refusedAt;
           p.entry.lastUpdate = stale.last;
-          const rest: Pending = { entry: p.entry, file: p.entry.file, times: [], values: [], replay: p.replay && [] };
+          const rest = { times: [] as number[], values: [] as number[], replay: p.replay && ([] as boolean[]) };
           let refused = 0;
-          for (let k = refusedAt; k < p.times.length; k++) {
-            if (p.times[k] > stale.last) {
-              rest.times.push(p.times[k]);
-              rest.values.push(p.values[k]);
+          for (let k = refusedAt; k < times.length; k++) {
+            if (times[k] > stale.last) {
+              rest.times.push(times[k]);
+              rest.values.push(values[k]);
               rest.replay?.push(p.replay![k]);
             } else if (p.replay?.[k]) this.metrics.alreadyStored.inc();
             else if (err.retried) written++;
@@ -235,7 +270,7 @@ export class RrdWriter implements Processor {
           }
           this.metrics.written.inc(written);
           if (refused) this.reportStale(p.entry, refused);
-          if (rest.times.length) retry.push(rest);
+          if (rest.times.length) retry.push({ entry: p.entry, file: p.entry.file, ...rest, from: 0, to: rest.times.length });
           return;
         }
         if (/No such file/i.test(err.message) && p.entry.origin === 'native' && round === 0) {
@@ -243,7 +278,7 @@ export class RrdWriter implements Processor {
           recreate.push(p);
           return;
         }
-        this.metrics.rejected.inc({ reason: 'write_error' }, p.times.length);
+        this.metrics.rejected.inc({ reason: 'write_error' }, p.to - p.from);
         this.log(`write to ${p.entry.key} failed: ${err.message}`);
       });
       if (written) this.metrics.written.inc(written); // once a batch: a counter's inc is a label look-up each
@@ -254,17 +289,17 @@ export class RrdWriter implements Processor {
         );
         await eachLimited(recreate, MAX_CREATES_IN_FLIGHT, async (p) => {
           const tpl = this.templates.byName(p.entry.template);
-          if (await this.createFile(p.entry, tpl, p.times[0] - tpl.step)) {
+          if (await this.createFile(p.entry, tpl, p.times[p.from] - tpl.step)) {
             this.log(`re-created missing file ${p.entry.file} for ${p.entry.key}`);
             retry.push(p);
-          } else this.refuseSeries(p.entry.key, p.times.length);
+          } else this.refuseSeries(p.entry.key, p.to - p.from);
         });
       }
       pending = retry;
     }
     for (const p of pending) {
-      this.metrics.rejected.inc({ reason: 'write_error' }, p.times.length);
-      this.log(`${p.times.length} value(s) for ${p.entry.key} still refused after 3 rounds`);
+      this.metrics.rejected.inc({ reason: 'write_error' }, p.to - p.from);
+      this.log(`${p.to - p.from} value(s) for ${p.entry.key} still refused after 3 rounds`);
     }
     this.metrics.batchSeconds.observe((performance.now() - t0) / 1000);
     // The replay log of rrdcached's client is bounded: past the limit, write everything out and start afresh.
@@ -272,10 +307,8 @@ export class RrdWriter implements Processor {
   }
 
   /**
-   * The batch's samples by series, in arrival order within each. Counted first, then each group's arrays made at
-   * their final length: grown by push, an array given a second value reserves 17, and a batch's groups live until
-   * rrdcached answers, long enough for V8 to move them to the old generation (most of what a write moved there,
-   * allocation profile of a cold ingest).
+   * The batch's samples by series, in arrival order within each: counted first, then each series' values laid out
+   * in its range of the batch's two columns (see Group).
    */
   private group(batch: Sample[]): Group[] {
     const gen = ++batchesGrouped;
@@ -326,18 +359,23 @@ export class RrdWriter implements Processor {
       slots[i] = slot;
       groups[slot].count++;
     }
+    // Each group's range of the columns, then its values in arrival order (`to` counts them in).
+    const times = new Float64Array(batch.length);
+    const values = new Float64Array(batch.length);
+    let offset = 0;
+    for (const g of groups) {
+      g.times = times;
+      g.values = values;
+      g.from = g.to = offset;
+      offset += g.count;
+    }
     for (let i = 0; i < batch.length; i++) {
       const s = batch[i];
       const g = groups[slots[i]];
-      const k = g.filled++;
-      if (k === 0) {
-        // One value (the usual case in a batch) as a literal; more in arrays made at their length.
-        g.times = g.count === 1 ? [s.time] : new Array<number>(g.count);
-        g.values = g.count === 1 ? [s.value] : new Array<number>(g.count);
-      }
-      g.times[k] = s.time;
-      g.values[k] = s.value;
-      if (s.replay === true) (g.replay ??= new Array<boolean>(g.count).fill(false))[k] = true;
+      const k = g.to++;
+      times[k] = s.time;
+      values[k] = s.value;
+      if (s.replay === true) (g.replay ??= new Array<boolean>(g.count).fill(false))[k - g.from] = true;
     }
     return groups;
   }
@@ -371,7 +409,7 @@ export class RrdWriter implements Processor {
       const known = g.entry;
       if (known && (known.ready || known.origin !== 'native')) continue;
       const { name, template } = this.templates.choose(g.sample.name, g.sample.counter);
-      const first = Math.min(...g.times);
+      const first = earliest(g);
       if (!known) unknown.push({ name: g.sample.name, labels: g.sample.labels, template: name, step: template.step, ds: DS_NAME, firstTime: first });
       creating.push({ g, first, template });
     }
@@ -379,7 +417,11 @@ export class RrdWriter implements Processor {
     // A full disk: keep everything of this batch for later rather than make some files and not others.
     await this.ensureSpace(
       creating.map((c) => c.template),
-      () => groups.flatMap((g) => g.times.map((t, i) => ({ ...g.sample, time: t, value: g.values[i], replay: g.replay?.[i] || undefined }))),
+      () =>
+        groups.flatMap((g) => {
+          const { times, values } = ownArrays(g);
+          return times.map((t, i) => ({ ...g.sample, time: t, value: values[i], replay: g.replay?.[i] || undefined }));
+        }),
     );
     if (unknown.length) await this.catalog.register(unknown, { pending: true });
     const failed = new Set<Group>();
@@ -388,7 +430,7 @@ export class RrdWriter implements Processor {
       // One step before the first value: a GAUGE value covers the interval since the previous update,
       // so a start just 1 s before would leave the first interval mostly unknown and lose the first point.
       if (!(await this.createFile(e, template, first - template.step))) {
-        this.refuseSeries(g.key, g.times.length);
+        this.refuseSeries(g.key, g.to - g.from);
         failed.add(g);
       }
     });
