@@ -10,7 +10,9 @@ import { fileURLToPath } from 'node:url';
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const BIN = path.join(ROOT, 'collector/bin/rexmon.js');
 /** What scripts/start.sh and deploy/collector-entrypoint.sh put first in NODE_OPTIONS. */
-export const COLLECTOR_NODE_OPTIONS = '--max-semi-space-size=4';
+const COLLECTOR_NODE_OPTIONS = '--max-semi-space-size=4';
+/** The environment of a collector the benches start: node's flags as the launchers set them (flags on the command line win). */
+export const collectorEnv = () => ({ ...process.env, NODE_OPTIONS: `${COLLECTOR_NODE_OPTIONS} ${process.env.NODE_OPTIONS ?? ''}`.trim() });
 
 export function tmp(prefix) {
   const dir = mkdtempSync(path.join(process.env.BENCH_DIR ?? os.tmpdir(), prefix));
@@ -79,10 +81,8 @@ export async function startCollector(dataDir, { graphiteMappings = '', extraConf
   const mappings = graphiteMappings ? `  mappings:\n${graphiteMappings}` : '';
   writeFileSync(cfg, `graphite:\n  tcp: 127.0.0.1:${graphite}\n  udp: false\n${mappings}slurpers: []\nlog: {level: ${logLevel}}\n${extraConfig}`);
   // BENCH_NODE_ARGS: extra node flags for the collector, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile it.
-  // The young generation as scripts/start.sh and the container set it (flags on the command line win over it).
   const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const env = { ...process.env, NODE_OPTIONS: `${COLLECTOR_NODE_OPTIONS} ${process.env.NODE_OPTIONS ?? ''}`.trim() };
-  const child = stopAtExit(spawn('node', [...nodeArgs, BIN, 'start', '--config', cfg, '--data-dir', dataDir, '--listen', `127.0.0.1:${http}`], { stdio: ['ignore', 'inherit', 'inherit'], env }));
+  const child = stopAtExit(spawn('node', [...nodeArgs, BIN, 'start', '--config', cfg, '--data-dir', dataDir, '--listen', `127.0.0.1:${http}`], { stdio: ['ignore', 'inherit', 'inherit'], env: collectorEnv() }));
   const url = `http://127.0.0.1:${http}`;
   for (let i = 0; ; i++) {
     if (child.exitCode !== null) throw new Error('collector exited at start');

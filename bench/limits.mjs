@@ -17,7 +17,7 @@ import { configSchema } from '../collector/dist/config/schema.js';
 import { openDb } from '../collector/dist/db/index.js';
 import { SeriesLimiter } from '../collector/dist/limits/series.js';
 import { seriesKey } from '../collector/dist/model/series.js';
-import { BIN, freePort, sleep, stopAtExit, tmp } from './lib.mjs';
+import { BIN, collectorEnv, freePort, sleep, stopAtExit, tmp } from './lib.mjs';
 
 const { values: opt } = parseArgs({ options: { lines: { type: 'string', default: '100000' }, conns: { type: 'string', default: '200' } } });
 const LINES = Number(opt.lines);
@@ -38,7 +38,7 @@ async function collector(dir, useTls) {
   const cfg = path.join(dir, 'bench.yaml');
   const tlsYaml = useTls ? `\n  tls: {cert: ${pem('srv.pem')}, key: ${pem('srv.key')}}` : '';
   writeFileSync(cfg, `graphite:\n  tcp: 127.0.0.1:${graphite}\n  udp: false${tlsYaml}\nslurpers: []\nlog: {level: warn}\n`);
-  const child = stopAtExit(spawn('node', [BIN, 'start', '--config', cfg, '--data-dir', dir, '--listen', `127.0.0.1:${http}`], { stdio: ['ignore', 'inherit', 'inherit'] }));
+  const child = stopAtExit(spawn('node', [BIN, 'start', '--config', cfg, '--data-dir', dir, '--listen', `127.0.0.1:${http}`], { stdio: ['ignore', 'inherit', 'inherit'], env: collectorEnv() }));
   const url = `http://127.0.0.1:${http}`;
   for (let i = 0; !(await fetch(`${url}/readyz`).then((r) => r.ok, () => false)); i++) {
     if (i > 600) throw new Error('collector not ready after 30 s');
