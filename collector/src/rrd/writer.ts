@@ -12,11 +12,15 @@ import { eachLimited } from '../util/limited.js';
 import { DS_NAME, RrdArchive, UpdateError, UpdateJob } from './archive.js';
 import { parseStale, RrdError } from './errors.js';
 
-/** One series' values to write: the archive's job itself (no copy per batch). */
-interface Pending extends UpdateJob {
-  entry: SeriesEntry;
-  /** Per value: it came from the write-ahead log's replay (replay[k] is the value at from + k); undefined when none did. */
+/** A series' values (a range of its arrays), each marked when it came from the write-ahead log's replay. */
+interface Span extends UpdateJob {
+  /** replay[k] is the value at from + k; undefined when none of them did (nearly always). */
   replay: boolean[] | undefined;
+}
+
+/** One series' values to write: the archive's job itself (no copy per batch). */
+interface Pending extends Span {
+  entry: SeriesEntry;
 }
 
 /**
@@ -35,28 +39,31 @@ interface Group extends Omit<Pending, 'entry'> {
 }
 
 function newGroup(s: Sample, key: string, entry: SeriesEntry | undefined): Group {
-  // `entry` and `file` are set once the series is registered (createNew); `from`/`to` once the batch is counted.
-  return { sample: s, key, entry, file: entry?.file ?? '', times: NO_VALUES, values: NO_VALUES, from: 0, to: 0, replay: undefined, count: 1 };
+  // `entry` is set once the series is registered (createNew), `file` once the group is a job, `from`/`to` once the batch is counted.
+  return { sample: s, key, entry, file: '', times: NO_VALUES, values: NO_VALUES, from: 0, to: 0, replay: undefined, count: 1 };
 }
 
 const NO_VALUES = new Float64Array(0);
 
-/**
- * The span's values in arrays of its own (from 0): what the rare paths (refusals, re-ordering, resends) edit.
- * Returns those arrays; `replay` needs no change (it is indexed from `from`).
- */
-function ownArrays(s: UpdateJob): { times: number[]; values: number[] } {
+/** The values of the span from index `from` that `keep` (given each index) takes, in arrays of their own: what the rare paths (refusals, resends) make. */
+function kept(s: Span, from: number, keep: (i: number) => boolean): { times: number[]; values: number[]; replay: boolean[] | undefined } {
   const times: number[] = [];
   const values: number[] = [];
-  for (let i = s.from; i < s.to; i++) {
+  const replay = s.replay && ([] as boolean[]);
+  for (let i = from; i < s.to; i++) {
+    if (!keep(i)) continue;
     times.push(s.times[i]);
     values.push(s.values[i]);
+    replay?.push(s.replay![i - s.from]);
   }
-  s.times = times;
-  s.values = values;
-  s.from = 0;
-  s.to = times.length;
-  return { times, values };
+  return { times, values, replay };
+}
+
+/** The span's values as samples again on `base` (name, labels, ...): all marked as resent, or each with its own replay mark. */
+function samplesOf(s: Span, base: Omit<Sample, 'time' | 'value'>, resent: boolean): Sample[] {
+  const out: Sample[] = [];
+  for (let i = s.from; i < s.to; i++) out.push({ ...base, time: s.times[i], value: s.values[i], replay: resent || s.replay?.[i - s.from] ? true : undefined });
+  return out;
 }
 
 /**
@@ -82,10 +89,7 @@ function fileBytes(tpl: RrdTemplate): number {
 
 /** Pending values as samples again, marked as resent (a stale refusal then means "already in"). */
 function toSamples(pending: Pending[]): Sample[] {
-  const out: Sample[] = [];
-  for (const p of pending)
-    for (let i = p.from; i < p.to; i++) out.push({ name: p.entry.name, labels: p.entry.labels, time: p.times[i], value: p.values[i], replay: true });
-  return out;
+  return pending.flatMap((p) => samplesOf(p, { name: p.entry.name, labels: p.entry.labels }, true));
 }
 
 /** Some time is before `oldest` (a loop: a closure for some() was made per series and batch). */
@@ -101,8 +105,8 @@ function earliest(s: UpdateJob): number {
 }
 
 /** Times already in order (the usual case): the sort can be skipped. */
-function ascending(times: number[]): boolean {
-  for (let i = 1; i < times.length; i++) if (times[i] < times[i - 1]) return false;
+function ascending(s: UpdateJob): boolean {
+  for (let i = s.from + 1; i < s.to; i++) if (s.times[i] < s.times[i - 1]) return false;
   return true;
 }
 
@@ -166,15 +170,11 @@ export class RrdWriter implements Processor {
       const tpl = g.entry?.template;
       const oldest = now - retention(tpl ? this.templates.byName(tpl) : this.templates.choose(g.sample.name, g.sample.counter).template);
       if (!anyBefore(g, oldest)) continue;
-      const { times, values } = ownArrays(g);
-      const keep = times.map((t) => t >= oldest);
-      const n = keep.filter((k) => !k).length;
+      const rest = kept(g, g.from, (i) => g.times[i] >= oldest);
+      const n = g.to - g.from - rest.times.length;
       this.metrics.rejected.inc({ reason: 'too_old' }, n);
       this.log(`${n} value(s) for ${g.key} older than its oldest row (${oldest}) refused`);
-      g.times = times.filter((_, i) => keep[i]);
-      g.values = values.filter((_, i) => keep[i]);
-      g.replay = g.replay?.filter((_, i) => keep[i]);
-      g.to = g.times.length;
+      Object.assign(g, rest, { from: 0, to: rest.times.length });
       emptied ||= g.to === 0;
     }
     if (emptied) groups = groups.filter((g) => g.to > g.from);
@@ -203,27 +203,27 @@ export class RrdWriter implements Processor {
         continue;
       }
       // Else in time order, duplicates and values not after the last update taken out (no index array when in order).
-      const gt = ownArrays(g);
-      const order = ascending(gt.times) ? undefined : gt.times.map((_, i) => i).sort((a, b) => gt.times[a] - gt.times[b] || a - b);
+      const n = g.to - g.from;
+      const order = ascending(g) ? undefined : Array.from({ length: n }, (_, k) => g.from + k).sort((a, b) => g.times[a] - g.times[b] || a - b);
       const times: number[] = [];
       const values: number[] = [];
       const replay = g.replay && ([] as boolean[]);
       let stale = 0;
-      for (let k = 0; k < gt.times.length; k++) {
-        const i = order ? order[k] : k;
-        const t = gt.times[i];
+      for (let k = 0; k < n; k++) {
+        const i = order ? order[k] : g.from + k;
+        const t = g.times[i];
         if (t <= entry.lastUpdate) {
-          if (g.replay?.[i]) this.metrics.alreadyStored.inc();
+          if (g.replay?.[i - g.from]) this.metrics.alreadyStored.inc();
           else stale++;
           continue;
         }
         if (times.length && times[times.length - 1] === t) {
-          values[values.length - 1] = gt.values[i]; // same second: the later arrival wins
+          values[values.length - 1] = g.values[i]; // same second: the later arrival wins
           continue;
         }
         times.push(t);
-        values.push(gt.values[i]);
-        replay?.push(g.replay![i]);
+        values.push(g.values[i]);
+        replay?.push(g.replay![i - g.from]);
       }
       if (stale) this.reportStale(entry, stale);
       if (times.length) pending.push({ entry, file: entry.file, times, values, from: 0, to: times.length, replay });
@@ -253,21 +253,19 @@ export class RrdWriter implements Processor {
         if (stale) {
           // Values before the refused one went in. Of the rest, those not after `last` cannot go in —
           // unless this write was a resend after a crash or a replay of the log: then they are ours, already written.
-          const { times, values } = ownArrays(p);
-          const refusedAt = Math.max(0, times.indexOf(stale.refused));
-          let written = refusedAt;
+          let refusedAt = p.from;
+          while (refusedAt < p.to && p.times[refusedAt] !== stale.refused) refusedAt++;
+          if (refusedAt === p.to) refusedAt = p.from; // not among them: judge them all
+          let written = refusedAt - p.from;
           p.entry.lastUpdate = stale.last;
-          const rest = { times: [] as number[], values: [] as number[], replay: p.replay && ([] as boolean[]) };
           let refused = 0;
-          for (let k = refusedAt; k < times.length; k++) {
-            if (times[k] > stale.last) {
-              rest.times.push(times[k]);
-              rest.values.push(values[k]);
-              rest.replay?.push(p.replay![k]);
-            } else if (p.replay?.[k]) this.metrics.alreadyStored.inc();
+          const rest = kept(p, refusedAt, (k) => {
+            if (p.times[k] > stale.last) return true;
+            if (p.replay?.[k - p.from]) this.metrics.alreadyStored.inc();
             else if (err.retried) written++;
             else refused++;
-          }
+            return false;
+          });
           this.metrics.written.inc(written);
           if (refused) this.reportStale(p.entry, refused);
           if (rest.times.length) retry.push({ entry: p.entry, file: p.entry.file, ...rest, from: 0, to: rest.times.length });
@@ -417,11 +415,7 @@ export class RrdWriter implements Processor {
     // A full disk: keep everything of this batch for later rather than make some files and not others.
     await this.ensureSpace(
       creating.map((c) => c.template),
-      () =>
-        groups.flatMap((g) => {
-          const { times, values } = ownArrays(g);
-          return times.map((t, i) => ({ ...g.sample, time: t, value: values[i], replay: g.replay?.[i] || undefined }));
-        }),
+      () => groups.flatMap((g) => samplesOf(g, g.sample, false)),
     );
     if (unknown.length) await this.catalog.register(unknown, { pending: true });
     const failed = new Set<Group>();
